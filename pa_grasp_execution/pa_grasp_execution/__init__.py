@@ -1,0 +1,1 @@
+"""Grasp to motion: pre-grasp, approach, close, lift; executor_node (MoveIt)."""

@@ -1,0 +1,1 @@
+"""Depth conditioning and pinhole geometry; kinect_node."""

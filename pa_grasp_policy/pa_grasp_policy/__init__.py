@@ -1,0 +1,1 @@
+"""Pixel-attentive policy: network, zoom loop, PPO training, evaluation; policy_node."""
