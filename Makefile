@@ -12,7 +12,7 @@ demo: setup
 
 test: setup
 	@$(ENV) ruff check .
-	@$(ENV) python -m pytest
+	@$(ENV) pytest
 
 lint: setup
 	@$(ENV) ruff check . && ruff format --check .
