@@ -1,0 +1,125 @@
+"""BH-280 control in PyBullet, the way the paper uses the hand: pre-shape the spread and the
+finger joints, then close all fingers at one constant joint velocity until maximum effort.
+
+PyBullet ignores URDF mimic joints, so the coupling is driven here: finger 2's spread mirrors
+finger 1's, and each distal joint follows 0.344 x its proximal joint until the proximal link is
+stopped by contact; from then on only the distal keeps closing (Barrett's TorqueSwitch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pa_grasp_description import robot
+
+
+@dataclass
+class HandConfig:
+    close_velocity: float = 3.0  # rad/s of every proximal joint while closing
+    proximal_effort: float = 6.0  # N m: the motor's stall torque at the joint
+    distal_effort: float = 3.0
+    spread_effort: float = 5.0
+    stall_velocity: float = 0.1  # rad/s: a proximal joint slower than this is "stopped"
+    stall_steps: int = 6  # ... for this many consecutive steps
+
+
+class BarrettHand:
+    """Joint-level control of one BH-280 body (floating, or on the arm)."""
+
+    def __init__(self, client, body_id: int, config: HandConfig | None = None):
+        self.client = client
+        self.body = body_id
+        self.config = config or HandConfig()
+        index = {}
+        for j in range(client.getNumJoints(body_id)):
+            info = client.getJointInfo(body_id, j)
+            index[info[1].decode()] = j
+            index["link:" + info[12].decode()] = j
+        missing = [name for name in robot.HAND_JOINTS if name not in index]
+        if missing:
+            raise ValueError(f"body {body_id} is not a BH-280: missing joints {missing}")
+        self.spread = [index[n] for n in robot.SPREAD_JOINTS]
+        self.proximal = [index[n] for n in robot.PROXIMAL_JOINTS]
+        self.distal = [index[n] for n in robot.DISTAL_JOINTS]
+        self.palm_link = index["link:" + robot.PALM_LINK]
+        self.finger_links = set(self.proximal + self.distal + self.spread)
+        self._spread_target = 0.0
+        self._switched = [False, False, False]
+        self._stalled_for = [0, 0, 0]
+        # Joint motors are on by default in PyBullet (velocity 0, small force): disable them so
+        # only our commands act.
+        all_joints = self.spread + self.proximal + self.distal
+        client.setJointMotorControlArray(body_id, all_joints, client.VELOCITY_CONTROL, forces=[0.0] * len(all_joints))
+
+    # -- state -----------------------------------------------------------------------------
+    def joint_positions(self) -> dict[str, float]:
+        names = robot.SPREAD_JOINTS + robot.PROXIMAL_JOINTS + robot.DISTAL_JOINTS
+        states = self.client.getJointStates(self.body, self.spread + self.proximal + self.distal)
+        return {n: s[0] for n, s in zip(names, states)}
+
+    def preshape(self) -> tuple[float, float, float, float]:
+        """[spread, finger1, finger2, finger3] as the policy sees them."""
+        q = self.joint_positions()
+        return (q["bh_j11_joint"], q["bh_j12_joint"], q["bh_j22_joint"], q["bh_j32_joint"])
+
+    # -- commands --------------------------------------------------------------------------
+    def reset_preshape(self, spread: float, fingers) -> None:
+        """Set the pre-grasp shape instantly (before the hand approaches) and hold it."""
+        spread = float(np.clip(spread, 0.0, robot.SPREAD_LIMIT))
+        self._spread_target = spread
+        for j in self.spread:
+            self.client.resetJointState(self.body, j, spread)
+        for jp, jd, f in zip(self.proximal, self.distal, fingers):
+            f = float(np.clip(f, 0.0, robot.PROXIMAL_LIMIT))
+            self.client.resetJointState(self.body, jp, f)
+            self.client.resetJointState(self.body, jd, min(robot.DISTAL_COUPLING * f, robot.DISTAL_LIMIT))
+        self._switched = [False, False, False]
+        self._stalled_for = [0, 0, 0]
+        self.hold()
+
+    def hold(self) -> None:
+        """Keep the current pre-shape (position control) while moving to the grasp."""
+        c, cfg = self.client, self.config
+        q = self.client.getJointStates(self.body, self.proximal + self.distal)
+        c.setJointMotorControlArray(
+            self.body, self.spread, c.POSITION_CONTROL, targetPositions=[self._spread_target] * 2,
+            forces=[cfg.spread_effort] * 2,
+        )
+        c.setJointMotorControlArray(
+            self.body, self.proximal + self.distal, c.POSITION_CONTROL, targetPositions=[s[0] for s in q],
+            forces=[cfg.proximal_effort] * 3 + [cfg.distal_effort] * 3,
+        )
+
+    def close_step(self) -> None:
+        """One control step of closing: call once per simulation step.
+
+        Each finger motor runs at `close_velocity` toward its joint limit with its stall torque
+        as the force limit (position control with a velocity cap), so it closes at constant
+        velocity until the effort saturates and never drives a joint past its limit.
+        """
+        c, cfg = self.client, self.config
+        prox = c.getJointStates(self.body, self.proximal)
+        for j in self.spread:
+            c.setJointMotorControl2(self.body, j, c.POSITION_CONTROL, targetPosition=self._spread_target,
+                                    force=cfg.spread_effort)
+        for i, (q, dq, *_rest) in enumerate(prox):
+            c.setJointMotorControl2(self.body, self.proximal[i], c.POSITION_CONTROL,
+                                    targetPosition=robot.PROXIMAL_LIMIT, maxVelocity=cfg.close_velocity,
+                                    force=cfg.proximal_effort)
+            if not self._switched[i]:
+                moving = dq > cfg.stall_velocity or q >= robot.PROXIMAL_LIMIT - 1e-3
+                self._stalled_for[i] = 0 if moving else self._stalled_for[i] + 1
+                if self._stalled_for[i] >= cfg.stall_steps and q < robot.PROXIMAL_LIMIT - 1e-3:
+                    self._switched[i] = True  # TorqueSwitch: proximal blocked, distal goes on
+            if self._switched[i]:
+                target, max_velocity = robot.DISTAL_LIMIT, cfg.close_velocity
+            else:
+                target, max_velocity = min(robot.DISTAL_COUPLING * q, robot.DISTAL_LIMIT), 10 * cfg.close_velocity
+            c.setJointMotorControl2(self.body, self.distal[i], c.POSITION_CONTROL, targetPosition=target,
+                                    maxVelocity=max_velocity, force=cfg.distal_effort)
+
+    @property
+    def torque_switched(self) -> list[bool]:
+        return list(self._switched)

@@ -1,0 +1,342 @@
+"""One PyBullet world: table, objects, depth camera, and the BH-280 (floating or on the TX60).
+
+One physics client per world (never a global connection), reused across episodes: a reset
+removes the objects and drops new ones; the hand is parked out of the way, not reloaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet
+import pybullet_data
+from pybullet_utils import bullet_client
+from scipy.spatial.transform import Rotation
+
+from pa_grasp_description import robot
+from pa_grasp_sim.camera import CameraConfig, DepthCamera
+from pa_grasp_sim.grasp import ExecutionConfig, GraspCommand, GraspInputError, GraspOutcome, grasp_palm_pose
+from pa_grasp_sim.hand import BarrettHand, HandConfig
+from pa_grasp_sim.objects import ObjectSet, load_object_set
+from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene
+
+PARK_POSITION = (0.0, 0.0, 1.5)  # floating hand waits here, far above the table
+
+
+@dataclass
+class WorldConfig:
+    mode: str = "floating"  # "floating" (fast, training) or "arm" (TX60 + IK, like the real robot)
+    time_step: float = 1.0 / 240.0
+    solver_iterations: int = 50
+    arm_base_position: tuple[float, float, float] = (-0.55, 0.0, 0.0)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    hand: HandConfig = field(default_factory=HandConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    hand_max_force: float = 400.0  # N: the floating hand's constraint (a strong arm)
+
+
+def _pose_to_pq(T: np.ndarray) -> tuple[list[float], list[float]]:
+    return T[:3, 3].tolist(), Rotation.from_matrix(T[:3, :3]).as_quat().tolist()
+
+
+class GraspWorld:
+    def __init__(self, config: WorldConfig | None = None, object_set: ObjectSet | str = "seen", seed: int = 0):
+        self.config = config or WorldConfig()
+        if self.config.mode not in ("floating", "arm"):
+            raise ValueError(f"mode must be 'floating' or 'arm', got '{self.config.mode}'")
+        self.object_set = load_object_set(object_set) if isinstance(object_set, str) else object_set
+        self.rng = np.random.default_rng(seed)
+        self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        c = self.client
+        c.setAdditionalSearchPath(pybullet_data.getDataPath())
+        c.setGravity(0, 0, -9.81)
+        c.setPhysicsEngineParameter(fixedTimeStep=self.config.time_step, numSolverIterations=self.config.solver_iterations)
+        self.table = c.loadURDF("plane.urdf", [0, 0, 0])
+        c.changeDynamics(self.table, -1, lateralFriction=0.8)
+        self.camera = DepthCamera(c, self.config.camera)
+        self.objects: list[PlacedObject] = []
+        self.scene_seed: int | None = None
+        if self.config.mode == "floating":
+            self._load_floating_hand()
+        else:
+            self._load_arm()
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _load_floating_hand(self) -> None:
+        c = self.client
+        self.robot = c.loadURDF(str(robot.hand_urdf_path()), PARK_POSITION, useFixedBase=False,
+                                flags=c.URDF_USE_INERTIA_FROM_FILE)
+        self.hand = BarrettHand(c, self.robot, self.config.hand)
+        # T_base_palm, read from the model so the hand files stay the single source of truth.
+        base_p, base_q = c.getBasePositionAndOrientation(self.robot)
+        palm = c.getLinkState(self.robot, self.hand.palm_link, computeForwardKinematics=True)
+        T_world_base = np.eye(4)
+        T_world_base[:3, :3] = Rotation.from_quat(base_q).as_matrix()
+        T_world_base[:3, 3] = base_p
+        T_world_palm = np.eye(4)
+        T_world_palm[:3, :3] = Rotation.from_quat(palm[5]).as_matrix()
+        T_world_palm[:3, 3] = palm[4]
+        self.T_palm_base = np.linalg.inv(T_world_palm) @ T_world_base
+        self.constraint = c.createConstraint(self.robot, -1, -1, -1, c.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
+                                             PARK_POSITION)
+        self._park_hand()
+
+    def _load_arm(self) -> None:
+        c = self.client
+        self.robot = c.loadURDF(str(robot.robot_urdf_path()), self.config.arm_base_position, useFixedBase=True,
+                                flags=c.URDF_USE_INERTIA_FROM_FILE)
+        self.hand = BarrettHand(c, self.robot, self.config.hand)
+        names = {c.getJointInfo(self.robot, j)[1].decode(): j for j in range(c.getNumJoints(self.robot))}
+        self.arm_joints = [names[n] for n in robot.ARM_JOINTS]
+        self.arm_limits = np.array([robot.ARM_JOINT_LIMITS[n] for n in robot.ARM_JOINTS])
+        # IK works over every movable joint; remember where the arm joints sit in that list.
+        self.movable = [j for j in range(c.getNumJoints(self.robot)) if c.getJointInfo(self.robot, j)[2] != c.JOINT_FIXED]
+        self.home = np.array([0.0, -0.3, 2.0, 0.0, 1.0, 0.0])  # arm folded back, hand above the table
+        self._reset_arm(self.home)
+
+    def _reset_arm(self, q: np.ndarray) -> None:
+        for j, qi in zip(self.arm_joints, q):
+            self.client.resetJointState(self.robot, j, float(qi))
+        self.client.setJointMotorControlArray(self.robot, self.arm_joints, self.client.POSITION_CONTROL,
+                                              targetPositions=list(q), forces=[300.0] * 6)
+
+    def _park_hand(self) -> None:
+        c = self.client
+        c.resetBasePositionAndOrientation(self.robot, PARK_POSITION, [0, 0, 0, 1])
+        c.resetBaseVelocity(self.robot, [0, 0, 0], [0, 0, 0])
+        c.changeConstraint(self.constraint, PARK_POSITION, [0, 0, 0, 1], maxForce=self.config.hand_max_force)
+        self.hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+
+    # -- scenes ----------------------------------------------------------------------------
+    def clear(self) -> None:
+        for p in self.objects:
+            self.client.removeBody(p.body)
+        self.objects = []
+
+    def reset(self, object_count: int = 1, seed: int | None = None) -> list[PlacedObject]:
+        """A new scene of `object_count` objects. Same seed -> same scene."""
+        self.clear()
+        if self.config.mode == "floating":
+            self._park_hand()
+        else:
+            self._reset_arm(self.home)
+            self.hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+        self.scene_seed = int(self.rng.integers(2**31)) if seed is None else int(seed)
+        rng = np.random.default_rng(self.scene_seed)
+        self.objects = build_scene(self.client, self.object_set, object_count, rng, self.config.scene)
+        if self.config.camera.pose_jitter_m > 0 or self.config.camera.pose_jitter_deg > 0:
+            self.camera.jitter_pose(rng)
+        return self.objects
+
+    def object_positions(self) -> dict[int, np.ndarray]:
+        return {p.body: np.asarray(self.client.getBasePositionAndOrientation(p.body)[0]) for p in self.objects}
+
+    def render_depth(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        return self.camera.render(rng if rng is not None else self.rng)
+
+    def remove_lifted(self, outcome: GraspOutcome) -> None:
+        """After a successful pick the robot drops the object in a bin: take it out of the scene."""
+        for body in outcome.lifted_objects:
+            self.client.removeBody(body)
+        self.objects = [p for p in self.objects if p.body not in outcome.lifted_objects]
+
+    # -- grasping --------------------------------------------------------------------------
+    def execute(self, command: GraspCommand, depth: np.ndarray) -> GraspOutcome:
+        """Execute a grasp chosen on `depth` (the image the policy saw). Bad input -> a failed
+        outcome with the reason, never an exception."""
+        try:
+            command.validate()
+            surface = self._surface_point(command, depth)
+        except GraspInputError as exc:
+            return GraspOutcome(False, reason=str(exc))
+        cfg = self.config.execution
+        if cfg.parallel_hand:
+            command = GraspCommand(command.u, command.v, command.roll, command.pitch, command.yaw, 0.0, command.fingers)
+        T_grasp = grasp_palm_pose(surface, command, cfg.grasp_offset_m)
+        before = self.object_positions()
+        if self.config.mode == "floating":
+            outcome = self._execute_floating(command, T_grasp)
+        else:
+            outcome = self._execute_arm(command, T_grasp)
+        outcome.surface_point = surface
+        outcome.T_world_palm = T_grasp
+        after = self.object_positions()
+        outcome.moved_objects = [b for b in before if np.linalg.norm(after[b] - before[b]) > 0.01]
+        return outcome
+
+    def _surface_point(self, command: GraspCommand, depth: np.ndarray) -> np.ndarray:
+        intr = self.camera.intrinsics
+        if depth.shape != (intr.height, intr.width):
+            raise GraspInputError(f"depth image is {depth.shape}, the camera renders {intr.height}x{intr.width}")
+        if not intr.contains(command.u, command.v):
+            raise GraspInputError(f"grasp pixel ({command.u:.1f}, {command.v:.1f}) is outside the image")
+        d = float(depth[int(round(command.v)), int(round(command.u))])
+        if not (np.isfinite(d) and d > 0):
+            raise GraspInputError(f"no valid depth at grasp pixel ({command.u:.1f}, {command.v:.1f})")
+        return self.camera.pixel_to_world(command.u, command.v, d)
+
+    def _steps(self, seconds: float) -> int:
+        return max(1, int(round(seconds / self.config.time_step)))
+
+    def _hand_contacts(self) -> list[int]:
+        """Bodies (other than the robot) touching the hand."""
+        return sorted({cp[2] for cp in self.client.getContactPoints(bodyA=self.robot) if cp[2] != self.robot})
+
+    def _execute_floating(self, command: GraspCommand, T_grasp: np.ndarray) -> GraspOutcome:
+        c, cfg = self.client, self.config.execution
+        approach = T_grasp[:3, 2]
+        T_start = T_grasp.copy()
+        T_start[:3, 3] -= cfg.approach_distance_m * approach
+        steps = 0
+        # Pre-shape away from the scene, then appear at the start of the approach.
+        self.hand.reset_preshape(command.spread, command.fingers)
+        T_base = T_start @ self.T_palm_base
+        p, q = _pose_to_pq(T_base)
+        c.resetBasePositionAndOrientation(self.robot, p, q)
+        c.resetBaseVelocity(self.robot, [0, 0, 0], [0, 0, 0])
+        c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
+        c.performCollisionDetection()
+        blocked = [b for b in self._hand_contacts()]
+        if blocked:
+            self._park_hand()
+            names = ["table" if b == self.table else f"object {b}" for b in blocked]
+            return GraspOutcome(False, reason=f"pre-grasp pose in collision with {', '.join(names)}",
+                                collisions=names)
+        # Straight approach along the hand axis.
+        n = self._steps(cfg.approach_distance_m / cfg.approach_speed_mps)
+        collisions = set()
+        for k in range(1, n + 1):
+            T = T_start.copy()
+            T[:3, 3] += (k / n) * cfg.approach_distance_m * approach
+            p, q = _pose_to_pq(T @ self.T_palm_base)
+            c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
+            self.hand.hold()
+            c.stepSimulation()
+            steps += 1
+            collisions.update(self._hand_contacts())
+        # Close at constant velocity until max effort.
+        for _ in range(self._steps(cfg.close_time_s)):
+            self.hand.close_step()
+            c.stepSimulation()
+            steps += 1
+        # Lift straight up (world z), still squeezing.
+        n = self._steps(cfg.lift_height_m / cfg.lift_speed_mps)
+        for k in range(1, n + 1):
+            T = T_grasp.copy()
+            T[2, 3] += (k / n) * cfg.lift_height_m
+            p, q = _pose_to_pq(T @ self.T_palm_base)
+            c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
+            self.hand.close_step()
+            c.stepSimulation()
+            steps += 1
+        for _ in range(self._steps(cfg.hold_time_s)):
+            self.hand.close_step()
+            c.stepSimulation()
+            steps += 1
+        outcome = self._judge(collisions)
+        outcome.sim_steps = steps
+        if not outcome.success:
+            self._park_hand()  # a failed lift drops what it held: the scene stays perturbed
+        return outcome
+
+    def _judge(self, collisions: set[int]) -> GraspOutcome:
+        cfg = self.config.execution
+        held = set(self._hand_contacts())
+        lifted = []
+        for p in self.objects:
+            z = self.client.getBasePositionAndOrientation(p.body)[0][2]
+            if z > p.rest_position[2] + cfg.success_lift_m and p.body in held:
+                lifted.append(p.body)
+        names = ["table" if b == self.table else f"object {b}" for b in sorted(collisions)]
+        if lifted:
+            return GraspOutcome(True, lifted_objects=lifted, collisions=names)
+        reason = "nothing held after the lift" if not held - {self.table} else "object slipped / not lifted clear"
+        return GraspOutcome(False, reason=reason, collisions=names)
+
+    # -- arm mode --------------------------------------------------------------------------
+    def _solve_ik(self, T_world_palm: np.ndarray, seed_q: np.ndarray) -> np.ndarray | None:
+        """Arm joints that put the palm at T_world_palm, or None if unreachable."""
+        c = self.client
+        p, q = _pose_to_pq(T_world_palm)
+        self._reset_arm(seed_q)
+        sol = None
+        for _ in range(3):  # a few restarts from the current guess refine the solution
+            full = c.calculateInverseKinematics(
+                self.robot, self.hand.palm_link, p, q, maxNumIterations=200, residualThreshold=1e-5
+            )
+            arm_q = np.array([full[self.movable.index(j)] for j in self.arm_joints])
+            self._reset_arm(arm_q)
+            sol = arm_q
+        state = c.getLinkState(self.robot, self.hand.palm_link, computeForwardKinematics=True)
+        pos_err = np.linalg.norm(np.asarray(state[4]) - T_world_palm[:3, 3])
+        rot_err = (Rotation.from_quat(state[5]).inv() * Rotation.from_matrix(T_world_palm[:3, :3])).magnitude()
+        within = np.all(sol >= self.arm_limits[:, 0] - 1e-6) and np.all(sol <= self.arm_limits[:, 1] + 1e-6)
+        if pos_err > 0.01 or rot_err > math.radians(3) or not within:
+            return None
+        return sol
+
+    def reachable(self, T_world_palm: np.ndarray) -> bool:
+        ok = self._solve_ik(T_world_palm, self.home) is not None
+        self._reset_arm(self.home)
+        return ok
+
+    def _drive_arm(self, q_from: np.ndarray, q_to: np.ndarray, seconds: float, closing: bool) -> set[int]:
+        c = self.client
+        n = self._steps(seconds)
+        contacts = set()
+        for k in range(1, n + 1):
+            q = q_from + (k / n) * (q_to - q_from)
+            c.setJointMotorControlArray(self.robot, self.arm_joints, c.POSITION_CONTROL, targetPositions=list(q),
+                                        forces=[300.0] * 6, positionGains=[0.3] * 6)
+            if closing:
+                self.hand.close_step()
+            else:
+                self.hand.hold()
+            c.stepSimulation()
+            contacts.update(self._hand_contacts())
+        return contacts
+
+    def _execute_arm(self, command: GraspCommand, T_grasp: np.ndarray) -> GraspOutcome:
+        cfg = self.config.execution
+        approach = T_grasp[:3, 2]
+        T_start = T_grasp.copy()
+        T_start[:3, 3] -= cfg.approach_distance_m * approach
+        T_lift = T_grasp.copy()
+        T_lift[2, 3] += cfg.lift_height_m
+        q_start = self._solve_ik(T_start, self.home)
+        q_grasp = self._solve_ik(T_grasp, q_start) if q_start is not None else None
+        q_lift = self._solve_ik(T_lift, q_grasp) if q_grasp is not None else None
+        self._reset_arm(self.home)
+        if q_start is None or q_grasp is None or q_lift is None:
+            which = "pre-grasp" if q_start is None else "grasp" if q_grasp is None else "lift"
+            return GraspOutcome(False, reason=f"{which} pose unreachable for the TX60", reachable=False)
+        self.hand.reset_preshape(command.spread, command.fingers)
+        collisions = self._drive_arm(self.home, q_start, 1.0, closing=False)
+        if collisions:
+            names = ["table" if b == self.table else f"object {b}" for b in sorted(collisions)]
+            return GraspOutcome(False, reason="collision moving to the pre-grasp pose", collisions=names)
+        collisions |= self._drive_arm(q_start, q_grasp, cfg.approach_distance_m / cfg.approach_speed_mps, False)
+        for _ in range(self._steps(cfg.close_time_s)):
+            self.hand.close_step()
+            self.client.stepSimulation()
+        self._drive_arm(q_grasp, q_lift, cfg.lift_height_m / cfg.lift_speed_mps, closing=True)
+        self._drive_arm(q_lift, q_lift, cfg.hold_time_s, closing=True)
+        outcome = self._judge(collisions)
+        if not outcome.success:
+            self.hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+            self._reset_arm(self.home)
+        return outcome
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.disconnect()
+            self.client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
