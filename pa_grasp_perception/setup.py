@@ -18,6 +18,8 @@ setup(
     description="Depth conditioning and pinhole geometry; kinect_node.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "kinect_node = pa_grasp_perception.kinect_node:main",
+        ],
     },
 )

@@ -77,6 +77,7 @@ class BarrettHand:
             self.client.resetJointState(self.body, jd, min(robot.DISTAL_COUPLING * f, robot.DISTAL_LIMIT))
         self._switched = [False, False, False]
         self._stalled_for = [0, 0, 0]
+        self._distal_stalled_for = [0, 0, 0]
         self.hold()
 
     def hold(self) -> None:
@@ -119,6 +120,16 @@ class BarrettHand:
                 target, max_velocity = min(robot.DISTAL_COUPLING * q, robot.DISTAL_LIMIT), 10 * cfg.close_velocity
             c.setJointMotorControl2(self.body, self.distal[i], c.POSITION_CONTROL, targetPosition=target,
                                     maxVelocity=max_velocity, force=cfg.distal_effort)
+        distal = c.getJointStates(self.body, self.distal)
+        for i, (q, dq, *_rest) in enumerate(distal):
+            done = q >= robot.DISTAL_LIMIT - 1e-3 or (self._switched[i] and abs(dq) < cfg.stall_velocity)
+            self._distal_stalled_for[i] = self._distal_stalled_for[i] + 1 if done else 0
+
+    @property
+    def closed(self) -> bool:
+        """Every finger has stopped: its distal joint is at its limit or stalled against contact
+        (max effort reached). The real hand's motors stop there too."""
+        return all(n >= self.config.stall_steps for n in self._distal_stalled_for)
 
     @property
     def torque_switched(self) -> list[bool]:

@@ -93,7 +93,7 @@ def _family(name: str, rng: np.random.Generator) -> tuple[tuple, float, float]:
         r, h = rng.uniform(0.05, 0.08), rng.uniform(0.012, 0.02)
         return (("cylinder", (r, h), origin, identity),), float(rng.uniform(0.05, 0.2)), float(2 * r)
     if name == "ball":
-        r = rng.uniform(0.025, 0.055)
+        r = rng.uniform(0.025, 0.042)
         return (("sphere", (r,), origin, identity),), float(rng.uniform(0.05, 0.3)), float(2 * r)
     if name == "cylinder":  # aspect > 1: usually settles lying down when dropped tilted
         r, h = rng.uniform(0.02, 0.04), rng.uniform(0.08, 0.16)

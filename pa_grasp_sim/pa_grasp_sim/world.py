@@ -50,21 +50,30 @@ class GraspWorld:
         self.object_set = load_object_set(object_set) if isinstance(object_set, str) else object_set
         self.rng = np.random.default_rng(seed)
         self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
-        c = self.client
-        c.setAdditionalSearchPath(pybullet_data.getDataPath())
-        c.setGravity(0, 0, -9.81)
-        c.setPhysicsEngineParameter(fixedTimeStep=self.config.time_step, numSolverIterations=self.config.solver_iterations)
-        self.table = c.loadURDF("plane.urdf", [0, 0, 0])
-        c.changeDynamics(self.table, -1, lateralFriction=0.8)
-        self.camera = DepthCamera(c, self.config.camera)
+        self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
+        self.camera = DepthCamera(self.client, self.config.camera)
         self.objects: list[PlacedObject] = []
         self.scene_seed: int | None = None
+        self._build_static()
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _build_static(self) -> None:
+        """Table and robot in a freshly reset simulation. Rebuilding them (a few ms) on every
+        scene reset makes seeded scenes bit-identical: PyBullet is deterministic only for an
+        identical history of bodies and steps."""
+        c = self.client
+        c.resetSimulation()
+        c.setGravity(0, 0, -9.81)
+        c.setPhysicsEngineParameter(fixedTimeStep=self.config.time_step, numSolverIterations=self.config.solver_iterations,
+                                    deterministicOverlappingPairs=1)
+        self.table = c.loadURDF("plane.urdf", [0, 0, 0])
+        c.changeDynamics(self.table, -1, lateralFriction=0.8)
+        self.objects = []
         if self.config.mode == "floating":
             self._load_floating_hand()
         else:
             self._load_arm()
 
-    # -- set-up ----------------------------------------------------------------------------
     def _load_floating_hand(self) -> None:
         c = self.client
         self.robot = c.loadURDF(str(robot.hand_urdf_path()), PARK_POSITION, useFixedBase=False,
@@ -118,12 +127,7 @@ class GraspWorld:
 
     def reset(self, object_count: int = 1, seed: int | None = None) -> list[PlacedObject]:
         """A new scene of `object_count` objects. Same seed -> same scene."""
-        self.clear()
-        if self.config.mode == "floating":
-            self._park_hand()
-        else:
-            self._reset_arm(self.home)
-            self.hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+        self._build_static()
         self.scene_seed = int(self.rng.integers(2**31)) if seed is None else int(seed)
         rng = np.random.default_rng(self.scene_seed)
         self.objects = build_scene(self.client, self.object_set, object_count, rng, self.config.scene)
@@ -222,6 +226,8 @@ class GraspWorld:
             self.hand.close_step()
             c.stepSimulation()
             steps += 1
+            if self.hand.closed:
+                break
         # Lift straight up (world z), still squeezing.
         n = self._steps(cfg.lift_height_m / cfg.lift_speed_mps)
         for k in range(1, n + 1):
@@ -322,6 +328,8 @@ class GraspWorld:
         for _ in range(self._steps(cfg.close_time_s)):
             self.hand.close_step()
             self.client.stepSimulation()
+            if self.hand.closed:
+                break
         self._drive_arm(q_grasp, q_lift, cfg.lift_height_m / cfg.lift_speed_mps, closing=True)
         self._drive_arm(q_lift, q_lift, cfg.hold_time_s, closing=True)
         outcome = self._judge(collisions)
