@@ -46,6 +46,7 @@ class BarrettHand:
         self.palm_link = index["link:" + robot.PALM_LINK]
         self.finger_links = set(self.proximal + self.distal + self.spread)
         self._spread_target = 0.0
+        self._time_step = client.getPhysicsEngineParameters()["fixedTimeStep"]
         self._switched = [False, False, False]
         self._stalled_for = [0, 0, 0]
         # Joint motors are on by default in PyBullet (velocity 0, small force): disable them so
@@ -115,11 +116,14 @@ class BarrettHand:
                 if self._stalled_for[i] >= cfg.stall_steps and q < robot.PROXIMAL_LIMIT - 1e-3:
                     self._switched[i] = True  # TorqueSwitch: proximal blocked, distal goes on
             if self._switched[i]:
-                target, max_velocity = robot.DISTAL_LIMIT, cfg.close_velocity
+                target, max_velocity, gain = robot.DISTAL_LIMIT, cfg.close_velocity, 0.1
             else:
-                target, max_velocity = min(robot.DISTAL_COUPLING * q, robot.DISTAL_LIMIT), 10 * cfg.close_velocity
+                # The coupling is a rigid gear train: track it stiffly, leading by one step.
+                lead = q + dq * self._time_step
+                target = min(robot.DISTAL_COUPLING * lead, robot.DISTAL_LIMIT)
+                max_velocity, gain = 10 * cfg.close_velocity, 1.0
             c.setJointMotorControl2(self.body, self.distal[i], c.POSITION_CONTROL, targetPosition=target,
-                                    maxVelocity=max_velocity, force=cfg.distal_effort)
+                                    maxVelocity=max_velocity, force=cfg.distal_effort, positionGain=gain)
         distal = c.getJointStates(self.body, self.distal)
         for i, (q, dq, *_rest) in enumerate(distal):
             done = q >= robot.DISTAL_LIMIT - 1e-3 or (self._switched[i] and abs(dq) < cfg.stall_velocity)

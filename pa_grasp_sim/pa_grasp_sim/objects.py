@@ -246,7 +246,7 @@ def load_object_set(name: str) -> ObjectSet:
         objs = procedural_objects(SEEN_FAMILIES, 0, PROCEDURAL_PER_FAMILY)
     elif name == "procedural-novel":
         objs = procedural_objects(SEEN_FAMILIES + NOVEL_ONLY_FAMILIES, 1, PROCEDURAL_PER_FAMILY)
-    elif os.path.isdir(name):
+    elif os.path.isdir(name) or os.sep in name:
         objs = directory_objects(name)
         name = f"dir:{name}"
     else:

@@ -16,11 +16,11 @@ from pybullet_utils import bullet_client
 from scipy.spatial.transform import Rotation
 
 from pa_grasp_description import robot
-from pa_grasp_sim.camera import CameraConfig, DepthCamera
+from pa_grasp_sim.camera import CameraConfig, DepthCamera, camera_pose
 from pa_grasp_sim.grasp import ExecutionConfig, GraspCommand, GraspInputError, GraspOutcome, grasp_palm_pose
 from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, load_object_set
-from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene
+from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene, create_body
 
 PARK_POSITION = (0.0, 0.0, 1.5)  # floating hand waits here, far above the table
 
@@ -36,6 +36,15 @@ class WorldConfig:
     hand: HandConfig = field(default_factory=HandConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
     hand_max_force: float = 400.0  # N: the floating hand's constraint (a strong arm)
+
+
+@dataclass
+class SceneSnapshot:
+    seed: int | None
+    specs: list
+    poses: list
+    rest_positions: list
+    T_world_camera: np.ndarray
 
 
 def _pose_to_pq(T: np.ndarray) -> tuple[list[float], list[float]]:
@@ -131,8 +140,27 @@ class GraspWorld:
         self.scene_seed = int(self.rng.integers(2**31)) if seed is None else int(seed)
         rng = np.random.default_rng(self.scene_seed)
         self.objects = build_scene(self.client, self.object_set, object_count, rng, self.config.scene)
-        if self.config.camera.pose_jitter_m > 0 or self.config.camera.pose_jitter_deg > 0:
-            self.camera.jitter_pose(rng)
+        self.camera.set_pose(camera_pose(self.config.camera, rng))  # jittered only if configured
+        return self.objects
+
+    def snapshot(self) -> SceneSnapshot:
+        """The current scene (objects and their poses), to rebuild it later without settling."""
+        poses = [self.client.getBasePositionAndOrientation(p.body) for p in self.objects]
+        return SceneSnapshot(self.scene_seed, [p.spec for p in self.objects], poses,
+                             [p.rest_position.copy() for p in self.objects], self.camera.T_world_camera.copy())
+
+    def restore(self, snapshot: SceneSnapshot) -> list[PlacedObject]:
+        """Rebuild a snapshot: objects created at their settled poses (a few steps of settling
+        only). Training reuses each cluttered scene a few times this way; a 30-object drop and
+        settle costs seconds, a restore tens of milliseconds."""
+        self._build_static()
+        self.scene_seed = snapshot.seed
+        self.objects = []
+        for spec, (pos, quat), rest in zip(snapshot.specs, snapshot.poses, snapshot.rest_positions):
+            self.objects.append(PlacedObject(create_body(self.client, spec, pos, quat), spec, rest.copy()))
+        for _ in range(10):
+            self.client.stepSimulation()
+        self.camera.set_pose(snapshot.T_world_camera)
         return self.objects
 
     def object_positions(self) -> dict[int, np.ndarray]:
@@ -209,9 +237,11 @@ class GraspWorld:
             names = ["table" if b == self.table else f"object {b}" for b in blocked]
             return GraspOutcome(False, reason=f"pre-grasp pose in collision with {', '.join(names)}",
                                 collisions=names)
-        # Straight approach along the hand axis.
+        # Straight approach along the hand axis, guarded: it stops where the hand meets the
+        # table (an arm would not push the fingers through it).
         n = self._steps(cfg.approach_distance_m / cfg.approach_speed_mps)
         collisions = set()
+        T_reached = T_start
         for k in range(1, n + 1):
             T = T_start.copy()
             T[:3, 3] += (k / n) * cfg.approach_distance_m * approach
@@ -220,7 +250,10 @@ class GraspWorld:
             self.hand.hold()
             c.stepSimulation()
             steps += 1
+            T_reached = T
             collisions.update(self._hand_contacts())
+            if self._touching_table():
+                break
         # Close at constant velocity until max effort.
         for _ in range(self._steps(cfg.close_time_s)):
             self.hand.close_step()
@@ -231,7 +264,7 @@ class GraspWorld:
         # Lift straight up (world z), still squeezing.
         n = self._steps(cfg.lift_height_m / cfg.lift_speed_mps)
         for k in range(1, n + 1):
-            T = T_grasp.copy()
+            T = T_reached.copy()
             T[2, 3] += (k / n) * cfg.lift_height_m
             p, q = _pose_to_pq(T @ self.T_palm_base)
             c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
@@ -247,6 +280,9 @@ class GraspWorld:
         if not outcome.success:
             self._park_hand()  # a failed lift drops what it held: the scene stays perturbed
         return outcome
+
+    def _touching_table(self) -> bool:
+        return bool(self.client.getContactPoints(bodyA=self.robot, bodyB=self.table))
 
     def _judge(self, collisions: set[int]) -> GraspOutcome:
         cfg = self.config.execution
@@ -289,7 +325,9 @@ class GraspWorld:
         self._reset_arm(self.home)
         return ok
 
-    def _drive_arm(self, q_from: np.ndarray, q_to: np.ndarray, seconds: float, closing: bool) -> set[int]:
+    def _drive_arm(self, q_from: np.ndarray, q_to: np.ndarray, seconds: float, closing: bool,
+                   guard_table: bool = False) -> set[int]:
+        """Joint-space interpolation; with guard_table it stops where the hand meets the table."""
         c = self.client
         n = self._steps(seconds)
         contacts = set()
@@ -303,6 +341,11 @@ class GraspWorld:
                 self.hand.hold()
             c.stepSimulation()
             contacts.update(self._hand_contacts())
+            if guard_table and self._touching_table():
+                here = [s[0] for s in c.getJointStates(self.robot, self.arm_joints)]
+                c.setJointMotorControlArray(self.robot, self.arm_joints, c.POSITION_CONTROL, targetPositions=here,
+                                            forces=[300.0] * 6)
+                break
         return contacts
 
     def _execute_arm(self, command: GraspCommand, T_grasp: np.ndarray) -> GraspOutcome:
@@ -324,13 +367,15 @@ class GraspWorld:
         if collisions:
             names = ["table" if b == self.table else f"object {b}" for b in sorted(collisions)]
             return GraspOutcome(False, reason="collision moving to the pre-grasp pose", collisions=names)
-        collisions |= self._drive_arm(q_start, q_grasp, cfg.approach_distance_m / cfg.approach_speed_mps, False)
+        collisions |= self._drive_arm(q_start, q_grasp, cfg.approach_distance_m / cfg.approach_speed_mps, False,
+                                      guard_table=True)
+        q_reached = np.array([s[0] for s in self.client.getJointStates(self.robot, self.arm_joints)])
         for _ in range(self._steps(cfg.close_time_s)):
             self.hand.close_step()
             self.client.stepSimulation()
             if self.hand.closed:
                 break
-        self._drive_arm(q_grasp, q_lift, cfg.lift_height_m / cfg.lift_speed_mps, closing=True)
+        self._drive_arm(q_reached, q_lift, cfg.lift_height_m / cfg.lift_speed_mps, closing=True)
         self._drive_arm(q_lift, q_lift, cfg.hold_time_s, closing=True)
         outcome = self._judge(collisions)
         if not outcome.success:

@@ -1,0 +1,128 @@
+"""The simulated BH-280 really grasps: real PyBullet worlds, no mocks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.objects import ObjectSet, ObjectSpec
+from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+IDENTITY = (0.0, 0.0, 0.0, 1.0)
+BOX = ObjectSpec("test_box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), IDENTITY),),
+                 extent=0.08)
+CYLINDER = ObjectSpec("test_cylinder", "primitive", mass=0.2,
+                      parts=(("cylinder", (0.03, 0.12), (0, 0, 0), IDENTITY),), extent=0.12)
+
+
+def pixel_of(world: GraspWorld, point) -> tuple[float, float]:
+    T_camera_world = np.linalg.inv(world.camera.T_world_camera)
+    p = T_camera_world[:3, :3] @ np.asarray(point) + T_camera_world[:3, 3]
+    u, v = world.camera.intrinsics.point_to_pixel(p)
+    return float(round(u)), float(round(v))
+
+
+def top_down_at_object(world: GraspWorld, yaw: float = 0.0, spread: float = 0.0) -> GraspCommand:
+    u, v = pixel_of(world, world.objects[0].rest_position)
+    return GraspCommand(u, v, roll=0.0, pitch=math.pi / 2, yaw=yaw, spread=spread, fingers=(0.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("spec", [BOX, CYLINDER], ids=["box", "cylinder"])
+def test_hand_closes_on_and_lifts_object_under_it(spec):
+    with GraspWorld(WorldConfig(), ObjectSet("one", [spec]), seed=0) as world:
+        successes = 0
+        for seed in range(3):
+            world.reset(1, seed=seed)
+            depth = world.render_depth()
+            outcome = world.execute(top_down_at_object(world), depth)
+            successes += outcome.success
+            if outcome.success:
+                body = outcome.lifted_objects[0]
+                z = world.client.getBasePositionAndOrientation(body)[0][2]
+                assert z > world.objects[0].rest_position[2] + 0.1, "lifted object must be well above the table"
+        assert successes >= 2, f"only {successes}/3 top-down grasps on a {spec.name} succeeded"
+
+
+def test_grasp_on_empty_table_fails():
+    with GraspWorld(WorldConfig(), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        # A table pixel far from the object.
+        obj_u, obj_v = pixel_of(world, world.objects[0].rest_position)
+        u = 10.0 if obj_u > depth.shape[1] / 2 else depth.shape[1] - 11.0
+        outcome = world.execute(GraspCommand(u, 10.0, pitch=math.pi / 2), depth)
+        assert not outcome.success
+        assert outcome.lifted_objects == []
+        assert outcome.reason
+
+
+def test_finger_coupling_and_limits_while_closing_in_free_air():
+    with GraspWorld(WorldConfig(), ObjectSet("one", [BOX]), seed=0) as world:
+        hand, client = world.hand, world.client
+        hand.reset_preshape(0.7, (0.2, 0.2, 0.2))
+        coupled_ratios = []
+        for _ in range(240):
+            hand.close_step()
+            client.stepSimulation()
+            q = hand.joint_positions()
+            if 0.4 < q["bh_j12_joint"] < 2.0 and not hand.torque_switched[0]:
+                coupled_ratios.append(q["bh_j13_joint"] / q["bh_j12_joint"])
+            for name, value in q.items():
+                lo, hi = {"1": (0, math.pi), "2": (0, 2.44), "3": (0, 0.84)}[name[-7]]
+                assert lo - 0.03 <= value <= hi + 0.03, f"{name}={value:.3f} outside [{lo}, {hi}]"
+            assert abs(q["bh_j11_joint"] - q["bh_j21_joint"]) < 0.02, "finger 2's spread must mirror finger 1's"
+        assert coupled_ratios, "the proximal joint never moved"
+        assert np.median(coupled_ratios) == pytest.approx(0.344, abs=0.03)
+        q = hand.joint_positions()
+        assert q["bh_j12_joint"] > 2.3 and q["bh_j13_joint"] > 0.75, "free fingers close to their limits"
+        assert q["bh_j11_joint"] == pytest.approx(0.7, abs=0.02), "spread holds its pre-shape"
+
+
+def test_torque_switch_distal_keeps_closing_when_proximal_is_blocked():
+    with GraspWorld(WorldConfig(), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        world.execute(top_down_at_object(world), depth)
+        # After a grasp on the box, at least one finger switched and its distal passed 0.344 x proximal.
+        q = world.hand.joint_positions()
+        ratios = [q[f"bh_j{i}3_joint"] / max(q[f"bh_j{i}2_joint"], 1e-3) for i in (1, 2, 3)]
+        assert any(world.hand.torque_switched)
+        assert max(ratios) > 0.344 + 0.05
+
+
+def test_parallel_hand_forces_spread_zero():
+    config = WorldConfig()
+    config.execution.parallel_hand = True
+    with GraspWorld(config, ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        world.execute(top_down_at_object(world, spread=1.2), depth)
+        assert world.hand.joint_positions()["bh_j11_joint"] == pytest.approx(0.0, abs=0.05)
+
+
+def test_arm_mode_reaches_workspace_pose_and_reports_unreachable():
+    with GraspWorld(WorldConfig(mode="arm"), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        reachable = np.eye(4)
+        reachable[:3, :3] = np.diag([-1.0, 1.0, -1.0])  # palm pointing down
+        reachable[:3, 3] = [0.0, 0.0, 0.25]
+        assert world.reachable(reachable)
+        far = reachable.copy()
+        far[:3, 3] = [1.5, 0.0, 0.25]  # 2 m from the arm base: beyond the TX60's reach
+        assert not world.reachable(far)
+        depth = world.render_depth()
+        outcome = world.execute(GraspCommand(depth.shape[1] - 1, 0, pitch=0.0, yaw=math.pi), depth)
+        assert not outcome.success
+        # A horizontal approach from the far side, behind the table edge: unreachable or blocked,
+        # and never silently teleported.
+        assert outcome.reason
+
+
+def test_arm_mode_grasps_box():
+    with GraspWorld(WorldConfig(mode="arm"), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        outcome = world.execute(top_down_at_object(world), depth)
+        assert outcome.reachable
+        assert outcome.success, outcome.reason
