@@ -18,6 +18,9 @@ setup(
     description="PyBullet world: BH-280 hand, objects, depth camera, grasp execution; sim_bridge_node.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "pa-grasp-sim-bench = pa_grasp_sim.bench:main",
+            "pa-grasp-sim-render = pa_grasp_sim.render_cli:main",
+        ],
     },
 )

@@ -24,9 +24,12 @@ def random_grasp(depth: np.ndarray, rng: np.random.Generator) -> GraspCommand:
         raise ValueError("depth image has no valid pixel")
     v, u = valid[rng.integers(len(valid))]
     return GraspCommand(
-        float(u), float(v),
-        roll=float(rng.uniform(-math.pi, math.pi)), pitch=float(rng.uniform(0, math.pi)),
-        yaw=float(rng.uniform(-math.pi, math.pi)), spread=float(rng.uniform(0, SPREAD_MAX)),
+        float(u),
+        float(v),
+        roll=float(rng.uniform(-math.pi, math.pi)),
+        pitch=float(rng.uniform(0, math.pi)),
+        yaw=float(rng.uniform(-math.pi, math.pi)),
+        spread=float(rng.uniform(0, SPREAD_MAX)),
         fingers=tuple(float(x) for x in rng.uniform(0, FINGER_MAX, size=3)),
     )
 
@@ -84,4 +87,3 @@ def heuristic_grasp(
     yaw = math.atan2(-major[0], major[1])
     spread = 0.0 if elongation > 1.4 else math.pi / 3
     return GraspCommand(u, v, roll=0.0, pitch=math.pi / 2, yaw=yaw, spread=spread, fingers=(0.0, 0.0, 0.0))
-

@@ -55,15 +55,22 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error("--episodes must be at least 1")
-    cases = [("floating", 1, args.episodes), ("floating", 10, max(2, args.episodes // 4)),
-             ("arm", 1, max(2, args.episodes // 2)), ("arm", 10, max(2, args.episodes // 8))]
+    cases = [
+        ("floating", 1, args.episodes),
+        ("floating", 10, max(2, args.episodes // 4)),
+        ("arm", 1, max(2, args.episodes // 2)),
+        ("arm", 10, max(2, args.episodes // 8)),
+    ]
     results = []
     print(f"{'scene':<14}{'mode':<10}{'episodes':>9}{'ep/s':>8}{'reset ms':>10}{'grasp ms':>10}{'heuristic':>11}")
     for mode, count, episodes in cases:
         r = run_case(mode, count, episodes, args.seed)
         results.append(r)
-        print(f"{r['scene']:<14}{r['mode']:<10}{r['episodes']:>9}{r['episodes_per_s']:>8.2f}{r['reset_ms']:>10.0f}"
-              f"{r['grasp_ms']:>10.0f}{r['heuristic_success_rate']:>11.2f}", flush=True)
+        print(
+            f"{r['scene']:<14}{r['mode']:<10}{r['episodes']:>9}{r['episodes_per_s']:>8.2f}{r['reset_ms']:>10.0f}"
+            f"{r['grasp_ms']:>10.0f}{r['heuristic_success_rate']:>11.2f}",
+            flush=True,
+        )
     report = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "note": "one process, one core; episodes_per_s includes reset, render and grasp",

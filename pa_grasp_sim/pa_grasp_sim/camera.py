@@ -144,6 +144,8 @@ def apply_depth_noise(depth: np.ndarray, cfg: CameraConfig, rng: np.random.Gener
     jump = np.zeros_like(filled, dtype=bool)
     jump[:, 1:] |= np.abs(np.diff(filled, axis=1)) > cfg.edge_dropout_m
     jump[1:, :] |= np.abs(np.diff(filled, axis=0)) > cfg.edge_dropout_m
-    drop = (jump & (rng.random(jump.shape) < cfg.edge_dropout_prob)) | (rng.random(jump.shape) < cfg.random_dropout_prob)
+    drop = (jump & (rng.random(jump.shape) < cfg.edge_dropout_prob)) | (
+        rng.random(jump.shape) < cfg.random_dropout_prob
+    )
     out[drop] = np.nan
     return out

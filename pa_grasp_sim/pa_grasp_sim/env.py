@@ -71,8 +71,12 @@ class GraspEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64)
         command = GraspCommand(a[0], a[1], a[2], a[3], a[4], a[5], (a[6], a[7], a[8]))
         outcome = self.world.execute(command, self._depth)
-        info = {"success": outcome.success, "reason": outcome.reason, "collisions": outcome.collisions,
-                "lifted_objects": outcome.lifted_objects}
+        info = {
+            "success": outcome.success,
+            "reason": outcome.reason,
+            "collisions": outcome.collisions,
+            "lifted_objects": outcome.lifted_objects,
+        }
         return self._observation(), outcome.reward, True, False, info
 
     def render(self):

@@ -86,11 +86,17 @@ class BarrettHand:
         c, cfg = self.client, self.config
         q = self.client.getJointStates(self.body, self.proximal + self.distal)
         c.setJointMotorControlArray(
-            self.body, self.spread, c.POSITION_CONTROL, targetPositions=[self._spread_target] * 2,
+            self.body,
+            self.spread,
+            c.POSITION_CONTROL,
+            targetPositions=[self._spread_target] * 2,
             forces=[cfg.spread_effort] * 2,
         )
         c.setJointMotorControlArray(
-            self.body, self.proximal + self.distal, c.POSITION_CONTROL, targetPositions=[s[0] for s in q],
+            self.body,
+            self.proximal + self.distal,
+            c.POSITION_CONTROL,
+            targetPositions=[s[0] for s in q],
             forces=[cfg.proximal_effort] * 3 + [cfg.distal_effort] * 3,
         )
 
@@ -104,12 +110,18 @@ class BarrettHand:
         c, cfg = self.client, self.config
         prox = c.getJointStates(self.body, self.proximal)
         for j in self.spread:
-            c.setJointMotorControl2(self.body, j, c.POSITION_CONTROL, targetPosition=self._spread_target,
-                                    force=cfg.spread_effort)
+            c.setJointMotorControl2(
+                self.body, j, c.POSITION_CONTROL, targetPosition=self._spread_target, force=cfg.spread_effort
+            )
         for i, (q, dq, *_rest) in enumerate(prox):
-            c.setJointMotorControl2(self.body, self.proximal[i], c.POSITION_CONTROL,
-                                    targetPosition=robot.PROXIMAL_LIMIT, maxVelocity=cfg.close_velocity,
-                                    force=cfg.proximal_effort)
+            c.setJointMotorControl2(
+                self.body,
+                self.proximal[i],
+                c.POSITION_CONTROL,
+                targetPosition=robot.PROXIMAL_LIMIT,
+                maxVelocity=cfg.close_velocity,
+                force=cfg.proximal_effort,
+            )
             if not self._switched[i]:
                 moving = dq > cfg.stall_velocity or q >= robot.PROXIMAL_LIMIT - 1e-3
                 self._stalled_for[i] = 0 if moving else self._stalled_for[i] + 1
@@ -122,8 +134,15 @@ class BarrettHand:
                 lead = q + dq * self._time_step
                 target = min(robot.DISTAL_COUPLING * lead, robot.DISTAL_LIMIT)
                 max_velocity, gain = 10 * cfg.close_velocity, 1.0
-            c.setJointMotorControl2(self.body, self.distal[i], c.POSITION_CONTROL, targetPosition=target,
-                                    maxVelocity=max_velocity, force=cfg.distal_effort, positionGain=gain)
+            c.setJointMotorControl2(
+                self.body,
+                self.distal[i],
+                c.POSITION_CONTROL,
+                targetPosition=target,
+                maxVelocity=max_velocity,
+                force=cfg.distal_effort,
+                positionGain=gain,
+            )
         distal = c.getJointStates(self.body, self.distal)
         for i, (q, dq, *_rest) in enumerate(distal):
             done = q >= robot.DISTAL_LIMIT - 1e-3 or (self._switched[i] and abs(dq) < cfg.stall_velocity)

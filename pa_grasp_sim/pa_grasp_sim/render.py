@@ -9,8 +9,9 @@ def render_rgb(client, eye=(0.45, -0.45, 0.45), target=(0.0, 0.0, 0.06), size=(4
     w, h = size
     view = client.computeViewMatrix(list(eye), list(target), [0, 0, 1])
     proj = client.computeProjectionMatrixFOV(fov_deg, w / h, 0.05, 5.0)
-    _, _, rgba, _, _ = client.getCameraImage(w, h, view, proj, renderer=client.ER_TINY_RENDERER,
-                                             lightDirection=[0.5, -0.3, 1.0], shadow=1)
+    _, _, rgba, _, _ = client.getCameraImage(
+        w, h, view, proj, renderer=client.ER_TINY_RENDERER, lightDirection=[0.5, -0.3, 1.0], shadow=1
+    )
     return np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[:, :, :3]
 
 

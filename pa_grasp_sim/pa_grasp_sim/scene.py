@@ -60,8 +60,14 @@ def _primitive_body(client, spec: ObjectSpec, position, orientation) -> int:
     shapes, dims, positions, quats = [], [], [], []
     vis_kwargs = {"radii": [], "lengths": [], "halfExtents": []}
     for shape, d, pos, quat in spec.parts:
-        shapes.append({"box": client.GEOM_BOX, "sphere": client.GEOM_SPHERE, "cylinder": client.GEOM_CYLINDER,
-                       "capsule": client.GEOM_CAPSULE}[shape])
+        shapes.append(
+            {
+                "box": client.GEOM_BOX,
+                "sphere": client.GEOM_SPHERE,
+                "cylinder": client.GEOM_CYLINDER,
+                "capsule": client.GEOM_CAPSULE,
+            }[shape]
+        )
         radius = d[0] if shape in ("sphere", "cylinder", "capsule") else 0.0
         length = d[1] if shape in ("cylinder", "capsule") else 0.0
         half = list(d) if shape == "box" else [0.0, 0.0, 0.0]
@@ -72,12 +78,21 @@ def _primitive_body(client, spec: ObjectSpec, position, orientation) -> int:
         positions.append(list(pos))
         quats.append(list(quat))
     col = client.createCollisionShapeArray(
-        shapes, radii=vis_kwargs["radii"], halfExtents=vis_kwargs["halfExtents"], lengths=vis_kwargs["lengths"],
-        collisionFramePositions=positions, collisionFrameOrientations=quats,
+        shapes,
+        radii=vis_kwargs["radii"],
+        halfExtents=vis_kwargs["halfExtents"],
+        lengths=vis_kwargs["lengths"],
+        collisionFramePositions=positions,
+        collisionFrameOrientations=quats,
     )
     vis = client.createVisualShapeArray(
-        shapes, radii=vis_kwargs["radii"], halfExtents=vis_kwargs["halfExtents"], lengths=vis_kwargs["lengths"],
-        visualFramePositions=positions, visualFrameOrientations=quats, rgbaColors=[list(spec.color)] * len(shapes),
+        shapes,
+        radii=vis_kwargs["radii"],
+        halfExtents=vis_kwargs["halfExtents"],
+        lengths=vis_kwargs["lengths"],
+        visualFramePositions=positions,
+        visualFrameOrientations=quats,
+        rgbaColors=[list(spec.color)] * len(shapes),
     )
     return client.createMultiBody(spec.mass, col, vis, position, orientation)
 

@@ -73,8 +73,11 @@ class GraspWorld:
         c = self.client
         c.resetSimulation()
         c.setGravity(0, 0, -9.81)
-        c.setPhysicsEngineParameter(fixedTimeStep=self.config.time_step, numSolverIterations=self.config.solver_iterations,
-                                    deterministicOverlappingPairs=1)
+        c.setPhysicsEngineParameter(
+            fixedTimeStep=self.config.time_step,
+            numSolverIterations=self.config.solver_iterations,
+            deterministicOverlappingPairs=1,
+        )
         self.table = c.loadURDF("plane.urdf", [0, 0, 0])
         c.changeDynamics(self.table, -1, lateralFriction=0.8)
         self.objects = []
@@ -85,8 +88,9 @@ class GraspWorld:
 
     def _load_floating_hand(self) -> None:
         c = self.client
-        self.robot = c.loadURDF(str(robot.hand_urdf_path()), PARK_POSITION, useFixedBase=False,
-                                flags=c.URDF_USE_INERTIA_FROM_FILE)
+        self.robot = c.loadURDF(
+            str(robot.hand_urdf_path()), PARK_POSITION, useFixedBase=False, flags=c.URDF_USE_INERTIA_FROM_FILE
+        )
         self.hand = BarrettHand(c, self.robot, self.config.hand)
         # T_base_palm, read from the model so the hand files stay the single source of truth.
         base_p, base_q = c.getBasePositionAndOrientation(self.robot)
@@ -98,28 +102,34 @@ class GraspWorld:
         T_world_palm[:3, :3] = Rotation.from_quat(palm[5]).as_matrix()
         T_world_palm[:3, 3] = palm[4]
         self.T_palm_base = np.linalg.inv(T_world_palm) @ T_world_base
-        self.constraint = c.createConstraint(self.robot, -1, -1, -1, c.JOINT_FIXED, [0, 0, 0], [0, 0, 0],
-                                             PARK_POSITION)
+        self.constraint = c.createConstraint(self.robot, -1, -1, -1, c.JOINT_FIXED, [0, 0, 0], [0, 0, 0], PARK_POSITION)
         self._park_hand()
 
     def _load_arm(self) -> None:
         c = self.client
-        self.robot = c.loadURDF(str(robot.robot_urdf_path()), self.config.arm_base_position, useFixedBase=True,
-                                flags=c.URDF_USE_INERTIA_FROM_FILE)
+        self.robot = c.loadURDF(
+            str(robot.robot_urdf_path()),
+            self.config.arm_base_position,
+            useFixedBase=True,
+            flags=c.URDF_USE_INERTIA_FROM_FILE,
+        )
         self.hand = BarrettHand(c, self.robot, self.config.hand)
         names = {c.getJointInfo(self.robot, j)[1].decode(): j for j in range(c.getNumJoints(self.robot))}
         self.arm_joints = [names[n] for n in robot.ARM_JOINTS]
         self.arm_limits = np.array([robot.ARM_JOINT_LIMITS[n] for n in robot.ARM_JOINTS])
         # IK works over every movable joint; remember where the arm joints sit in that list.
-        self.movable = [j for j in range(c.getNumJoints(self.robot)) if c.getJointInfo(self.robot, j)[2] != c.JOINT_FIXED]
+        self.movable = [
+            j for j in range(c.getNumJoints(self.robot)) if c.getJointInfo(self.robot, j)[2] != c.JOINT_FIXED
+        ]
         self.home = np.array([0.0, -0.3, 2.0, 0.0, 1.0, 0.0])  # arm folded back, hand above the table
         self._reset_arm(self.home)
 
     def _reset_arm(self, q: np.ndarray) -> None:
         for j, qi in zip(self.arm_joints, q):
             self.client.resetJointState(self.robot, j, float(qi))
-        self.client.setJointMotorControlArray(self.robot, self.arm_joints, self.client.POSITION_CONTROL,
-                                              targetPositions=list(q), forces=[300.0] * 6)
+        self.client.setJointMotorControlArray(
+            self.robot, self.arm_joints, self.client.POSITION_CONTROL, targetPositions=list(q), forces=[300.0] * 6
+        )
 
     def _park_hand(self) -> None:
         c = self.client
@@ -146,8 +156,13 @@ class GraspWorld:
     def snapshot(self) -> SceneSnapshot:
         """The current scene (objects and their poses), to rebuild it later without settling."""
         poses = [self.client.getBasePositionAndOrientation(p.body) for p in self.objects]
-        return SceneSnapshot(self.scene_seed, [p.spec for p in self.objects], poses,
-                             [p.rest_position.copy() for p in self.objects], self.camera.T_world_camera.copy())
+        return SceneSnapshot(
+            self.scene_seed,
+            [p.spec for p in self.objects],
+            poses,
+            [p.rest_position.copy() for p in self.objects],
+            self.camera.T_world_camera.copy(),
+        )
 
     def restore(self, snapshot: SceneSnapshot) -> list[PlacedObject]:
         """Rebuild a snapshot: objects created at their settled poses (a few steps of settling
@@ -235,8 +250,7 @@ class GraspWorld:
         if blocked:
             self._park_hand()
             names = ["table" if b == self.table else f"object {b}" for b in blocked]
-            return GraspOutcome(False, reason=f"pre-grasp pose in collision with {', '.join(names)}",
-                                collisions=names)
+            return GraspOutcome(False, reason=f"pre-grasp pose in collision with {', '.join(names)}", collisions=names)
         # Straight approach along the hand axis, guarded: it stops where the hand meets the
         # table (an arm would not push the fingers through it).
         n = self._steps(cfg.approach_distance_m / cfg.approach_speed_mps)
@@ -325,16 +339,23 @@ class GraspWorld:
         self._reset_arm(self.home)
         return ok
 
-    def _drive_arm(self, q_from: np.ndarray, q_to: np.ndarray, seconds: float, closing: bool,
-                   guard_table: bool = False) -> set[int]:
+    def _drive_arm(
+        self, q_from: np.ndarray, q_to: np.ndarray, seconds: float, closing: bool, guard_table: bool = False
+    ) -> set[int]:
         """Joint-space interpolation; with guard_table it stops where the hand meets the table."""
         c = self.client
         n = self._steps(seconds)
         contacts = set()
         for k in range(1, n + 1):
             q = q_from + (k / n) * (q_to - q_from)
-            c.setJointMotorControlArray(self.robot, self.arm_joints, c.POSITION_CONTROL, targetPositions=list(q),
-                                        forces=[300.0] * 6, positionGains=[0.3] * 6)
+            c.setJointMotorControlArray(
+                self.robot,
+                self.arm_joints,
+                c.POSITION_CONTROL,
+                targetPositions=list(q),
+                forces=[300.0] * 6,
+                positionGains=[0.3] * 6,
+            )
             if closing:
                 self.hand.close_step()
             else:
@@ -343,8 +364,9 @@ class GraspWorld:
             contacts.update(self._hand_contacts())
             if guard_table and self._touching_table():
                 here = [s[0] for s in c.getJointStates(self.robot, self.arm_joints)]
-                c.setJointMotorControlArray(self.robot, self.arm_joints, c.POSITION_CONTROL, targetPositions=here,
-                                            forces=[300.0] * 6)
+                c.setJointMotorControlArray(
+                    self.robot, self.arm_joints, c.POSITION_CONTROL, targetPositions=here, forces=[300.0] * 6
+                )
                 break
         return contacts
 
@@ -367,8 +389,9 @@ class GraspWorld:
         if collisions:
             names = ["table" if b == self.table else f"object {b}" for b in sorted(collisions)]
             return GraspOutcome(False, reason="collision moving to the pre-grasp pose", collisions=names)
-        collisions |= self._drive_arm(q_start, q_grasp, cfg.approach_distance_m / cfg.approach_speed_mps, False,
-                                      guard_table=True)
+        collisions |= self._drive_arm(
+            q_start, q_grasp, cfg.approach_distance_m / cfg.approach_speed_mps, False, guard_table=True
+        )
         q_reached = np.array([s[0] for s in self.client.getJointStates(self.robot, self.arm_joints)])
         for _ in range(self._steps(cfg.close_time_s)):
             self.hand.close_step()

@@ -10,10 +10,12 @@ from pa_grasp_sim.objects import ObjectSet, ObjectSpec
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
-BOX = ObjectSpec("test_box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), IDENTITY),),
-                 extent=0.08)
-CYLINDER = ObjectSpec("test_cylinder", "primitive", mass=0.2,
-                      parts=(("cylinder", (0.03, 0.12), (0, 0, 0), IDENTITY),), extent=0.12)
+BOX = ObjectSpec(
+    "test_box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), IDENTITY),), extent=0.08
+)
+CYLINDER = ObjectSpec(
+    "test_cylinder", "primitive", mass=0.2, parts=(("cylinder", (0.03, 0.12), (0, 0, 0), IDENTITY),), extent=0.12
+)
 
 
 def pixel_of(world: GraspWorld, point) -> tuple[float, float]:
