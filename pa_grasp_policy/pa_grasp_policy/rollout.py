@@ -1,0 +1,247 @@
+"""Rollout collection: worker processes, each with its own PyBullet world and a CPU copy of
+the policy, collect whole episodes of the zoom MDP with the current weights.
+
+Workers talk to the trainer over pipes: ("collect", weights, min_steps) -> Rollout;
+("evaluate", weights, scene, attempts, seed) -> list of successes; ("close",).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import multiprocessing as mp
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from pa_grasp_policy.distribution import Action, DofConstraints
+from pa_grasp_policy.network import NetworkConfig
+from pa_grasp_policy.policy import ObsBatch, Policy
+from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
+
+
+@dataclass
+class Rollout:
+    """Steps of complete episodes, flattened: depth (N,1,S,S) float16 to halve the pipe load."""
+
+    depth: np.ndarray
+    scale: np.ndarray
+    must_grasp: np.ndarray
+    pixel: np.ndarray
+    zoom: np.ndarray
+    scale_raw: np.ndarray
+    dofs_raw: np.ndarray
+    log_prob: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    episode_success: list[bool] = field(default_factory=list)
+    episode_zooms: list[int] = field(default_factory=list)
+    episode_objects: list[int] = field(default_factory=list)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.reward)
+
+    @staticmethod
+    def concat(parts: list[Rollout]) -> Rollout:
+        arrays = {
+            k: np.concatenate([getattr(p, k) for p in parts])
+            for k in (
+                "depth",
+                "scale",
+                "must_grasp",
+                "pixel",
+                "zoom",
+                "scale_raw",
+                "dofs_raw",
+                "log_prob",
+                "reward",
+                "done",
+            )
+        }
+        reasons: dict[str, int] = {}
+        for p in parts:
+            for k, v in p.failure_reasons.items():
+                reasons[k] = reasons.get(k, 0) + v
+        return Rollout(
+            **arrays,
+            episode_success=sum((p.episode_success for p in parts), []),
+            episode_zooms=sum((p.episode_zooms for p in parts), []),
+            episode_objects=sum((p.episode_objects for p in parts), []),
+            failure_reasons=reasons,
+            seconds=max(p.seconds for p in parts),
+        )
+
+    def obs_batch(self) -> ObsBatch:
+        return ObsBatch(
+            torch.from_numpy(self.depth.astype(np.float32)),
+            torch.from_numpy(self.scale),
+            torch.from_numpy(self.must_grasp),
+        )
+
+    def actions(self, width: int) -> Action:
+        return Action(
+            torch.from_numpy(self.pixel),
+            torch.from_numpy(self.zoom),
+            torch.from_numpy(self.scale_raw),
+            torch.from_numpy(self.dofs_raw),
+            width,
+        )
+
+
+def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator) -> Rollout:
+    """Complete episodes until at least `min_steps` steps."""
+    start = time.perf_counter()
+    cols: dict[str, list] = {
+        k: []
+        for k in (
+            "depth",
+            "scale",
+            "must_grasp",
+            "pixel",
+            "zoom",
+            "scale_raw",
+            "dofs_raw",
+            "log_prob",
+            "reward",
+            "done",
+        )
+    }
+    out = Rollout(*[np.zeros(0)] * 10)
+    reasons: dict[str, int] = {}
+    steps = 0
+    while steps < min_steps:
+        obs = env.reset()
+        done = False
+        while not done:
+            batch = ObsBatch.from_observations([obs])
+            action, log_prob = policy.act(batch, generator=generator)
+            next_obs, reward, done, info = env.step(action)
+            cols["depth"].append(obs.depth.astype(np.float16))
+            cols["scale"].append(obs.scale)
+            cols["must_grasp"].append(obs.must_grasp)
+            cols["pixel"].append(int(action.pixel[0]))
+            cols["zoom"].append(float(env.state.last_action.zoom[0]) if done else float(action.zoom[0]))
+            cols["scale_raw"].append(float(action.scale_raw[0]))
+            cols["dofs_raw"].append(action.dofs_raw[0].numpy())
+            cols["log_prob"].append(float(log_prob[0]))
+            cols["reward"].append(reward)
+            cols["done"].append(done)
+            steps += 1
+            obs = next_obs
+        out.episode_success.append(bool(info["success"]))
+        out.episode_zooms.append(int(info["zoom_steps"]))
+        out.episode_objects.append(int(info["object_count"]))
+        if not info["success"]:
+            key = info["reason"].split(" with ")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+    out.depth = np.stack(cols["depth"])
+    out.scale = np.asarray(cols["scale"], dtype=np.float32)
+    out.must_grasp = np.asarray(cols["must_grasp"], dtype=bool)
+    out.pixel = np.asarray(cols["pixel"], dtype=np.int64)
+    out.zoom = np.asarray(cols["zoom"], dtype=np.float32)
+    out.scale_raw = np.asarray(cols["scale_raw"], dtype=np.float32)
+    out.dofs_raw = np.stack(cols["dofs_raw"]).astype(np.float32)
+    out.log_prob = np.asarray(cols["log_prob"], dtype=np.float32)
+    out.reward = np.asarray(cols["reward"], dtype=np.float32)
+    out.done = np.asarray(cols["done"], dtype=bool)
+    out.failure_reasons = reasons
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attempts: int) -> list[bool]:
+    """Deterministic (mode) episodes; object_count_fn(rng) gives each scene's object count."""
+    results = []
+    for _ in range(attempts):
+        obs = env.reset(object_count_fn(env.rng))
+        done = False
+        while not done:
+            action, _ = policy.act(ObsBatch.from_observations([obs]), deterministic=True)
+            obs, _, done, info = env.step(action)
+        results.append(bool(info["success"]))
+    return results
+
+
+def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int) -> None:
+    torch.set_num_threads(1)
+    try:
+        policy = Policy(NetworkConfig.from_dict(net_config), DofConstraints.from_dict(constraints))
+        policy.eval()
+        env = ZoomGraspEnv(env_config, seed=seed)
+        generator = torch.Generator().manual_seed(seed)
+        while True:
+            msg = conn.recv()
+            if msg[0] == "close":
+                break
+            if msg[0] == "collect":
+                _, weights, min_steps = msg
+                policy.load_state_dict(weights)
+                conn.send(("ok", collect(env, policy, min_steps, generator)))
+            elif msg[0] == "evaluate":
+                _, weights, scene, attempts, eval_seed = msg
+                policy.load_state_dict(weights)
+                # Fresh scenes for every attempt: no snapshot reuse in evaluation.
+                eval_env = ZoomGraspEnv(
+                    dataclasses.replace(env_config, clutter_reuse=1), seed=eval_seed, world=env.world
+                )
+                count_fn = (lambda rng: 1) if scene == "single" else (lambda rng: int(rng.integers(2, 31)))
+                conn.send(("ok", evaluate_episodes(eval_env, policy, count_fn, attempts)))
+    except Exception:  # report, do not hang the trainer
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class WorkerPool:
+    """N rollout workers (spawned processes), each with its own world and policy copy."""
+
+    def __init__(self, n_workers: int, env_config: ZoomEnvConfig, policy: Policy, seed: int):
+        ctx = mp.get_context("spawn")
+        self.conns, self.procs = [], []
+        for i in range(n_workers):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(
+                target=_worker,
+                args=(child, env_config, policy.config.to_dict(), policy.constraints.to_dict(), seed * 1000 + i),
+                daemon=True,
+            )
+            proc.start()
+            self.conns.append(parent)
+            self.procs.append(proc)
+
+    def _gather(self) -> list:
+        results = []
+        for conn in self.conns:
+            status, payload = conn.recv()
+            if status != "ok":
+                raise RuntimeError(f"rollout worker failed:\n{payload}")
+            results.append(payload)
+        return results
+
+    def collect(self, policy: Policy, total_steps: int) -> Rollout:
+        weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+        per_worker = -(-total_steps // len(self.conns))
+        for conn in self.conns:
+            conn.send(("collect", weights, per_worker))
+        return Rollout.concat(self._gather())
+
+    def evaluate(self, policy: Policy, scene: str, attempts: int, seed: int) -> list[bool]:
+        weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+        per_worker = -(-attempts // len(self.conns))
+        for i, conn in enumerate(self.conns):
+            conn.send(("evaluate", weights, scene, per_worker, seed + i))
+        return sum(self._gather(), [])
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                conn.send(("close",))
+        for proc in self.procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()

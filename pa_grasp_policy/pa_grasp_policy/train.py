@@ -1,0 +1,296 @@
+"""`pa-grasp-train`: PPO training of the pixel-attentive policy in PyBullet (paper §IV-E, V).
+
+Read top to bottom: workers collect a batch of zoom-MDP steps with the current policy, the
+trainer turns terminal rewards into discounted returns (no value baseline, as in the paper;
+advantages normalised per batch), runs clipped-PPO epochs, logs, evaluates on held-out seeds
+every few updates and writes checkpoints atomically: `latest.pt` every update, `best.pt` when
+the held-out success rate improves. `--resume` continues from a checkpoint (weights, optimizer,
+counters, config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint
+from pa_grasp_policy.distribution import DofConstraints
+from pa_grasp_policy.network import NetworkConfig, count_parameters
+from pa_grasp_policy.policy import Policy
+from pa_grasp_policy.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
+from pa_grasp_policy.rollout import WorkerPool
+from pa_grasp_policy.zoom import ZoomConfig
+from pa_grasp_policy.zoom_env import ZoomEnvConfig
+from pa_grasp_sim.camera import CameraConfig
+from pa_grasp_sim.env import SceneSampler
+from pa_grasp_sim.world import WorldConfig
+
+ABLATIONS = ("full", "no_attention", "top_down", "parallel", "camera60")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    out: str = "runs/pa_grasp"
+    ablation: str = "full"
+    objects: str = "seen"
+    input_size: int = 96
+    max_zoom_steps: int = 4
+    min_crop_px: float = 16.0
+    workers: int = 2
+    total_steps: int = 200_000
+    hours: float = 0.0  # stop after this wall time (0 = no limit)
+    eval_every: int = 10
+    eval_attempts: int = 40
+    seed: int = 0
+    clutter_reuse: int = 4
+    single_probability: float = 0.5
+    max_objects: int = 30
+    camera_noise: bool = False
+    init_std: float = 0.2
+    threads: int = 2
+    ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
+
+    def ppo_config(self) -> PPOConfig:
+        return PPOConfig(**self.ppo)
+
+    def constraints(self) -> DofConstraints:
+        return DofConstraints.ablation("full" if self.ablation == "camera60" else self.ablation)
+
+    def env_config(self) -> ZoomEnvConfig:
+        world = WorldConfig(
+            camera=CameraConfig(view_angle_deg=60.0 if self.ablation == "camera60" else 90.0, noise=self.camera_noise)
+        )
+        world.execution.parallel_hand = self.ablation == "parallel"
+        zoom = ZoomConfig(
+            input_size=self.input_size, max_zoom_steps=self.max_zoom_steps, min_crop_px=self.min_crop_px
+        ).constrained(self.constraints())
+        return ZoomEnvConfig(
+            world=world,
+            objects=self.objects,
+            zoom=zoom,
+            scenes=SceneSampler(self.single_probability, 2, self.max_objects),
+            clutter_reuse=self.clutter_reuse,
+        )
+
+
+def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = TrainConfig()
+    p.add_argument("--out", default=d.out, help="run directory: checkpoints, TensorBoard logs, config")
+    p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (its config is used)")
+    p.add_argument(
+        "--ablation",
+        choices=ABLATIONS,
+        default=d.ablation,
+        help="paper ablations: no_attention (horizon 1), top_down (pitch = pi/2), parallel (spread 0), "
+        "camera60 (60 deg camera)",
+    )
+    p.add_argument("--objects", default=d.objects, help="training object set (default: seen)")
+    p.add_argument("--input-size", type=int, default=d.input_size, help="network input side (paper: 224)")
+    p.add_argument("--max-zoom-steps", type=int, default=d.max_zoom_steps)
+    p.add_argument("--workers", type=int, default=d.workers, help="rollout processes (default: 2, one per core)")
+    p.add_argument("--total-steps", type=int, default=d.total_steps, help="environment steps to train for")
+    p.add_argument("--hours", type=float, default=d.hours, help="stop after this many hours (0 = no limit)")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="updates between held-out evaluations")
+    p.add_argument("--eval-attempts", type=int, default=d.eval_attempts, help="attempts per held-out evaluation")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
+    p.add_argument("--init-std", type=float, default=d.init_std)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
+    for f in dataclasses.fields(PPOConfig):
+        if f.type in ("float", "int") or f.type in (float, int):
+            p.add_argument(
+                f"--{f.name.replace('_', '-')}",
+                type=float if "float" in str(f.type) else int,
+                default=None,
+                help=f"PPO {f.name} (default {f.default})",
+            )
+    args = p.parse_args(argv)
+    ppo = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(PPOConfig)
+        if hasattr(args, f.name) and getattr(args, f.name) is not None
+    }
+    cfg = TrainConfig(
+        out=args.out,
+        ablation=args.ablation,
+        objects=args.objects,
+        input_size=args.input_size,
+        max_zoom_steps=args.max_zoom_steps,
+        workers=args.workers,
+        total_steps=args.total_steps,
+        hours=args.hours,
+        eval_every=args.eval_every,
+        eval_attempts=args.eval_attempts,
+        seed=args.seed,
+        camera_noise=args.camera_noise,
+        init_std=args.init_std,
+        threads=args.threads,
+        ppo=ppo,
+    )
+    if cfg.workers < 1:
+        p.error("--workers must be at least 1")
+    return cfg, args.resume
+
+
+def episode_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(advantages, returns): without a value baseline both are the discounted return-to-go."""
+    returns, advantages = compute_returns_advantages(rewards, dones, None, gamma=gamma)
+    return advantages, returns
+
+
+def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) -> dict:
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    counters = {
+        "updates": 0,
+        "env_steps": 0,
+        "episodes": 0,
+        "grasp_attempts": 0,
+        "successes": 0,
+        "wall_time_s": 0.0,
+        "best_eval_success": -1.0,
+    }
+    ppo_cfg = cfg.ppo_config()
+    if resume:
+        policy, payload = load_checkpoint(resume)
+        counters.update(payload.get("counters", {}))
+        optimizer = make_optimizer(policy, ppo_cfg)
+        if payload.get("optimizer_state"):
+            optimizer.load_state_dict(payload["optimizer_state"])
+    else:
+        policy = Policy(NetworkConfig(input_size=cfg.input_size, init_std=cfg.init_std), cfg.constraints())
+        optimizer = make_optimizer(policy, ppo_cfg)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    run_config = {
+        "train": dataclasses.asdict(cfg),
+        "ppo": dataclasses.asdict(ppo_cfg),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(out / "tensorboard"))
+    pool = WorkerPool(cfg.workers, cfg.env_config(), policy, cfg.seed + counters["updates"])
+    print(
+        f"training {count_parameters(policy)} parameters, input {cfg.input_size}, ablation {cfg.ablation}, "
+        f"{cfg.workers} workers -> {out}",
+        flush=True,
+    )
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=cfg.total_steps, initial=min(counters["env_steps"], cfg.total_steps), unit="step", dynamic_ncols=True
+        )
+    session_start = time.perf_counter()
+    wall_before = counters["wall_time_s"]
+    recent: list[bool] = []
+    try:
+        while counters["env_steps"] < cfg.total_steps:
+            if cfg.hours and time.perf_counter() - session_start > cfg.hours * 3600:
+                print("time budget reached", flush=True)
+                break
+            t0 = time.perf_counter()
+            policy.eval()
+            rollout = pool.collect(policy, ppo_cfg.batch_size)
+            t1 = time.perf_counter()
+            adv, ret = episode_returns(rollout.reward, rollout.done, ppo_cfg.gamma)
+            batch = PPOBatch(
+                rollout.obs_batch(),
+                rollout.actions(cfg.input_size),
+                torch.from_numpy(rollout.log_prob),
+                torch.from_numpy(adv),
+                torch.from_numpy(ret),
+            )
+            stats = ppo_update(policy, optimizer, batch, ppo_cfg)
+            t2 = time.perf_counter()
+
+            counters["updates"] += 1
+            counters["env_steps"] += len(rollout)
+            counters["episodes"] += len(rollout.episode_success)
+            counters["grasp_attempts"] += len(rollout.episode_success)
+            counters["successes"] += int(sum(rollout.episode_success))
+            counters["wall_time_s"] = wall_before + time.perf_counter() - session_start
+            recent = (recent + rollout.episode_success)[-500:]
+            single = [s for s, n in zip(rollout.episode_success, rollout.episode_objects) if n == 1]
+            clutter = [s for s, n in zip(rollout.episode_success, rollout.episode_objects) if n > 1]
+            step = counters["env_steps"]
+            writer.add_scalar("rollout/success_rate", float(np.mean(rollout.episode_success)), step)
+            if single:
+                writer.add_scalar("rollout/success_single", float(np.mean(single)), step)
+            if clutter:
+                writer.add_scalar("rollout/success_cluttered", float(np.mean(clutter)), step)
+            writer.add_scalar("rollout/zoom_steps_per_episode", float(np.mean(rollout.episode_zooms)), step)
+            writer.add_scalar("time/collect_s", t1 - t0, step)
+            writer.add_scalar("time/update_s", t2 - t1, step)
+            for k, v in stats.items():
+                writer.add_scalar(("sigma/" if k.startswith("sigma/") else "loss/") + k.split("/")[-1], v, step)
+            line = (
+                f"update {counters['updates']} steps {step} episodes {counters['episodes']} "
+                f"success {np.mean(rollout.episode_success):.3f} (last500 {np.mean(recent):.3f}) "
+                f"zooms {np.mean(rollout.episode_zooms):.2f} kl {stats['approx_kl']:.4f} "
+                f"collect {t1 - t0:.0f}s update {t2 - t1:.0f}s"
+            )
+            if bar is not None:
+                bar.update(len(rollout))
+                bar.set_postfix(success=f"{np.mean(recent):.3f}", zooms=f"{np.mean(rollout.episode_zooms):.2f}")
+                bar.write(line)
+            else:
+                print(line, flush=True)
+
+            if counters["updates"] % cfg.eval_every == 0:
+                evals = {}
+                for scene in ("single", "cluttered"):
+                    res = pool.evaluate(policy, scene, cfg.eval_attempts // 2, seed=10_000_000 + counters["updates"])
+                    evals[scene] = float(np.mean(res))
+                    writer.add_scalar(f"eval/success_{scene}", evals[scene], step)
+                score = 0.5 * (evals["single"] + evals["cluttered"])
+                msg = f"held-out eval: single {evals['single']:.3f} cluttered {evals['cluttered']:.3f}"
+                (bar.write if bar is not None else print)(msg)
+                counters["last_eval"] = evals
+                if score > counters["best_eval_success"]:
+                    counters["best_eval_success"] = score
+                    save_checkpoint(out / "best.pt", policy, optimizer, run_config, counters)
+            save_checkpoint(out / "latest.pt", policy, optimizer, run_config, counters)
+    finally:
+        pool.close()
+        writer.close()
+        if bar is not None:
+            bar.close()
+    return counters
+
+
+def main(argv=None) -> int:
+    cfg, resume = parse_args(argv)
+    if resume:
+        try:
+            payload = read_payload(resume)
+        except CheckpointError as exc:
+            print(f"pa-grasp-train: {exc}")
+            return 2
+        saved = payload.get("config", {}).get("train")
+        if saved:
+            # The run's own config wins, except where the command line extends it.
+            keep = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
+            cfg = TrainConfig(**{**saved, **keep})
+    counters = train(cfg, resume)
+    print(json.dumps({k: v for k, v in counters.items() if not isinstance(v, dict)}, indent=None))
+    return 0 if math.isfinite(counters.get("wall_time_s", 0.0)) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+import datetime
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from pa_grasp_policy.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    load_checkpoint,
+    read_payload,
+    save_checkpoint,
+)
+from pa_grasp_policy.distribution import DofConstraints
+from pa_grasp_policy.network import NetworkConfig
+from pa_grasp_policy.policy import ObsBatch, Policy
+from pa_grasp_policy.ppo import PPOConfig, make_optimizer
+
+
+def trained_policy():
+    policy = Policy(NetworkConfig(input_size=32, head_hidden=16), DofConstraints(fixed={"spread": 0.0}))
+    opt = make_optimizer(policy, PPOConfig(lr=1e-3))
+    obs = ObsBatch(torch.randn(4, 1, 32, 32), torch.rand(4), torch.zeros(4, dtype=torch.bool))
+    action, _ = policy.act(obs)
+    lp, _ = policy.evaluate(obs, action)
+    (-lp.mean()).backward()
+    opt.step()
+    return policy, opt, obs
+
+
+def test_round_trip_same_deterministic_action(tmp_path):
+    policy, opt, obs = trained_policy()
+    path = tmp_path / "ckpt" / "policy.pt"
+    cfg = {"ppo": PPOConfig(), "scene": "clutter", "sizes": (1, 2), "arr": np.arange(3), "path": tmp_path}
+    save_checkpoint(path, policy, opt, config=cfg, counters={"update": 3, "env_steps": np.int64(1500)})
+    assert os.listdir(path.parent) == ["policy.pt"]  # no temp file left behind
+
+    loaded, payload = load_checkpoint(path)
+    assert loaded.config == policy.config and loaded.constraints == policy.constraints
+    a1, lp1 = policy.act(obs, deterministic=True)
+    a2, lp2 = loaded.act(obs, deterministic=True)
+    for x, y in zip((a1.pixel, a1.zoom, a1.scale_raw, a1.dofs_raw), (a2.pixel, a2.zoom, a2.scale_raw, a2.dofs_raw)):
+        assert torch.equal(x, y)
+    torch.testing.assert_close(lp1, lp2)
+    assert payload["counters"] == {"update": 3, "env_steps": 1500}
+    assert payload["config"]["ppo"]["lr"] == 1e-4 and payload["config"]["sizes"] == (1, 2)
+    assert payload["config"]["path"] == str(tmp_path)
+    assert payload["versions"]["format"] == FORMAT_VERSION and payload["versions"]["torch"] == torch.__version__
+    opt2 = make_optimizer(loaded, PPOConfig(lr=1e-3))
+    opt2.load_state_dict(payload["optimizer_state"])
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+    # overwrite in place (atomic replace), without an optimizer
+    save_checkpoint(path, loaded, None)
+    assert read_payload(path)["optimizer_state"] is None
+
+
+def test_missing_truncated_and_foreign_files(tmp_path):
+    policy, _, _ = trained_policy()
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    good = save_checkpoint(tmp_path / "good.pt", policy)
+    data = good.read_bytes()
+    trunc = tmp_path / "trunc.pt"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(trunc)
+    text = tmp_path / "text.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(text)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not a pa_grasp policy checkpoint"):
+        load_checkpoint(foreign)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"format_version": FORMAT_VERSION, "when": datetime.date(2020, 1, 1)}, pickled)
+    with pytest.raises(CheckpointError, match="objects other than tensors"):
+        load_checkpoint(pickled)
+
+
+def _tampered(tmp_path, policy, name, change):
+    path = save_checkpoint(tmp_path / f"{name}.pt", policy)
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+    return path
+
+
+def test_wrong_version_missing_keys_and_shape_mismatch(tmp_path):
+    policy, _, _ = trained_policy()
+    p = _tampered(tmp_path, policy, "v99", lambda d: d.update(format_version=99))
+    with pytest.raises(CheckpointError, match=f"format version 99; this code reads version {FORMAT_VERSION}"):
+        load_checkpoint(p)
+    p = _tampered(tmp_path, policy, "nokeys", lambda d: (d.pop("model_state"), d.pop("counters")))
+    with pytest.raises(CheckpointError, match="missing checkpoint entries: model_state, counters"):
+        load_checkpoint(p)
+    p = _tampered(tmp_path, policy, "shape", lambda d: d["network_config"].update(head_hidden=24))
+    with pytest.raises(CheckpointError, match="shape mismatch: net.b_attention"):
+        load_checkpoint(p)
+    p = _tampered(tmp_path, policy, "extra", lambda d: d["model_state"].update(bogus=torch.zeros(1)))
+    with pytest.raises(CheckpointError, match="unexpected parameters"):
+        load_checkpoint(p)
+    p = _tampered(tmp_path, policy, "cfg", lambda d: d["network_config"].update(input_size=30))
+    with pytest.raises(CheckpointError, match="invalid network config"):
+        load_checkpoint(p)
+
+    def nan(d):
+        d["model_state"]["net.log_std"][0] = math.nan
+
+    with pytest.raises(CheckpointError, match="non-finite"):
+        load_checkpoint(_tampered(tmp_path, policy, "nan", nan))
+
+
+def test_unstorable_config_is_rejected_and_nothing_written(tmp_path):
+    policy, _, _ = trained_policy()
+    with pytest.raises(CheckpointError, match="config.obj"):
+        save_checkpoint(tmp_path / "x.pt", policy, config={"obj": object()})
+    assert os.listdir(tmp_path) == []

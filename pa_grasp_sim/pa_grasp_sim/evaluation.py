@@ -1,0 +1,108 @@
+"""Grasp-success evaluation over seeded scenes, for any grasp chooser (a baseline, the policy).
+
+Protocol: `attempts` grasp attempts in all, split evenly over `seeds` evaluation seeds; every
+attempt is a fresh scene (one object, or a uniformly random 2-30 for "cluttered") drawn from
+that seed's generator. Reported: the success rate over all attempts and its standard deviation
+across seeds (the paper's "mean ± std").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+# Evaluation scenes draw from seeds far from anything training uses.
+EVAL_SEED_BASE = 1_000_000
+
+GraspChooser = Callable[[np.ndarray, GraspWorld, np.random.Generator], GraspCommand]
+
+
+@dataclass
+class EvalConfig:
+    scene: str = "single"  # "single" or "cluttered"
+    objects: str = "seen"
+    attempts: int = 200
+    seeds: int = 5
+    min_objects: int = 2
+    max_objects: int = 30
+    world: WorldConfig = field(default_factory=WorldConfig)
+
+    def __post_init__(self):
+        if self.scene not in ("single", "cluttered"):
+            raise ValueError(f"scene must be 'single' or 'cluttered', got '{self.scene}'")
+        if self.attempts < 1 or self.seeds < 1:
+            raise ValueError("attempts and seeds must be at least 1")
+        if self.seeds > self.attempts:
+            raise ValueError(f"{self.seeds} seeds need at least as many attempts, got {self.attempts}")
+
+
+@dataclass
+class EvalResult:
+    success_rate: float
+    std: float
+    attempts: int
+    per_seed: list[float]
+    failure_reasons: dict[str, int]
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {
+            "success_rate": self.success_rate,
+            "std": self.std,
+            "attempts": self.attempts,
+            "per_seed": self.per_seed,
+            "failure_reasons": self.failure_reasons,
+            "seconds": self.seconds,
+        }
+
+
+def success_stats(outcomes_per_seed: list[list[bool]]) -> tuple[float, float, list[float]]:
+    """Overall success rate, std of the per-seed rates (population std), per-seed rates."""
+    per_seed = [float(np.mean(o)) for o in outcomes_per_seed if len(o)]
+    if not per_seed:
+        raise ValueError("no outcomes")
+    total = sum(sum(o) for o in outcomes_per_seed) / sum(len(o) for o in outcomes_per_seed)
+    return float(total), float(np.std(per_seed)), per_seed
+
+
+def evaluate(
+    choose: GraspChooser,
+    config: EvalConfig,
+    progress: Callable[[int, int, float], None] | None = None,
+    world: GraspWorld | None = None,
+) -> EvalResult:
+    own_world = world is None
+    world = world or GraspWorld(config.world, config.objects, seed=EVAL_SEED_BASE)
+    start = time.perf_counter()
+    reasons: Counter = Counter()
+    outcomes: list[list[bool]] = []
+    done = 0
+    split = np.array_split(np.arange(config.attempts), config.seeds)
+    try:
+        for s, chunk in enumerate(split):
+            rng = np.random.default_rng(EVAL_SEED_BASE + s)
+            results = []
+            for _ in chunk:
+                count = 1 if config.scene == "single" else int(rng.integers(config.min_objects, config.max_objects + 1))
+                world.reset(count, seed=int(rng.integers(2**31)))
+                depth = world.render_depth(rng)
+                outcome = world.execute(choose(depth, world, rng), depth)
+                results.append(outcome.success)
+                if not outcome.success:
+                    reasons[outcome.reason.split(" with ")[0]] += 1
+                done += 1
+                if progress is not None:
+                    progress(done, config.attempts, float(np.mean([r for o in outcomes for r in o] + results)))
+            outcomes.append(results)
+    finally:
+        if own_world:
+            world.close()
+    rate, std, per_seed = success_stats(outcomes)
+    return EvalResult(rate, std, config.attempts, per_seed, dict(reasons), time.perf_counter() - start)
