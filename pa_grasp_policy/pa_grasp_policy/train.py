@@ -51,7 +51,7 @@ class TrainConfig:
     eval_every: int = 10
     eval_attempts: int = 40
     seed: int = 0
-    clutter_reuse: int = 4
+    clutter_reuse: int = 8
     single_probability: float = 0.5
     max_objects: int = 30
     camera_noise: bool = False

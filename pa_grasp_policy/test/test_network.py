@@ -62,12 +62,14 @@ def test_scale_reaches_every_branch():
     assert (diff > 1e-4).all(), diff  # all 10 maps depend on s_scale
 
 
-def test_initial_means_are_centred():
-    net = PixelAttentiveNet(NetworkConfig(input_size=32))
+def test_initial_means():
+    net = PixelAttentiveNet(NetworkConfig(input_size=32, init_spread_mean=0.25, init_finger_mean=0.05))
     with torch.no_grad():
         maps = net.forward_maps(torch.randn(1, 1, 32, 32), torch.ones(1))
     assert maps[0, 0].std() < 0.1  # near-uniform spatial softmax
-    assert maps[0, 1:].abs().max() < 0.5  # pitch sigmoid ~ 0.5 -> ~top-down, p(zoom) ~ 0.5
+    assert maps[0, 1:6].abs().max() < 0.5  # p(zoom) ~ 0.5, scale ~ 0.5, roll = yaw ~ 0, pitch ~ top-down
+    assert torch.sigmoid(maps[0, 6]).mean().item() == pytest.approx(0.25, abs=0.05)  # spread ~ pi/8
+    assert torch.sigmoid(maps[0, 7:]).mean().item() == pytest.approx(0.05, abs=0.02)  # fingers nearly straight
 
 
 def test_gradient_reaches_all_parameters():
