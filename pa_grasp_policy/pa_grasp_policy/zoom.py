@@ -246,7 +246,9 @@ class ZoomState:
             if bool(action.is_zoom()[0]):
                 action = action.with_zoom(0.0)
             self.last_action = action
-            self.grasp_uv = view_to_original((row, col), self.box, S)
+            u, v = view_to_original((row, col), self.box, S)
+            # Float round-off in the box arithmetic must not push the pixel off the image.
+            self.grasp_uv = (min(max(u, 0.0), self.width - 1.0), min(max(v, 0.0), self.height - 1.0))
             self.done = True
             return True
         a = self.applied_scale(float(action.scale_raw[0]))

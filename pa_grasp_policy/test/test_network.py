@@ -64,9 +64,15 @@ def test_scale_reaches_every_branch():
 
 def test_initial_means():
     net = PixelAttentiveNet(NetworkConfig(input_size=32, init_spread_mean=0.25, init_finger_mean=0.05))
+    flat = torch.zeros(1, 1, 32, 32)
+    raised = flat.clone()
+    raised[0, 0, 10:14, 20:24] = 0.8  # an 8 cm object on the table
     with torch.no_grad():
-        maps = net.forward_maps(torch.randn(1, 1, 32, 32), torch.ones(1))
-    assert maps[0, 0].std() < 0.1  # near-uniform spatial softmax
+        maps = net.forward_maps(flat, torch.ones(1))
+        raised_logits = net.forward_maps(raised, torch.ones(1))[0, 0]
+    assert maps[0, 0].std() < 0.1  # near-uniform spatial softmax over a flat table
+    probs = torch.softmax(raised_logits.flatten(), 0).view(32, 32)
+    assert probs[10:14, 20:24].sum() > 0.2  # 16 of 1024 pixels, but the input skip prefers raised ones
     assert maps[0, 1:6].abs().max() < 0.5  # p(zoom) ~ 0.5, scale ~ 0.5, roll = yaw ~ 0, pitch ~ top-down
     assert torch.sigmoid(maps[0, 6]).mean().item() == pytest.approx(0.25, abs=0.05)  # spread ~ pi/8
     assert torch.sigmoid(maps[0, 7:]).mean().item() == pytest.approx(0.05, abs=0.02)  # fingers nearly straight

@@ -1,0 +1,165 @@
+"""`pa-grasp-eval`: grasp success of the policy (the shipped model by default) or a baseline.
+
+    pa-grasp-eval --scene single --objects seen --attempts 200 --seeds 5 --json out.json
+    pa-grasp-eval --baseline heuristic --scene cluttered --objects novel
+    pa-grasp-eval --checkpoint runs/main/best.pt --objects path/to/meshes/
+
+Prints the success rate ± std over seeds (every attempt is a fresh seeded scene, evaluated with
+the deterministic policy) and optionally writes JSON with success_rate, std, attempts, ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint
+from pa_grasp_policy.distribution import DofConstraints
+from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
+from pa_grasp_policy.zoom_env import action_to_command
+from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
+from pa_grasp_sim.evaluation import EvalConfig, evaluate
+from pa_grasp_sim.objects import ObjectSetError
+from pa_grasp_sim.world import WorldConfig
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "pa_grasp.pt"
+
+
+def default_model_path() -> Path:
+    return DEFAULT_MODEL
+
+
+def load_policy(path: str | Path | None = None, test_constraints: str | None = None):
+    """(policy, zoom_config, world_config) for a checkpoint; test_constraints applies an
+    ablation at test time on top of the model (labelled as such by callers)."""
+    from pa_grasp_policy.train import TrainConfig
+
+    path = Path(path) if path else DEFAULT_MODEL
+    if not path.exists() and path == DEFAULT_MODEL:
+        raise CheckpointError(f"no shipped model at {path}: train one (pa-grasp-train) or pass --checkpoint")
+    policy, payload = load_checkpoint(path)
+    saved = payload.get("config", {}).get("train", {})
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    env_cfg = train_cfg.env_config()
+    zoom_cfg = ZoomConfig(
+        input_size=policy.config.input_size,
+        max_zoom_steps=env_cfg.zoom.max_zoom_steps,
+        min_crop_px=env_cfg.zoom.min_crop_px,
+        min_scale=env_cfg.zoom.min_scale,
+    )
+    if test_constraints and test_constraints != "full":
+        extra = DofConstraints.ablation(test_constraints)
+        policy.constraints = DofConstraints(
+            {**policy.constraints.fixed, **extra.fixed},
+            extra.max_zoom_steps if extra.max_zoom_steps is not None else policy.constraints.max_zoom_steps,
+        )
+        zoom_cfg = zoom_cfg.constrained(policy.constraints)
+        if test_constraints == "parallel":
+            env_cfg.world.execution.parallel_hand = True
+    policy.eval()
+    return policy, zoom_cfg, env_cfg.world
+
+
+def policy_chooser(policy, zoom_cfg: ZoomConfig):
+    actor = policy.actor(deterministic=True)
+
+    def choose(depth, world, rng):
+        result = run_zoom_loop(depth, actor, zoom_cfg)
+        return action_to_command(result.final_action, result.grasp_uv)
+
+    return choose
+
+
+def baseline_chooser(name: str):
+    if name == "random":
+        return lambda depth, world, rng: random_grasp(depth, rng)
+    return lambda depth, world, rng: heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    who = p.add_mutually_exclusive_group()
+    who.add_argument("--checkpoint", help=f"policy checkpoint (default: the shipped model, {DEFAULT_MODEL.name})")
+    who.add_argument("--baseline", choices=["random", "heuristic"])
+    p.add_argument("--scene", choices=["single", "cluttered"], default="single")
+    p.add_argument("--objects", default="seen", help="seen, novel, or a directory of .urdf/.obj files")
+    p.add_argument("--attempts", type=int, default=200, help="grasp attempts in all (default 200)")
+    p.add_argument("--seeds", type=int, default=5, help="evaluation seeds the attempts are split over (default 5)")
+    p.add_argument(
+        "--test-ablation",
+        choices=["full", "top_down", "parallel", "no_attention"],
+        default="full",
+        help="constrain the model at test time (not the same as a model trained with the ablation)",
+    )
+    p.add_argument("--camera-angle", type=float, help="override the camera view angle (90 top-down, 60 tilted)")
+    p.add_argument("--json", help="write the result to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+
+    try:
+        if args.baseline:
+            choose, world_cfg, who_name = baseline_chooser(args.baseline), WorldConfig(), f"baseline:{args.baseline}"
+        else:
+            policy, zoom_cfg, world_cfg = load_policy(args.checkpoint, args.test_ablation)
+            choose = policy_chooser(policy, zoom_cfg)
+            who_name = str(args.checkpoint or DEFAULT_MODEL)
+        if args.camera_angle is not None:
+            world_cfg.camera.view_angle_deg = args.camera_angle
+        config = EvalConfig(
+            scene=args.scene, objects=args.objects, attempts=args.attempts, seeds=args.seeds, world=world_cfg
+        )
+    except (CheckpointError, ObjectSetError, ValueError) as exc:
+        print(f"pa-grasp-eval: {exc}", file=sys.stderr)
+        return 2
+
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.attempts, unit="grasp", dynamic_ncols=True, file=sys.stderr)
+
+    def progress(done, total, rate):
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(success=f"{rate:.3f}")
+
+    try:
+        result = evaluate(choose, config, progress)
+    except ObjectSetError as exc:
+        print(f"pa-grasp-eval: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()
+    report = {
+        "who": who_name,
+        "scene": args.scene,
+        "objects": args.objects,
+        "seeds": args.seeds,
+        "test_ablation": args.test_ablation,
+        **result.to_dict(),
+    }
+    print(
+        f"{who_name} | {args.scene} {args.objects}: success {100 * result.success_rate:.1f} ± "
+        f"{100 * result.std:.1f} % over {args.seeds} seeds ({result.attempts} attempts, {result.seconds:.0f} s)"
+    )
+    if result.failure_reasons:
+        print(
+            "failures: "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(result.failure_reasons.items(), key=lambda kv: -kv[1]))
+        )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0 if np.isfinite(result.success_rate) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
