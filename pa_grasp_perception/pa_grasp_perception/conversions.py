@@ -1,6 +1,7 @@
-"""sensor_msgs <-> numpy / CameraIntrinsics: the only module of this package that knows message types.
+"""Messages <-> numpy / CameraIntrinsics: the only module of this package that knows message types.
 
-Our own replacement for cv_bridge (not available from pip) restricted to depth images.
+Our own replacement for cv_bridge (not available from pip) restricted to depth images, plus
+geometry_msgs poses <-> 4x4 matrices (shared by the policy, sim and execution nodes).
 """
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ from __future__ import annotations
 import array
 
 import numpy as np
+from geometry_msgs.msg import Pose, PoseStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from pa_grasp_perception.camera import CameraIntrinsics
 from pa_grasp_perception.depth import canonical_encoding, decode_depth, encode_depth
+from pa_grasp_perception.grasp_geometry import check_pose, pose_matrix, pose_to_xyz_quat
 
 
 def from_image_msg(msg: Image) -> np.ndarray:
@@ -89,3 +92,22 @@ def to_camera_info_msg(
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [float(x) for x in intrinsics.projection().ravel()]
     return msg
+
+
+def to_pose_msg(T: np.ndarray) -> Pose:
+    """4x4 pose -> geometry_msgs/Pose (quaternion x, y, z, w)."""
+    x, y, z, qx, qy, qz, qw = pose_to_xyz_quat(check_pose(T))
+    msg = Pose()
+    msg.position.x, msg.position.y, msg.position.z = x, y, z
+    msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = qx, qy, qz, qw
+    return msg
+
+
+def to_pose_stamped_msg(T: np.ndarray, header: Header) -> PoseStamped:
+    return PoseStamped(header=header, pose=to_pose_msg(T))
+
+
+def from_pose_msg(msg: Pose) -> np.ndarray:
+    """geometry_msgs/Pose -> 4x4 pose; ValueError for a non-finite or all-zero quaternion."""
+    p, q = msg.position, msg.orientation
+    return pose_matrix([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])

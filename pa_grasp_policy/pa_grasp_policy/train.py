@@ -16,6 +16,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -249,6 +250,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 bar.update(len(rollout))
                 bar.set_postfix(success=f"{np.mean(recent):.3f}", zooms=f"{np.mean(rollout.episode_zooms):.2f}")
                 bar.write(line)
+                sys.stdout.flush()  # logs usually go to a file: show progress as it happens
             else:
                 print(line, flush=True)
 
@@ -261,6 +263,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 score = 0.5 * (evals["single"] + evals["cluttered"])
                 msg = f"held-out eval: single {evals['single']:.3f} cluttered {evals['cluttered']:.3f}"
                 (bar.write if bar is not None else print)(msg)
+                sys.stdout.flush()
                 counters["last_eval"] = evals
                 if score > counters["best_eval_success"]:
                     counters["best_eval_success"] = score

@@ -192,7 +192,9 @@ class ZoomState:
     >>> state.grasp_uv
     """
 
-    def __init__(self, depth: np.ndarray, config: ZoomConfig | None = None):
+    def __init__(self, depth: np.ndarray, config: ZoomConfig | None = None, start_box: Box | None = None):
+        """``start_box``: a region of interest (x0, y0, w, h) in original pixel-edge coordinates
+        to start from instead of the full image; s_scale then starts at w / W."""
         d = np.asarray(depth, dtype=np.float32)
         if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
             raise ValueError(f"depth must be a non-empty HxW image, got shape {d.shape}")
@@ -201,6 +203,15 @@ class ZoomState:
         self.height, self.width = d.shape
         self.box: Box = (0.0, 0.0, float(self.width), float(self.height))
         self.scale = 1.0
+        if start_box is not None:
+            x0, y0, w, h = (float(b) for b in start_box)
+            if not (w >= 1 and h >= 1 and x0 >= 0 and y0 >= 0 and x0 + w <= self.width and y0 + h <= self.height):
+                raise ValueError(
+                    f"start box (x0={x0:g}, y0={y0:g}, w={w:g}, h={h:g}) must have a size >= 1 px and lie inside"
+                    f" the {self.width}x{self.height} image"
+                )
+            self.box = (x0, y0, w, h)
+            self.scale = w / self.width
         self.step = 0
         self.done = False
         self.boxes: list[Box] = [self.box]

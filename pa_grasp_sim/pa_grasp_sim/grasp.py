@@ -13,13 +13,24 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
-SPREAD_MAX = math.pi / 2
-FINGER_MAX = 0.61
+# The pure geometry lives in perception (shared with the policy node and the executor); it is
+# re-exported here so sim code keeps importing it from pa_grasp_sim.grasp.
+from pa_grasp_perception import grasp_geometry
+from pa_grasp_perception.grasp_geometry import FINGER_MAX, SPREAD_MAX, approach_direction, palm_rotation
 
-# R_align takes the palm frame to the paper's "unit vector [1,0,0]" frame: palm +z -> +x.
-_R_ALIGN = Rotation.from_euler("y", 90, degrees=True)
+__all__ = [
+    "FINGER_MAX",
+    "SPREAD_MAX",
+    "ExecutionConfig",
+    "GraspCommand",
+    "GraspInputError",
+    "GraspOutcome",
+    "approach_direction",
+    "grasp_palm_pose",
+    "palm_rotation",
+    "validate_preshape",
+]
 
 
 class GraspInputError(ValueError):
@@ -44,19 +55,18 @@ class GraspCommand:
             raise GraspInputError(f"roll/yaw must be in [-pi, pi], got {self.roll:.3f}/{self.yaw:.3f}")
         if not -1e-6 <= self.pitch <= math.pi + 1e-6:
             raise GraspInputError(f"pitch must be in [0, pi], got {self.pitch:.3f}")
-        if not -1e-6 <= self.spread <= SPREAD_MAX + 1e-6:
-            raise GraspInputError(f"spread must be in [0, pi/2], got {self.spread:.3f}")
-        if len(self.fingers) != 3 or not all(-1e-6 <= f <= FINGER_MAX + 1e-6 for f in self.fingers):
-            raise GraspInputError(f"finger pre-shape must be 3 values in [0, {FINGER_MAX}], got {self.fingers}")
+        validate_preshape(self.spread, self.fingers)
 
 
-def palm_rotation(roll: float, pitch: float, yaw: float) -> Rotation:
-    """R_world_palm for the paper's rpy; the palm's +z is the approach direction."""
-    return Rotation.from_euler("xyz", [roll, pitch, yaw]) * _R_ALIGN
-
-
-def approach_direction(roll: float, pitch: float, yaw: float) -> np.ndarray:
-    return palm_rotation(roll, pitch, yaw).apply([0.0, 0.0, 1.0])
+def validate_preshape(spread: float, fingers) -> None:
+    """The hand pre-shape in the policy's ranges, else GraspInputError."""
+    fingers = tuple(fingers)
+    if not all(np.isfinite([spread, *fingers])):
+        raise GraspInputError(f"hand pre-shape has non-finite values: spread {spread}, fingers {fingers}")
+    if not -1e-6 <= spread <= SPREAD_MAX + 1e-6:
+        raise GraspInputError(f"spread must be in [0, pi/2], got {spread:.3f}")
+    if len(fingers) != 3 or not all(-1e-6 <= f <= FINGER_MAX + 1e-6 for f in fingers):
+        raise GraspInputError(f"finger pre-shape must be 3 values in [0, {FINGER_MAX}], got {fingers}")
 
 
 @dataclass
@@ -90,9 +100,6 @@ class GraspOutcome:
 
 
 def grasp_palm_pose(surface_point: np.ndarray, command: GraspCommand, offset_m: float) -> np.ndarray:
-    """T_world_palm at the grasp: palm moved `offset_m` back along the approach axis."""
-    rot = palm_rotation(command.roll, command.pitch, command.yaw)
-    T = np.eye(4)
-    T[:3, :3] = rot.as_matrix()
-    T[:3, 3] = np.asarray(surface_point, dtype=float) - offset_m * rot.apply([0.0, 0.0, 1.0])
-    return T
+    """T_world_palm at the grasp: palm moved `offset_m` back along the approach axis
+    (:func:`pa_grasp_perception.grasp_geometry.grasp_palm_pose` with the command's rpy)."""
+    return grasp_geometry.grasp_palm_pose(surface_point, command.roll, command.pitch, command.yaw, offset_m)

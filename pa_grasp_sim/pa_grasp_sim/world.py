@@ -17,7 +17,15 @@ from scipy.spatial.transform import Rotation
 
 from pa_grasp_description import robot
 from pa_grasp_sim.camera import CameraConfig, DepthCamera, camera_pose
-from pa_grasp_sim.grasp import ExecutionConfig, GraspCommand, GraspInputError, GraspOutcome, grasp_palm_pose
+from pa_grasp_perception.grasp_geometry import check_pose
+from pa_grasp_sim.grasp import (
+    ExecutionConfig,
+    GraspCommand,
+    GraspInputError,
+    GraspOutcome,
+    grasp_palm_pose,
+    validate_preshape,
+)
 from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, load_object_set
 from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene, create_body
@@ -199,20 +207,42 @@ class GraspWorld:
             surface = self._surface_point(command, depth)
         except GraspInputError as exc:
             return GraspOutcome(False, reason=str(exc))
-        cfg = self.config.execution
-        if cfg.parallel_hand:
-            command = GraspCommand(command.u, command.v, command.roll, command.pitch, command.yaw, 0.0, command.fingers)
-        T_grasp = grasp_palm_pose(surface, command, cfg.grasp_offset_m)
+        T_grasp = grasp_palm_pose(surface, command, self.config.execution.grasp_offset_m)
+        outcome = self.execute_pose(T_grasp, command.spread, command.fingers)
+        outcome.surface_point = surface
+        return outcome
+
+    def execute_pose(self, T_world_palm: np.ndarray, spread: float, fingers) -> GraspOutcome:
+        """Execute a grasp given as the palm pose at the grasp (world frame; the surface point
+        already moved back by the grasp offset) and the hand pre-shape [spread, (f1, f2, f3)]:
+        pre-shape, straight approach from `approach_distance_m` behind the pose, close until max
+        effort, lift. Bad input -> a failed outcome with the reason, never an exception."""
+        try:
+            validate_preshape(spread, fingers)
+            T_grasp = check_pose(T_world_palm, "grasp pose")
+        except ValueError as exc:  # GraspInputError is a ValueError
+            return GraspOutcome(False, reason=str(exc))
+        spread, fingers = float(spread), tuple(float(f) for f in fingers)
+        if self.config.execution.parallel_hand:
+            spread = 0.0
         before = self.object_positions()
         if self.config.mode == "floating":
-            outcome = self._execute_floating(command, T_grasp)
+            outcome = self._execute_floating(spread, fingers, T_grasp)
         else:
-            outcome = self._execute_arm(command, T_grasp)
-        outcome.surface_point = surface
+            outcome = self._execute_arm(spread, fingers, T_grasp)
         outcome.T_world_palm = T_grasp
         after = self.object_positions()
         outcome.moved_objects = [b for b in before if np.linalg.norm(after[b] - before[b]) > 0.01]
         return outcome
+
+    def park_robot(self) -> None:
+        """Move the robot out of the camera's view at once (arm home / floating hand parked)
+        with the hand open: where a grasp left it no longer matters for the next picture."""
+        if self.config.mode == "floating":
+            self._park_hand()
+        else:
+            self.hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+            self._reset_arm(self.home)
 
     def _surface_point(self, command: GraspCommand, depth: np.ndarray) -> np.ndarray:
         intr = self.camera.intrinsics
@@ -232,14 +262,14 @@ class GraspWorld:
         """Bodies (other than the robot) touching the hand."""
         return sorted({cp[2] for cp in self.client.getContactPoints(bodyA=self.robot) if cp[2] != self.robot})
 
-    def _execute_floating(self, command: GraspCommand, T_grasp: np.ndarray) -> GraspOutcome:
+    def _execute_floating(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
         c, cfg = self.client, self.config.execution
         approach = T_grasp[:3, 2]
         T_start = T_grasp.copy()
         T_start[:3, 3] -= cfg.approach_distance_m * approach
         steps = 0
         # Pre-shape away from the scene, then appear at the start of the approach.
-        self.hand.reset_preshape(command.spread, command.fingers)
+        self.hand.reset_preshape(spread, fingers)
         T_base = T_start @ self.T_palm_base
         p, q = _pose_to_pq(T_base)
         c.resetBasePositionAndOrientation(self.robot, p, q)
@@ -370,7 +400,7 @@ class GraspWorld:
                 break
         return contacts
 
-    def _execute_arm(self, command: GraspCommand, T_grasp: np.ndarray) -> GraspOutcome:
+    def _execute_arm(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
         cfg = self.config.execution
         approach = T_grasp[:3, 2]
         T_start = T_grasp.copy()
@@ -384,7 +414,7 @@ class GraspWorld:
         if q_start is None or q_grasp is None or q_lift is None:
             which = "pre-grasp" if q_start is None else "grasp" if q_grasp is None else "lift"
             return GraspOutcome(False, reason=f"{which} pose unreachable for the TX60", reachable=False)
-        self.hand.reset_preshape(command.spread, command.fingers)
+        self.hand.reset_preshape(spread, fingers)
         collisions = self._drive_arm(self.home, q_start, 1.0, closing=False)
         if collisions:
             names = ["table" if b == self.table else f"object {b}" for b in sorted(collisions)]
