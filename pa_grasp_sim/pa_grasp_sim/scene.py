@@ -142,7 +142,10 @@ def build_scene(client, object_set: ObjectSet, count: int, rng: np.random.Genera
     kept = []
     for p in placed:
         pos = np.asarray(client.getBasePositionAndOrientation(p.body)[0])
-        if np.max(np.abs(pos[:2])) > config.workspace_half_extent_m or pos[2] < -0.05:
+        # Judge by the bounding box: a mesh's origin need not lie inside it.
+        lo, hi = client.getAABB(p.body)
+        centre = 0.5 * (np.asarray(lo) + np.asarray(hi))
+        if np.max(np.abs(centre[:2])) > config.workspace_half_extent_m or hi[2] < 0.0:
             client.removeBody(p.body)
             continue
         p.rest_position = pos
