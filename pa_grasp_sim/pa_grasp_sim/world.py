@@ -55,6 +55,17 @@ class SceneSnapshot:
     T_world_camera: np.ndarray
 
 
+class _CachedBulletClient(bullet_client.BulletClient):
+    """BulletClient builds a functools.partial on every attribute access (tens of thousands per
+    episode); bind each pybullet function to this client once instead."""
+
+    def __getattr__(self, name):
+        attribute = super().__getattr__(name)
+        if callable(attribute):
+            self.__dict__[name] = attribute
+        return attribute
+
+
 def _pose_to_pq(T: np.ndarray) -> tuple[list[float], list[float]]:
     return T[:3, 3].tolist(), Rotation.from_matrix(T[:3, :3]).as_quat().tolist()
 
@@ -66,7 +77,7 @@ class GraspWorld:
             raise ValueError(f"mode must be 'floating' or 'arm', got '{self.config.mode}'")
         self.object_set = load_object_set(object_set) if isinstance(object_set, str) else object_set
         self.rng = np.random.default_rng(seed)
-        self.client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+        self.client = _CachedBulletClient(connection_mode=pybullet.DIRECT)
         self.client.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.camera = DepthCamera(self.client, self.config.camera)
         self.objects: list[PlacedObject] = []
@@ -289,11 +300,14 @@ class GraspWorld:
         n = self._steps(cfg.approach_distance_m / cfg.approach_speed_mps)
         collisions = set()
         T_reached = T_start
+        # The orientation is fixed along the way: moving the palm by d moves the base by d.
+        base_start = np.asarray(p)
         for k in range(1, n + 1):
             T = T_start.copy()
-            T[:3, 3] += (k / n) * cfg.approach_distance_m * approach
-            p, q = _pose_to_pq(T @ self.T_palm_base)
-            c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
+            step_offset = (k / n) * cfg.approach_distance_m * approach
+            T[:3, 3] += step_offset
+            c.changeConstraint(self.constraint, (base_start + step_offset).tolist(), q,
+                               maxForce=self.config.hand_max_force)
             self.hand.hold()
             c.stepSimulation()
             steps += 1
@@ -310,11 +324,10 @@ class GraspWorld:
                 break
         # Lift straight up (world z), still squeezing.
         n = self._steps(cfg.lift_height_m / cfg.lift_speed_mps)
+        base_reached = base_start + (T_reached[:3, 3] - T_start[:3, 3])
         for k in range(1, n + 1):
-            T = T_reached.copy()
-            T[2, 3] += (k / n) * cfg.lift_height_m
-            p, q = _pose_to_pq(T @ self.T_palm_base)
-            c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
+            lift = np.array([0.0, 0.0, (k / n) * cfg.lift_height_m])
+            c.changeConstraint(self.constraint, (base_reached + lift).tolist(), q, maxForce=self.config.hand_max_force)
             self.hand.close_step()
             c.stepSimulation()
             steps += 1
