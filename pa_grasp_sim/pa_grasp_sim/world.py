@@ -16,8 +16,8 @@ from pybullet_utils import bullet_client
 from scipy.spatial.transform import Rotation
 
 from pa_grasp_description import robot
-from pa_grasp_sim.camera import CameraConfig, DepthCamera, camera_pose
 from pa_grasp_perception.grasp_geometry import check_pose
+from pa_grasp_sim.camera import CameraConfig, DepthCamera, camera_pose
 from pa_grasp_sim.grasp import (
     ExecutionConfig,
     GraspCommand,
