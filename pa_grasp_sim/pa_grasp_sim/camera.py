@@ -18,6 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from pa_grasp_perception.camera import CameraIntrinsics
+from pa_grasp_perception.depth import encode_depth
 
 
 @dataclass
@@ -127,6 +128,13 @@ class DepthCamera:
         if segmentation:
             return depth, np.asarray(seg, dtype=np.int32).reshape(cfg.height, cfg.width)
         return depth
+
+    def render_driver_frame(self, encoding: str = "16UC1", rng: np.random.Generator | None = None):
+        """One frame as a Kinect driver publishes it: (data bytes, step, encoding). 16UC1 is
+        millimetres with 0 = no return (this is where the quantisation happens); 32FC1 metres
+        with NaN."""
+        data, step = encode_depth(self.render(rng), encoding)
+        return data, step, encoding
 
     def pixel_to_world(self, u: float, v: float, depth: float) -> np.ndarray:
         p_camera = self.intrinsics.pixel_to_point(u, v, depth)

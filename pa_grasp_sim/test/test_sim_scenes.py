@@ -136,6 +136,23 @@ def test_camera_depth_is_metric_and_noise_model_drops_edges():
     assert 0.0005 < err.mean() < 0.01
 
 
+def test_driver_frames_are_16uc1_millimetres_and_32fc1_metres(world):
+    from pa_grasp_perception.depth import decode_depth
+
+    world.reset(2, seed=4)
+    metres = world.camera.render(None)
+    h, w = metres.shape
+    data, step, enc = world.camera.render_driver_frame("16UC1")
+    assert step == 2 * w and len(data) == step * h
+    mm = np.frombuffer(data, dtype="<u2").reshape(h, w)
+    valid = np.isfinite(metres)
+    assert np.all(mm[~valid] == 0)
+    assert np.abs(mm[valid] / 1000.0 - metres[valid]).max() <= 0.0005  # quantised to 1 mm
+    data32, step32, _ = world.camera.render_driver_frame("32FC1")
+    back = decode_depth(data32, w, h, step32, "32FC1")
+    assert np.array_equal(back, metres, equal_nan=True)
+
+
 def test_tilted_camera_sees_the_table_at_60_degrees():
     config = WorldConfig(camera=CameraConfig(view_angle_deg=60.0))
     with GraspWorld(config, "seen", seed=0) as w:
