@@ -37,7 +37,9 @@ def test_parameter_count_and_sigma_init():
     net = PixelAttentiveNet(NetworkConfig())
     n = count_parameters(net)
     assert 0.5e6 <= n <= 1.5e6, n
-    torch.testing.assert_close(net.log_std.detach(), torch.full((8,), math.log(0.2)))
+    # STD_NAMES order: scale, roll, pitch, yaw, spread, finger1..3; orientation starts narrower.
+    expected = torch.log(torch.tensor([0.2, 0.05, 0.05, 0.05, 0.2, 0.2, 0.2, 0.2]))
+    torch.testing.assert_close(net.log_std.detach(), expected)
 
 
 def test_input_size_validation():

@@ -272,9 +272,11 @@ class GraspWorld:
     def _steps(self, seconds: float) -> int:
         return max(1, int(round(seconds / self.config.time_step)))
 
-    def _hand_contacts(self) -> list[int]:
-        """Bodies (other than the robot) touching the hand."""
-        return sorted({cp[2] for cp in self.client.getContactPoints(bodyA=self.robot) if cp[2] != self.robot})
+    def _hand_contacts(self, max_distance: float = 0.001) -> list[int]:
+        """Bodies (other than the robot) touching the hand. PyBullet also reports manifold
+        points that are still up to ~2 cm apart; only points closer than `max_distance` count."""
+        return sorted({cp[2] for cp in self.client.getContactPoints(bodyA=self.robot)
+                       if cp[2] != self.robot and cp[8] < max_distance})
 
     def _execute_floating(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
         c, cfg = self.client, self.config.execution
@@ -290,7 +292,7 @@ class GraspWorld:
         c.resetBaseVelocity(self.robot, [0, 0, 0], [0, 0, 0])
         c.changeConstraint(self.constraint, p, q, maxForce=self.config.hand_max_force)
         c.performCollisionDetection()
-        blocked = [b for b in self._hand_contacts()]
+        blocked = self._hand_contacts(max_distance=-0.001)  # interpenetrating, not just near
         if blocked:
             self._park_hand()
             names = ["table" if b == self.table else f"object {b}" for b in blocked]
