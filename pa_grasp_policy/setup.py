@@ -18,6 +18,11 @@ setup(
     description="Pixel-attentive policy: network, zoom loop, PPO training, evaluation; policy_node.",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "policy_node = pa_grasp_policy.policy_node:main",
+            "pa-grasp-train = pa_grasp_policy.train:main",
+            "pa-grasp-eval = pa_grasp_policy.evaluate:main",
+            "pa-grasp-report = pa_grasp_policy.report.cli:main",
+        ],
     },
 )
