@@ -34,6 +34,9 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "pa-grasp-demo = pa_grasp_bringup.demo:main",],
+            "pa-grasp-bringup = pa_grasp_bringup.runner:main",
+            "pa-grasp-client = pa_grasp_bringup.client:main",
+            "pa-grasp-demo = pa_grasp_bringup.demo:main",
+        ],
     },
 )

@@ -18,6 +18,8 @@ setup(
     description="Grasp to motion: pre-grasp, approach, close, lift; executor_node (MoveIt).",
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [],
+        "console_scripts": [
+            "executor_node = pa_grasp_execution.executor_node:main",
+        ],
     },
 )

@@ -21,6 +21,7 @@ setup(
         "console_scripts": [
             "pa-grasp-sim-bench = pa_grasp_sim.bench:main",
             "pa-grasp-sim-render = pa_grasp_sim.render_cli:main",
+            "sim_bridge_node = pa_grasp_sim.sim_bridge_node:main",
         ],
     },
 )

@@ -1,64 +1,132 @@
-"""`make demo`: the main job on the simulated robot.
+"""`make demo` (`pa-grasp-demo`): the main job on the simulated robot, end to end over ROS 2.
 
-Foundation stage: start a placeholder /grasp server and send it one goal over real DDS, so a
-fresh machine proves that set-up, the interfaces and the ROS graph work end to end. Later
-issues replace the placeholder with the sim stack (sim_bridge -> kinect_node -> policy_node).
+1. starts the sim stack (`pa-grasp-bringup sim`: sim_bridge_node -> kinect_node -> policy_node)
+   in a subprocess, its log in ``out/demo_stack.log``;
+2. sends ``--goals`` /grasp goals (default 5, 2 attempts each) from a separate client process
+   (`pa-grasp-client`), which prints feedback and results and writes the zoom sequence of every
+   goal to ``out/demo_zoom.png``;
+3. stops the stack with SIGINT and waits for a clean exit.
+
+Exit status 0 when the stack worked (individual grasps may fail), 1 otherwise. The policy is the
+shipped model (pa_grasp_policy/models/pa_grasp.pt) or ``--checkpoint``; without either the demo
+runs an untrained policy and says so.
 """
 
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
 import sys
-import threading
 import time
-
-import rclpy
-from rclpy.action import ActionClient, ActionServer
-from rclpy.executors import MultiThreadedExecutor
-
-from pa_grasp_interfaces.action import Grasp
+from pathlib import Path
 
 
-def _placeholder_execute(goal_handle):
-    feedback = Grasp.Feedback(stage=Grasp.Feedback.STAGE_WAITING_FOR_DEPTH, attempt=1)
-    feedback.stage_description = "placeholder server: no policy yet"
-    goal_handle.publish_feedback(feedback)
-    goal_handle.abort()
-    return Grasp.Result(success=False, attempts=0, message="placeholder /grasp server: the policy is not wired yet")
+def untrained_checkpoint(path: Path) -> Path:
+    from pa_grasp_policy.checkpoint import save_checkpoint
+    from pa_grasp_policy.policy import Policy
+
+    return save_checkpoint(path, Policy())
 
 
-def main() -> int:
-    rclpy.init()
-    server_node = rclpy.create_node("pa_grasp_placeholder_server")
-    client_node = rclpy.create_node("pa_grasp_demo_client")
-    ActionServer(server_node, Grasp, "grasp", execute_callback=_placeholder_execute)
-    executor = MultiThreadedExecutor()
-    executor.add_node(server_node)
-    executor.add_node(client_node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+def tail(path: Path, lines: int = 25) -> str:
     try:
-        client = ActionClient(client_node, Grasp, "grasp")
-        if not client.wait_for_server(timeout_sec=10.0):
-            print("demo: /grasp server did not appear", file=sys.stderr)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="pa-grasp-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--goals", type=int, default=5)
+    p.add_argument("--attempts", type=int, default=2)
+    p.add_argument("--checkpoint", help="policy checkpoint (default: the shipped model)")
+    p.add_argument("--out", default="out", help="output directory (default out/)")
+    p.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
+    args = p.parse_args(argv)
+
+    from pa_grasp_policy.evaluate import default_model_path
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else default_model_path()
+    if not checkpoint.exists():
+        if args.checkpoint:
+            print(f"demo: checkpoint not found: {checkpoint}", file=sys.stderr)
             return 1
-        feedback_seen = []
-        send = client.send_goal_async(
-            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda f: feedback_seen.append(f)
+        checkpoint = untrained_checkpoint(out / "untrained_policy.pt")
+        print(
+            f"demo: NOTE no shipped model at {default_model_path()} yet: using an UNTRAINED policy"
+            f" ({checkpoint}); most grasps will fail. Pass --checkpoint to use a trained one.",
+            flush=True,
         )
-        deadline = time.monotonic() + 10
-        while not send.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        result_future = send.result().get_result_async()
-        while not result_future.done() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not result_future.done():
-            print("demo: no result within 10 s", file=sys.stderr)
-            return 1
-        result = result_future.result().result
-        for f in feedback_seen:
-            print(f"demo: feedback stage={f.feedback.stage} ({f.feedback.stage_description})")
-        print(f"demo: /grasp result success={result.success} attempts={result.attempts} message='{result.message}'")
-        return 0
-    finally:
-        executor.shutdown()
-        rclpy.shutdown()
+    log_path = out / "demo_stack.log"
+    zoom_path = out / "demo_zoom.png"
+    start = time.monotonic()
+    print(f"demo: starting the sim stack (log: {log_path})", flush=True)
+    with open(log_path, "w") as log:
+        stack = subprocess.Popen(
+            [sys.executable, "-m", "pa_grasp_bringup.runner", "sim", "-p", f"policy_node.checkpoint={checkpoint}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            client = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pa_grasp_bringup.client",
+                    "--goals",
+                    str(args.goals),
+                    "--attempts",
+                    str(args.attempts),
+                    "--save-zoom",
+                    str(zoom_path),
+                    "--server-timeout",
+                    "90",
+                    "--timeout",
+                    "90",
+                ]
+            )
+            deadline = start + args.timeout
+            while client.poll() is None:
+                if stack.poll() is not None:
+                    print(
+                        f"demo: the stack exited early (status {stack.returncode}):\n{tail(log_path)}", file=sys.stderr
+                    )
+                    client.terminate()
+                    client.wait(10)
+                    return 1
+                if time.monotonic() > deadline:
+                    print(f"demo: gave up after {args.timeout:g} s", file=sys.stderr)
+                    client.terminate()
+                    client.wait(10)
+                    break
+                time.sleep(0.2)
+            client_status = client.returncode
+        finally:
+            if stack.poll() is None:
+                stack.send_signal(signal.SIGINT)
+                try:
+                    stack.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    print("demo: the stack did not stop within 30 s; killing it", file=sys.stderr)
+                    stack.kill()
+                    stack.wait()
+    elapsed = time.monotonic() - start
+    stack_ok = stack.returncode == 0
+    print(
+        f"demo: stack stopped (status {stack.returncode}); client status {client_status}; {elapsed:.0f} s", flush=True
+    )
+    if client_status not in (0, 1) or not stack_ok:
+        print(f"demo: FAILED. Last lines of {log_path}:\n{tail(log_path)}", file=sys.stderr)
+        return 1
+    print(f"demo: OK (the stack worked; see {zoom_path} for the zoom sequences)", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

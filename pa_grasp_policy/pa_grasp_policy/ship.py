@@ -60,10 +60,15 @@ def model_card(payload: dict, n_params: int, evals: list[dict], source: str) -> 
         lines += ["| who | scene | objects | success % | ± std | attempts | seeds |", "|---|---|---|---|---|---|---|"]
         for e in evals:
             who = Path(e.get("who", "?")).name
-            lines.append(f"| {who} | {e['scene']} | {e['objects']} | {100 * e['success_rate']:.1f} | "
-                         f"{100 * e['std']:.1f} | {e['attempts']} | {e.get('seeds', '?')} |")
-        lines += ["", "Made with `pa-grasp-eval [--checkpoint PATH | --baseline NAME] --scene S --objects O "
-                      "--attempts N --seeds K --json FILE`."]
+            lines.append(
+                f"| {who} | {e['scene']} | {e['objects']} | {100 * e['success_rate']:.1f} | "
+                f"{100 * e['std']:.1f} | {e['attempts']} | {e.get('seeds', '?')} |"
+            )
+        lines += [
+            "",
+            "Made with `pa-grasp-eval [--checkpoint PATH | --baseline NAME] --scene S --objects O "
+            "--attempts N --seeds K --json FILE`.",
+        ]
     else:
         lines.append("(no evaluation given)")
     return "\n".join(lines) + "\n"

@@ -13,9 +13,32 @@ from pa_grasp_policy.checkpoint import load_checkpoint
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    argv = ["--out", str(out), "--total-steps", "200", "--workers", "1", "--batch-size", "100",
-            "--minibatch-size", "50", "--update-epochs", "2", "--lr", "1e-3", "--input-size", "64",
-            "--eval-every", "2", "--eval-attempts", "2", "--threads", "1", "--seed", "3"]
+    argv = [
+        "--out",
+        str(out),
+        "--total-steps",
+        "200",
+        "--workers",
+        "1",
+        "--batch-size",
+        "100",
+        "--minibatch-size",
+        "50",
+        "--update-epochs",
+        "2",
+        "--lr",
+        "1e-3",
+        "--input-size",
+        "64",
+        "--eval-every",
+        "2",
+        "--eval-attempts",
+        "2",
+        "--threads",
+        "1",
+        "--seed",
+        "3",
+    ]
     cfg, resume = train.parse_args(argv)
     torch.manual_seed(cfg.seed)
     counters = train.train(cfg, resume, progress=False)
@@ -34,8 +57,7 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
     # Same seed, same init: compare with a fresh network built like the run's.
     torch.manual_seed(cfg.seed)
     fresh = train.Policy(train.NetworkConfig(input_size=64, init_std=cfg.init_std), cfg.constraints())
-    changed = [name for name, p in trained.state_dict().items()
-               if not torch.allclose(p, fresh.state_dict()[name])]
+    changed = [name for name, p in trained.state_dict().items() if not torch.allclose(p, fresh.state_dict()[name])]
     assert len(changed) > 10, "PPO must change the weights"
     assert any((out / "tensorboard").iterdir())
 
@@ -43,8 +65,9 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
 def test_resume_continues_counters(tiny_run):
     out, counters, _ = tiny_run
     resumed_dir = out / "resumed"
-    code = train.main(["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300",
-                       "--workers", "1"])
+    code = train.main(
+        ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
+    )
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -54,8 +77,9 @@ def test_resume_continues_counters(tiny_run):
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     out, _, _ = tiny_run
     report = tmp_path / "eval.json"
-    code = evaluate.main(["--checkpoint", str(out / "latest.pt"), "--attempts", "4", "--seeds", "2",
-                          "--json", str(report), "--quiet"])
+    code = evaluate.main(
+        ["--checkpoint", str(out / "latest.pt"), "--attempts", "4", "--seeds", "2", "--json", str(report), "--quiet"]
+    )
     assert code == 0
     data = json.loads(report.read_text())
     assert data["attempts"] == 4 and 0.0 <= data["success_rate"] <= 1.0 and data["std"] >= 0.0

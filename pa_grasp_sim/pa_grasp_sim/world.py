@@ -38,7 +38,7 @@ class WorldConfig:
     mode: str = "floating"  # "floating" (fast, training) or "arm" (TX60 + IK, like the real robot)
     time_step: float = 1.0 / 240.0
     solver_iterations: int = 50
-    arm_base_position: tuple[float, float, float] = (-0.55, 0.0, 0.0)
+    arm_base_position: tuple[float, float, float] = (-0.40, 0.0, 0.0)
     camera: CameraConfig = field(default_factory=CameraConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
     hand: HandConfig = field(default_factory=HandConfig)
@@ -140,7 +140,7 @@ class GraspWorld:
         self.movable = [
             j for j in range(c.getNumJoints(self.robot)) if c.getJointInfo(self.robot, j)[2] != c.JOINT_FIXED
         ]
-        self.home = np.array([0.0, -0.3, 2.0, 0.0, 1.0, 0.0])  # arm folded back, hand above the table
+        self.home = np.array([0.0, -0.8, 2.0, 0.0, 1.0, 0.0])  # folded back, outside the camera view
         self._reset_arm(self.home)
 
     def _reset_arm(self, q: np.ndarray) -> None:
@@ -275,8 +275,13 @@ class GraspWorld:
     def _hand_contacts(self, max_distance: float = 0.001) -> list[int]:
         """Bodies (other than the robot) touching the hand. PyBullet also reports manifold
         points that are still up to ~2 cm apart; only points closer than `max_distance` count."""
-        return sorted({cp[2] for cp in self.client.getContactPoints(bodyA=self.robot)
-                       if cp[2] != self.robot and cp[8] < max_distance})
+        return sorted(
+            {
+                cp[2]
+                for cp in self.client.getContactPoints(bodyA=self.robot)
+                if cp[2] != self.robot and cp[8] < max_distance
+            }
+        )
 
     def _execute_floating(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
         c, cfg = self.client, self.config.execution
@@ -308,8 +313,9 @@ class GraspWorld:
             T = T_start.copy()
             step_offset = (k / n) * cfg.approach_distance_m * approach
             T[:3, 3] += step_offset
-            c.changeConstraint(self.constraint, (base_start + step_offset).tolist(), q,
-                               maxForce=self.config.hand_max_force)
+            c.changeConstraint(
+                self.constraint, (base_start + step_offset).tolist(), q, maxForce=self.config.hand_max_force
+            )
             self.hand.hold()
             c.stepSimulation()
             steps += 1

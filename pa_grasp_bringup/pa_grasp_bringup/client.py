@@ -1,0 +1,262 @@
+"""`pa-grasp-client`: send /grasp goals, print feedback and results (like `ros2 action send_goal --feedback`).
+
+    pa-grasp-client                                  # one goal, deterministic, 1 attempt
+    pa-grasp-client --attempts 3 --sample --goals 5 --save-zoom out/zoom.png
+    pa-grasp-client --roi 40 40 80 80 --max-zoom-steps 2
+    pa-grasp-client --cancel-after 0.5
+
+Exit status: 0 every goal lifted an object; 1 a grasp failed or was canceled (the stack
+worked); 2 an error: no /grasp server, a rejected or aborted goal (e.g. no depth), a timeout.
+``--save-zoom PNG`` draws each goal's zoom boxes and grasp pixel over the depth image the
+policy used (subscribes to /pa_grasp/depth), one panel per goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from action_msgs.msg import GoalStatus
+from rclpy.action import ActionClient
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from pa_grasp_interfaces.action import Grasp
+
+STATUS_NAMES = {
+    GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED",
+    GoalStatus.STATUS_ABORTED: "ABORTED",
+    GoalStatus.STATUS_CANCELED: "CANCELED",
+    GoalStatus.STATUS_UNKNOWN: "UNKNOWN",
+}
+STAGE_NAMES = {
+    Grasp.Feedback.STAGE_WAITING_FOR_DEPTH: "WAITING_FOR_DEPTH",
+    Grasp.Feedback.STAGE_ZOOMING: "ZOOMING",
+    Grasp.Feedback.STAGE_EXECUTING: "EXECUTING",
+    Grasp.Feedback.STAGE_LIFTING: "LIFTING",
+}
+EXIT_SUCCESS, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class ClientError(RuntimeError):
+    pass
+
+
+def _wait(future, timeout_s: float, what: str):
+    deadline = time.monotonic() + timeout_s
+    while not future.done():
+        if time.monotonic() > deadline:
+            raise ClientError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.01)
+    return future.result()
+
+
+def _box(roi) -> str:
+    return f"({roi.x_offset}, {roi.y_offset}, {roi.width}x{roi.height})"
+
+
+def format_feedback(fb: Grasp.Feedback) -> str:
+    stage = STAGE_NAMES.get(fb.stage, str(fb.stage))
+    box = f" box {_box(fb.current_box)}" if fb.current_box.width else ""
+    return f"  feedback: attempt {fb.attempt} {stage:<17} zoom step {fb.zoom_step}{box}  {fb.stage_description}"
+
+
+def format_result(status: int, result: Grasp.Result) -> str:
+    p = result.grasp_pose.pose
+    lines = [
+        f"  result: {STATUS_NAMES.get(status, status)}  success={result.success}  attempts={result.attempts}",
+        f"    zoom boxes: {' -> '.join(_box(b) for b in result.zoom_boxes) or '-'}",
+    ]
+    if result.grasp_pose.header.frame_id:
+        lines.append(
+            f"    grasp pixel ({result.proposal.u:.1f}, {result.proposal.v:.1f}) depth {result.proposal.depth:.3f} m;"
+            f" palm in {result.grasp_pose.header.frame_id}: ({p.position.x:.3f}, {p.position.y:.3f},"
+            f" {p.position.z:.3f}) rpy ({result.proposal.roll:.2f}, {result.proposal.pitch:.2f},"
+            f" {result.proposal.yaw:.2f}) hand [{', '.join(f'{x:.2f}' for x in result.hand_joints)}]"
+        )
+    if result.message:
+        lines.append(f"    message: {result.message}")
+    return "\n".join(lines)
+
+
+class DepthRecorder:
+    """Keeps the recent conditioned depth frames by stamp (for --save-zoom)."""
+
+    def __init__(self, node, topic: str, keep: int = 200):
+        self.lock = threading.Lock()
+        self.frames: dict[tuple[int, int], Image] = {}
+        self.order: list[tuple[int, int]] = []
+        self.keep = keep
+        node.create_subscription(Image, topic, self._on_image, qos_profile_sensor_data)
+
+    def _on_image(self, msg: Image) -> None:
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        with self.lock:
+            self.frames[key] = msg
+            self.order.append(key)
+            while len(self.order) > self.keep:
+                self.frames.pop(self.order.pop(0), None)
+
+    def wait_for_first(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.order:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def frame(self, stamp) -> Image | None:
+        """The frame with this stamp, else the latest."""
+        with self.lock:
+            msg = self.frames.get((stamp.sec, stamp.nanosec))
+            if msg is None and self.order:
+                msg = self.frames[self.order[-1]]
+            return msg
+
+
+def zoom_panel(depth_msg: Image | None, result: Grasp.Result, label: str, side: int = 360) -> np.ndarray:
+    import cv2
+
+    from pa_grasp_perception.conversions import from_image_msg
+    from pa_grasp_policy.conversions import from_roi_msg
+    from pa_grasp_policy.zoom_image import draw_zoom
+
+    if depth_msg is None:
+        panel = np.full((side, side, 3), 40, dtype=np.uint8)
+    else:
+        depth = from_image_msg(depth_msg)
+        uv = (result.proposal.u, result.proposal.v) if result.grasp_pose.header.frame_id else None
+        panel = draw_zoom(depth, [from_roi_msg(b) for b in result.zoom_boxes], uv, min_side=side)
+        panel = cv2.resize(panel, (side, side), interpolation=cv2.INTER_AREA)
+    colour = (90, 255, 90) if result.success else (255, 90, 90)
+    panel = np.ascontiguousarray(panel)
+    cv2.rectangle(panel, (0, side - 30), (side - 1, side - 1), (0, 0, 0), -1)
+    cv2.putText(panel, label, (8, side - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.55, colour, 1, cv2.LINE_AA)
+    return panel
+
+
+def make_goal(args) -> Grasp.Goal:
+    goal = Grasp.Goal(
+        max_attempts=args.attempts, deterministic=not args.sample, max_zoom_steps=args.max_zoom_steps or 0
+    )
+    if args.roi:
+        goal.use_roi = True
+        goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height = args.roi
+    return goal
+
+
+def run(args) -> int:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node("pa_grasp_client", context=context)
+    recorder = DepthRecorder(node, args.depth_topic) if args.save_zoom else None
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    client = ActionClient(node, Grasp, args.action)
+    panels, codes = [], []
+    try:
+        if not client.wait_for_server(timeout_sec=args.server_timeout):
+            raise ClientError(f"no /grasp action server on {args.action} within {args.server_timeout:g} s")
+        if recorder is not None and not recorder.wait_for_first(args.server_timeout):
+            print(f"pa-grasp-client: no depth on {args.depth_topic} yet; the zoom picture may lack it", flush=True)
+        for i in range(1, args.goals + 1):
+            print(
+                f"goal {i}/{args.goals}: sending {args.action} (attempts={args.attempts}, "
+                f"{'sample' if args.sample else 'deterministic'})",
+                flush=True,
+            )
+            handle = _wait(
+                client.send_goal_async(
+                    make_goal(args), feedback_callback=lambda m: print(format_feedback(m.feedback), flush=True)
+                ),
+                10.0,
+                "the goal response",
+            )
+            if not handle.accepted:
+                raise ClientError("the goal was rejected (is another /grasp goal running? see the server's log)")
+            result_future = handle.get_result_async()
+            if args.cancel_after is not None:
+                time.sleep(args.cancel_after)
+                if not result_future.done():
+                    print(f"  canceling after {args.cancel_after:g} s", flush=True)
+                    _wait(handle.cancel_goal_async(), 10.0, "the cancel response")
+            try:
+                response = _wait(result_future, args.timeout, "the result")
+            except ClientError:
+                handle.cancel_goal_async()
+                raise
+            print(format_result(response.status, response.result), flush=True)
+            status, result = response.status, response.result
+            if status == GoalStatus.STATUS_SUCCEEDED:
+                codes.append(EXIT_SUCCESS if result.success else EXIT_FAILED)
+            elif status == GoalStatus.STATUS_CANCELED:
+                codes.append(EXIT_FAILED)
+            else:
+                codes.append(EXIT_ERROR)
+            if recorder is not None:
+                verdict = "lifted" if result.success else STATUS_NAMES.get(status, "?").lower()
+                if status == GoalStatus.STATUS_SUCCEEDED and not result.success:
+                    verdict = "failed"
+                depth = recorder.frame(result.proposal.header.stamp)
+                views = len(result.zoom_boxes)
+                label = f"goal {i}: {verdict}, {views} view{'' if views == 1 else 's'}"
+                panels.append(zoom_panel(depth, result, label))
+    except ClientError as exc:
+        print(f"pa-grasp-client: {exc}", file=sys.stderr, flush=True)
+        codes.append(EXIT_ERROR)
+    finally:
+        if panels:
+            from pa_grasp_policy.zoom_image import save_png
+
+            Path(args.save_zoom).parent.mkdir(parents=True, exist_ok=True)
+            save_png(args.save_zoom, np.concatenate(panels, axis=1))
+            print(f"wrote the zoom sequence of {len(panels)} goal(s) to {args.save_zoom}", flush=True)
+        executor.shutdown()
+        spinner.join(timeout=5)
+        client.destroy()
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    succeeded = sum(c == EXIT_SUCCESS for c in codes)
+    if args.goals > 1:
+        print(f"{succeeded}/{args.goals} goal(s) lifted an object", flush=True)
+    return max(codes) if codes else EXIT_ERROR
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="pa-grasp-client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--attempts", type=int, default=1, help="grasp attempts per goal (retry after a failed lift)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", action="store_true", default=True, help="mode of the policy (default)")
+    mode.add_argument("--sample", action="store_true", help="sample from the policy")
+    p.add_argument("--max-zoom-steps", type=int, default=0, help="zoom budget; 0 = the server's default")
+    p.add_argument("--roi", type=int, nargs=4, metavar=("X", "Y", "W", "H"), help="start the zoom from this region")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each result (default 120)")
+    p.add_argument("--server-timeout", type=float, default=10.0, help="seconds to wait for the /grasp server")
+    p.add_argument("--cancel-after", type=float, metavar="S", help="cancel each goal S seconds after sending it")
+    p.add_argument("--goals", type=int, default=1, help="goals to send one after the other (default 1)")
+    p.add_argument("--save-zoom", metavar="PNG", help="write the zoom sequence of every goal to this picture")
+    p.add_argument("--action", default="/grasp", help="action name (default /grasp)")
+    p.add_argument("--depth-topic", default="/pa_grasp/depth", help="conditioned depth, for --save-zoom")
+    args = p.parse_args(argv)
+    if args.attempts < 1 or args.goals < 1:
+        p.error("--attempts and --goals must be >= 1")
+    return args
+
+
+def main(argv=None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

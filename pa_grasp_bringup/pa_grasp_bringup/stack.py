@@ -1,0 +1,121 @@
+"""The one description of the stack: which nodes run in which mode, and with which parameters.
+
+``ros2 launch pa_grasp_bringup sim.launch.py`` / ``real.launch.py`` (where ``launch`` exists)
+and the pip-only runner ``pa-grasp-bringup sim|real`` both read :data:`STACK` and the params
+file of the mode (``config/<mode>.yaml``, one section per node name, standard ROS 2 format), so
+the two ways of starting the stack cannot drift apart.
+
+Both modes share the data flow (DESIGN.md): raw depth -> kinect_node -> policy_node (/grasp)
+-> ExecuteGrasp. In ``sim`` the camera and the robot are sim_bridge_node (PyBullet); in
+``real`` the camera driver (freenect) and the robot drivers (TX60 trajectory controller, BH-280
+hand controller, robot_state_publisher) come from their own packages and executor_node moves
+the robot through MoveIt.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "pa_grasp_bringup"
+MODES = ("sim", "real")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    package: str  # ROS package of the executable
+    executable: str  # console script in lib/<package> (ros2 run / launch_ros)
+    name: str  # node name
+    section: str  # section of the params file that configures it
+    node_class: str  # "module:Class" the in-process runner constructs
+
+    def load_class(self):
+        module, _, cls = self.node_class.partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+_KINECT = NodeSpec(
+    "pa_grasp_perception", "kinect_node", "kinect_node", "kinect_node", "pa_grasp_perception.kinect_node:KinectNode"
+)
+_POLICY = NodeSpec(
+    "pa_grasp_policy", "policy_node", "policy_node", "policy_node", "pa_grasp_policy.policy_node:PolicyNode"
+)
+STACK: dict[str, tuple[NodeSpec, ...]] = {
+    "sim": (
+        NodeSpec(
+            "pa_grasp_sim",
+            "sim_bridge_node",
+            "sim_bridge_node",
+            "sim_bridge_node",
+            "pa_grasp_sim.sim_bridge_node:SimBridgeNode",
+        ),
+        _KINECT,
+        _POLICY,
+    ),
+    "real": (
+        _KINECT,
+        NodeSpec(
+            "pa_grasp_execution",
+            "executor_node",
+            "executor_node",
+            "executor_node",
+            "pa_grasp_execution.executor_node:ExecutorNode",
+        ),
+        _POLICY,
+    ),
+}
+
+
+def source_config_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def config_dir() -> Path:
+    """config/ of the installed package (ament index), else of the source tree."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        try:
+            share = Path(get_package_share_directory(PACKAGE)) / "config"
+            if share.is_dir():
+                return share
+        except PackageNotFoundError:
+            pass
+    except ImportError:
+        pass
+    return source_config_dir()
+
+
+def params_file(mode: str) -> Path:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {MODES}")
+    return config_dir() / f"{mode}.yaml"
+
+
+def launch_description(mode: str):
+    """The launch_ros description of a mode (needs the ``launch`` and ``launch_ros`` packages)."""
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, LogInfo
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    params = LaunchConfiguration("params_file")
+    entities = [
+        DeclareLaunchArgument(
+            "params_file", default_value=str(params_file(mode)), description=f"parameters of the {mode} stack"
+        ),
+        LogInfo(msg=f"pa_grasp {mode} stack: " + ", ".join(spec.name for spec in STACK[mode])),
+    ]
+    for spec in STACK[mode]:
+        entities.append(
+            Node(
+                package=spec.package,
+                executable=spec.executable,
+                name=spec.name,
+                parameters=[params],
+                output="screen",
+                emulate_tty=True,
+            )
+        )
+    return LaunchDescription(entities)

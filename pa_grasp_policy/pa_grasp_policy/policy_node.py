@@ -1,0 +1,421 @@
+"""policy_node: the public ``/grasp`` action (pa_grasp_interfaces/action/Grasp).
+
+On a goal: take the latest conditioned depth (``/pa_grasp/depth`` + ``/pa_grasp/camera_info``
+from kinect_node) taken after the goal arrived (``require_fresh_depth``; waits up to
+``depth_timeout_s``), run the zoom loop of the policy one step at
+a time (feedback per step: stage, attempt, zoom_step, current_box in original pixels), lift the
+grasp pixel to a palm pose in ``base_frame`` (intrinsics from camera_info, extrinsics from
+``camera_pose_xyz_quat``), send it to ``/pa_grasp/execute_grasp`` (ExecuteGrasp: sim_bridge_node
+or executor_node) and retry up to ``max_attempts`` times after a failed lift, each attempt on a
+depth image taken after the previous execution ended.
+
+Goal outcome:
+  * SUCCEEDED, result.success = true: an object was lifted.
+  * SUCCEEDED, result.success = false: every attempt was executed (or could not be placed in
+    3D) and none lifted anything; result.message says why.
+  * ABORTED: the server could not try (no depth, invalid ROI, no executor, execution timeout,
+    internal error); result.message says why. The node stays up.
+  * CANCELED: cancel is honoured while waiting for depth, between zoom steps, before the
+    execution and between attempts; a running execution is finished first.
+
+One grasp at a time: a goal that arrives while another runs is REJECTED (the reason is logged;
+the action protocol has no field for it). Debug output: ``/pa_grasp/debug_image`` (rgb8 depth
+with the zoom boxes) and ``/pa_grasp/grasp_markers`` (MarkerArray in base_frame).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+
+import rclpy
+import torch
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+
+from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
+from pa_grasp_perception.depth import DepthFormatError
+from pa_grasp_perception.ros_parameters import config_with, declare_config
+from pa_grasp_policy.checkpoint import CheckpointError
+from pa_grasp_policy.conversions import (
+    from_camera_info_msg,
+    from_image_msg,
+    from_roi_msg,
+    to_execute_grasp_goal,
+    to_feedback_msg,
+    to_grasp_markers_msg,
+    to_grasp_proposal_msg,
+    to_pose_stamped_msg,
+    to_rgb_image_msg,
+    to_roi_msg,
+)
+from pa_grasp_policy.evaluate import load_policy
+from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal
+from pa_grasp_policy.node_config import DESCRIPTIONS, READ_ONLY, PolicyNodeConfig
+from pa_grasp_policy.zoom import ZoomState
+from pa_grasp_policy.zoom_image import draw_zoom
+
+F = Grasp.Feedback
+DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
+MARKERS_TOPIC = "/pa_grasp/grasp_markers"
+_POLL_S = 0.05
+
+
+class GoalAbortedError(Exception):
+    """The goal cannot go on; the message is the result's message."""
+
+
+class GoalCanceledError(Exception):
+    """Cancel was requested; the message says where it was honoured."""
+
+
+@dataclasses.dataclass
+class DepthFrame:
+    depth: object  # float32 HxW metres
+    intrinsics: object
+    header: Header
+
+
+class PolicyNode(Node):
+    def __init__(self, node_name: str = "policy_node", **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.config: PolicyNodeConfig = declare_config(self, PolicyNodeConfig, DESCRIPTIONS, READ_ONLY)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        torch.set_num_threads(self.config.torch_threads)
+        try:
+            self.policy, self.zoom_config, _ = load_policy(self.config.checkpoint or None)
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"{exc} (policy_node parameter 'checkpoint'; e.g. pa-grasp-bringup sim -p policy_node.checkpoint=PATH)"
+            ) from None
+        self._generator = torch.Generator().manual_seed(self.config.seed)
+
+        self._group = ReentrantCallbackGroup()
+        self._depth_cond = threading.Condition()
+        self._depth_msg: Image | None = None
+        self._infos: list[CameraInfo] = []
+        self._busy_lock = threading.Lock()
+        self._busy = False
+        self._shutdown = threading.Event()
+        self._last_execution_end_ns = 0
+
+        self.create_subscription(
+            Image, self.config.depth_topic, self._on_depth, qos_profile_sensor_data, callback_group=self._group
+        )
+        self.create_subscription(
+            CameraInfo,
+            self.config.camera_info_topic,
+            self._on_info,
+            qos_profile_sensor_data,
+            callback_group=self._group,
+        )
+        latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
+        latched.durability = QoSDurabilityPolicy.TRANSIENT_LOCAL
+        self._debug_pub = self.create_publisher(Image, DEBUG_IMAGE_TOPIC, latched)
+        self._markers_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, latched)
+        self._execute_client = ActionClient(self, ExecuteGrasp, self.config.execute_action, callback_group=self._group)
+        self._server = ActionServer(
+            self,
+            Grasp,
+            "/grasp",
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=self._group,
+        )
+        self.get_logger().info(
+            f"/grasp ready: model {self.config.checkpoint or 'shipped'} (input {self.zoom_config.input_size},"
+            f" max {self.zoom_config.max_zoom_steps} zoom steps), depth {self.config.depth_topic},"
+            f" executor {self.config.execute_action}"
+        )
+
+    # ------------------------------------------------------------------ parameters / inputs
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        try:
+            config = config_with(self.config, parameters)
+        except (ValueError, TypeError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.config = config
+        return SetParametersResult(successful=True)
+
+    def _on_depth(self, msg: Image) -> None:
+        with self._depth_cond:
+            self._depth_msg = msg
+            self._depth_cond.notify_all()
+
+    def _on_info(self, msg: CameraInfo) -> None:
+        with self._depth_cond:
+            self._infos.append(msg)
+            del self._infos[:-20]
+            self._depth_cond.notify_all()
+
+    def destroy_node(self):
+        self._shutdown.set()
+        with self._depth_cond:
+            self._depth_cond.notify_all()
+        # Node.destroy_node() leaves action servers/clients (and so the node) alive: destroy them.
+        self._server.destroy()
+        self._execute_client.destroy()
+        return super().destroy_node()
+
+    # ------------------------------------------------------------------ action callbacks
+    def _on_goal(self, goal: Grasp.Goal) -> GoalResponse:
+        with self._busy_lock:
+            if self._busy:
+                self.get_logger().warning("rejecting a /grasp goal: another grasp is running (one grasp at a time)")
+                return GoalResponse.REJECT
+            self._busy = True
+        self.get_logger().info(
+            f"accepted a /grasp goal: max_attempts={goal.max_attempts} deterministic={goal.deterministic}"
+            f" max_zoom_steps={goal.max_zoom_steps} use_roi={goal.use_roi}"
+        )
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle) -> CancelResponse:
+        self.get_logger().info("cancel requested for the running /grasp goal")
+        return CancelResponse.ACCEPT
+
+    def _execute(self, goal_handle) -> Grasp.Result:
+        result = Grasp.Result()
+        try:
+            self._run_goal(goal_handle, result)
+            if result.success:
+                self.get_logger().info(f"grasp succeeded after {result.attempts} attempt(s)")
+            else:
+                self.get_logger().info(f"grasp failed: {result.message}")
+            goal_handle.succeed()
+        except GoalCanceledError as exc:
+            result.success, result.message = False, str(exc)
+            self.get_logger().info(f"/grasp goal canceled: {exc}")
+            goal_handle.canceled()
+        except GoalAbortedError as exc:
+            result.success, result.message = False, str(exc)
+            self.get_logger().error(f"/grasp goal aborted: {exc}")
+            goal_handle.abort()
+        except Exception as exc:  # never let one goal take the node down
+            result.success, result.message = False, f"internal error: {type(exc).__name__}: {exc}"
+            self.get_logger().error(f"/grasp goal aborted: {result.message}")
+            goal_handle.abort()
+        finally:
+            with self._busy_lock:
+                self._busy = False
+        return result
+
+    # ------------------------------------------------------------------ one goal
+    def _run_goal(self, goal_handle, result: Grasp.Result) -> None:
+        goal: Grasp.Goal = goal_handle.request
+        cfg = self.config
+        attempts = max(int(goal.max_attempts), 1)
+        max_zoom = int(goal.max_zoom_steps) or cfg.default_max_zoom_steps or self.zoom_config.max_zoom_steps
+        zoom_config = dataclasses.replace(self.zoom_config, max_zoom_steps=max_zoom)
+        reasons = []
+        goal_start_ns = self.get_clock().now().nanoseconds
+        for attempt in range(1, attempts + 1):
+            result.attempts = attempt
+            self._check_cancel(goal_handle, "before reading depth")
+            self._feedback(goal_handle, F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
+            frame = self._wait_for_depth(goal_handle, cfg, goal_start_ns if cfg.require_fresh_depth else 0)
+            size = (frame.intrinsics.width, frame.intrinsics.height)
+
+            start_box = from_roi_msg(goal.roi) if goal.use_roi else None
+            try:
+                state = ZoomState(frame.depth, zoom_config, start_box)
+            except ValueError as exc:
+                raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
+            deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
+            act = self.policy.actor(deterministic=deterministic, generator=self._generator)
+            while not state.done:
+                self._check_cancel(goal_handle, f"during the zoom loop (step {state.step})")
+                self._feedback(
+                    goal_handle, F.STAGE_ZOOMING, attempt, state.step, state.box, size, f"zoom step {state.step}"
+                )
+                action, _ = act(state.observation())
+                state.apply(action)
+                grasp_uv = state.grasp_uv if state.done else None
+                self._publish_debug_image(frame, state.boxes, grasp_uv)
+                self._pause(goal_handle, self.config.zoom_step_delay_s)
+            uv, rpy, hand_joints = final_grasp(state)
+            result.zoom_boxes = [to_roi_msg(b, *size) for b in state.boxes]
+
+            base_header = Header(stamp=frame.header.stamp, frame_id=cfg.base_frame)
+            try:
+                proposal = make_proposal(
+                    frame.depth,
+                    frame.intrinsics,
+                    cfg.T_base_camera,
+                    uv,
+                    rpy,
+                    hand_joints,
+                    cfg.grasp_offset_m,
+                    zoom_steps=state.step,
+                    boxes=state.boxes,
+                )
+            except ProposalError as exc:
+                reasons.append(f"attempt {attempt}: {exc}")
+                self.get_logger().warning(reasons[-1])
+                continue
+            result.proposal = to_grasp_proposal_msg(proposal, frame.header, base_header)
+            result.grasp_pose = to_pose_stamped_msg(proposal.T_base_palm, base_header)
+            result.hand_joints = [float(x) for x in proposal.hand_joints]
+            self._markers_pub.publish(to_grasp_markers_msg(proposal, base_header, 0.05, attempt))
+
+            self._check_cancel(goal_handle, "before the execution")
+            self._feedback(goal_handle, F.STAGE_EXECUTING, attempt, state.step, state.box, size, "executing the grasp")
+            outcome = self._execute_grasp(
+                goal_handle,
+                attempt,
+                state.step,
+                to_execute_grasp_goal(proposal, base_header, cfg.pregrasp_offset_m, cfg.lift_height_m),
+            )
+            if outcome.success:
+                result.success, result.message = True, ""
+                return
+            reasons.append(f"attempt {attempt}: {outcome.reason or 'failed'}")
+            self.get_logger().info(reasons[-1])
+        result.success = False
+        result.message = f"no grasp succeeded in {attempts} attempt(s): " + "; ".join(reasons)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_cancel(self, goal_handle, where: str) -> None:
+        if goal_handle.is_cancel_requested:
+            raise GoalCanceledError(f"canceled {where}")
+        if self._shutdown.is_set():
+            raise GoalAbortedError("policy_node is shutting down")
+
+    def _pause(self, goal_handle, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not goal_handle.is_cancel_requested and not self._shutdown.is_set():
+            time.sleep(min(_POLL_S, max(deadline - time.monotonic(), 0.0)))
+
+    def _feedback(self, goal_handle, stage, attempt, zoom_step, box, size, description) -> None:
+        goal_handle.publish_feedback(to_feedback_msg(stage, attempt, zoom_step, box, size, description))
+
+    def _wait_for_depth(self, goal_handle, cfg: PolicyNodeConfig, not_before_ns: int) -> DepthFrame:
+        """The latest usable depth frame taken after ``not_before_ns`` and after the last execution
+        ended (and not older than max_depth_age_s), waiting up to depth_timeout_s."""
+        deadline = time.monotonic() + cfg.depth_timeout_s
+        why = f"no depth image received on {cfg.depth_topic}"
+        while True:
+            self._check_cancel(goal_handle, "while waiting for depth")
+            with self._depth_cond:
+                msg, infos = self._depth_msg, list(self._infos)
+            if msg is not None:
+                frame, why = self._usable(msg, infos, cfg, not_before_ns)
+                if frame is not None:
+                    return frame
+            if time.monotonic() >= deadline:
+                raise GoalAbortedError(
+                    f"no usable depth within depth_timeout_s={cfg.depth_timeout_s:g} s: {why}"
+                    " (are the camera driver / sim_bridge_node and kinect_node running?)"
+                )
+            with self._depth_cond:
+                self._depth_cond.wait(timeout=_POLL_S)
+
+    def _usable(self, msg: Image, infos: list[CameraInfo], cfg: PolicyNodeConfig, not_before_ns: int):
+        stamp_ns = Time.from_msg(msg.header.stamp).nanoseconds
+        if stamp_ns <= self._last_execution_end_ns:
+            return None, f"no depth image on {cfg.depth_topic} taken after the last execution ended"
+        if stamp_ns <= not_before_ns:
+            return None, (
+                f"no depth image on {cfg.depth_topic} taken after the goal arrived (is the camera's clock"
+                " in sync with this node's? require_fresh_depth=false accepts older images)"
+            )
+        if cfg.max_depth_age_s > 0:
+            age = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+            if age > cfg.max_depth_age_s:
+                return None, f"the latest depth image is {age:.1f} s old (max_depth_age_s={cfg.max_depth_age_s:g})"
+        info = next((i for i in reversed(infos) if i.header.stamp == msg.header.stamp), None)
+        if info is None:
+            info = next((i for i in reversed(infos) if (i.width, i.height) == (msg.width, msg.height)), None)
+        if info is None:
+            return None, f"no camera_info on {cfg.camera_info_topic} for the {msg.width}x{msg.height} depth image"
+        try:
+            depth = from_image_msg(msg)
+            intrinsics = from_camera_info_msg(info)
+        except (DepthFormatError, ValueError) as exc:
+            return None, f"unusable depth image / camera_info: {exc}"
+        if depth.shape != (intrinsics.height, intrinsics.width):
+            return None, f"camera_info is {intrinsics.width}x{intrinsics.height}, depth {msg.width}x{msg.height}"
+        return DepthFrame(depth, intrinsics, msg.header), ""
+
+    def _publish_debug_image(self, frame: DepthFrame, boxes, grasp_uv) -> None:
+        if self._debug_pub.get_subscription_count() == 0:
+            return
+        try:
+            self._debug_pub.publish(to_rgb_image_msg(draw_zoom(frame.depth, boxes, grasp_uv), frame.header))
+        except Exception as exc:  # a picture must never fail a grasp
+            self.get_logger().warning(f"cannot publish the debug image: {exc}", throttle_duration_sec=10)
+
+    def _execute_grasp(self, goal_handle, attempt: int, zoom_step: int, goal: ExecuteGrasp.Goal):
+        """Send the grasp to the executor and wait for its result (ExecuteGrasp.Result)."""
+        cfg = self.config
+        client = self._execute_client
+        if not client.server_is_ready() and not client.wait_for_server(timeout_sec=cfg.execute_server_timeout_s):
+            raise GoalAbortedError(
+                f"no ExecuteGrasp server on {cfg.execute_action} within {cfg.execute_server_timeout_s:g} s"
+                " (is sim_bridge_node or executor_node running?)"
+            )
+
+        def forward(feedback_msg):
+            fb = feedback_msg.feedback
+            stage = F.STAGE_LIFTING if fb.stage == ExecuteGrasp.Feedback.STAGE_LIFT else F.STAGE_EXECUTING
+            text = f"executor: {fb.stage_description}" if fb.stage_description else "executing the grasp"
+            self._feedback(goal_handle, stage, attempt, zoom_step, None, None, text)
+
+        handle = self._wait_future(client.send_goal_async(goal, feedback_callback=forward), 10.0, "goal response")
+        if handle is None or not handle.accepted:
+            raise GoalAbortedError(f"the executor on {cfg.execute_action} rejected the grasp")
+        response = self._wait_future(handle.get_result_async(), cfg.execute_timeout_s, "execution result")
+        self._last_execution_end_ns = self.get_clock().now().nanoseconds
+        if response is None:
+            handle.cancel_goal_async()
+            raise GoalAbortedError(
+                f"the grasp execution did not finish within execute_timeout_s={cfg.execute_timeout_s:g} s"
+            )
+        return response.result
+
+    def _wait_future(self, future, timeout_s: float, what: str):
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        deadline = time.monotonic() + timeout_s
+        while not done.wait(_POLL_S):
+            if self._shutdown.is_set():
+                raise GoalAbortedError(f"policy_node is shutting down while waiting for the {what}")
+            if time.monotonic() >= deadline:
+                return None
+        return future.result()
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = PolicyNode()
+    except Exception as exc:  # bad parameters or no model: say which and exit non-zero
+        rclpy.logging.get_logger("policy_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

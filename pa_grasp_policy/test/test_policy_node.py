@@ -1,0 +1,185 @@
+"""policy_node over real DDS with a fake camera and a fake executor: no depth -> a clear abort and
+the node stays up; with depth the goal runs the zoom loop, sends the grasp in base_link and
+reports feedback; ROI goals start from the ROI; no executor -> a clear abort."""
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+from action_msgs.msg import GoalStatus  # noqa: E402
+from rclpy.action import ActionClient, ActionServer  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
+
+from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
+from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
+from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
+from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
+from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
+from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
+from pa_grasp_policy.network import NetworkConfig  # noqa: E402
+from pa_grasp_policy.policy import Policy  # noqa: E402
+from pa_grasp_policy.policy_node import PolicyNode  # noqa: E402
+
+CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
+INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
+TIMEOUT_S = 20.0
+
+
+def scene_depth() -> np.ndarray:
+    depth = np.full((80, 96), 0.75, dtype=np.float32)
+    depth[30:45, 50:62] = 0.68
+    return depth
+
+
+def wait_for(predicate, what, timeout_s=TIMEOUT_S):
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout_s} s waiting for {what}"
+        time.sleep(0.02)
+    return value
+
+
+class FakeRobot:
+    """Plays kinect_node (conditioned depth at 20 Hz, on demand) and the executor (always lifts)."""
+
+    def __init__(self, node):
+        self.node = node
+        self.publishing = False
+        self.goals: list[ExecuteGrasp.Goal] = []
+        self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
+        self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
+        self.server = None
+        node.create_timer(0.05, self._publish)
+
+    def serve_execute(self):
+        self.server = ActionServer(self.node, ExecuteGrasp, "/pa_grasp/execute_grasp", execute_callback=self._execute)
+
+    def _execute(self, goal_handle):
+        self.goals.append(goal_handle.request)
+        goal_handle.succeed()
+        return ExecuteGrasp.Result(success=True, reachable=True, objects_lifted=1)
+
+    def _publish(self):
+        if self.publishing:
+            header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id="camera_depth_optical_frame")
+            self.info_pub.publish(to_camera_info_msg(INTRINSICS, header))
+            self.depth_pub.publish(to_image_msg(scene_depth(), header))
+
+
+@pytest.fixture
+def graph(tmp_path):
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    policy_node = PolicyNode(
+        context=context,
+        parameter_overrides=[
+            Parameter("checkpoint", value=str(checkpoint)),
+            Parameter("camera_pose_xyz_quat", value=CAMERA),
+            Parameter("depth_timeout_s", value=1.0),
+            Parameter("execute_server_timeout_s", value=1.0),
+        ],
+    )
+    probe = rclpy.create_node("policy_node_probe", context=context)
+    executor = MultiThreadedExecutor(num_threads=6, context=context)
+    executor.add_node(policy_node)
+    executor.add_node(probe)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    client = ActionClient(probe, Grasp, "/grasp")
+    assert client.wait_for_server(timeout_sec=TIMEOUT_S)
+    robot = FakeRobot(probe)
+    try:
+        yield policy_node, robot, client
+    finally:
+        executor.shutdown()
+        spinner.join(timeout=5)
+        client.destroy()
+        if robot.server is not None:
+            robot.server.destroy()
+        policy_node.destroy_node()
+        probe.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def send(client, goal: Grasp.Goal):
+    feedback = []
+    future = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
+    handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+    assert handle.accepted
+    result_future = handle.get_result_async()
+    response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    return response.status, response.result, feedback
+
+
+def test_no_depth_aborts_clearly_and_a_later_goal_works(graph):
+    policy_node, robot, client = graph
+    status, result, feedback = send(client, Grasp.Goal(max_attempts=2))
+    assert status == GoalStatus.STATUS_ABORTED
+    assert not result.success
+    assert "no usable depth within depth_timeout_s=1 s" in result.message and "/pa_grasp/depth" in result.message
+    assert feedback[0].stage == Grasp.Feedback.STAGE_WAITING_FOR_DEPTH
+
+    robot.publishing = True
+    robot.serve_execute()
+    debug = {}
+    robot.node.create_subscription(Image, "/pa_grasp/debug_image", lambda m: debug.setdefault("image", m), 10)
+    robot.node.create_subscription(MarkerArray, "/pa_grasp/grasp_markers", lambda m: debug.setdefault("markers", m), 10)
+    wait_for(lambda: policy_node.count_subscribers("/pa_grasp/debug_image"), "the debug image subscription")
+    status, result, feedback = send(client, Grasp.Goal(max_attempts=2, deterministic=True))
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success and result.attempts == 1, result.message
+    zooming = [f for f in feedback if f.stage == Grasp.Feedback.STAGE_ZOOMING]
+    assert [f.zoom_step for f in zooming] == list(range(len(zooming))) and zooming
+    assert (zooming[0].current_box.width, zooming[0].current_box.height) == (96, 80)  # the whole image first
+    assert len(result.zoom_boxes) == len(zooming)
+    assert any(f.stage == Grasp.Feedback.STAGE_EXECUTING for f in feedback)
+
+    # The executor got the grasp in base_link, where the pixel lies according to the camera pose.
+    (sent,) = robot.goals
+    assert sent.grasp_pose.header.frame_id == "base_link"
+    expected = make_proposal(
+        scene_depth(),
+        INTRINSICS,
+        pose_from_xyz_quat(CAMERA),
+        (result.proposal.u, result.proposal.v),
+        (result.proposal.roll, result.proposal.pitch, result.proposal.yaw),
+        result.hand_joints,
+        0.05,
+    )
+    np.testing.assert_allclose(from_pose_msg(sent.grasp_pose.pose), expected.T_base_palm, atol=1e-6)
+    np.testing.assert_allclose(list(sent.hand_joints), list(result.hand_joints))
+    assert 0 <= result.proposal.pitch <= math.pi
+
+    # Debug output: the depth with the zoom boxes (rgb8, upscaled) and the grasp markers in base_link.
+    wait_for(lambda: len(debug) == 2, "the debug image and the grasp markers")
+    image, markers = debug["image"], debug["markers"]
+    assert image.encoding == "rgb8" and image.width * 80 == image.height * 96 and image.width >= 96
+    assert {m.header.frame_id for m in markers.markers} == {"base_link"}
+    arrow = next(m for m in markers.markers if m.action == m.ADD and m.type == m.ARROW and m.id == 0)
+    tip = np.array([arrow.points[1].x, arrow.points[1].y, arrow.points[1].z])
+    np.testing.assert_allclose(tip, expected.T_base_palm[:3, 3], atol=1e-6)  # the arrow ends at the palm
+
+
+def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
+    policy_node, robot, client = graph
+    robot.publishing = True
+    goal = Grasp.Goal(max_attempts=1, use_roi=True)
+    goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height = 40, 20, 40, 40
+    status, result, feedback = send(client, goal)
+    zooming = [f for f in feedback if f.stage == Grasp.Feedback.STAGE_ZOOMING]
+    first = zooming[0].current_box
+    assert (first.x_offset, first.y_offset, first.width, first.height) == (40, 20, 40, 40)
+    assert status == GoalStatus.STATUS_ABORTED and "no ExecuteGrasp server" in result.message
+
+    goal.roi.x_offset = 90  # 90 + 40 > 96: outside the image
+    status, result, _ = send(client, goal)
+    assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message
