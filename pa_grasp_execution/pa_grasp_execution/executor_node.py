@@ -17,10 +17,8 @@ from __future__ import annotations
 import sys
 import threading
 
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from pa_grasp_execution.backend import ExecutionOutcome
@@ -28,6 +26,7 @@ from pa_grasp_execution.conversions import from_execute_goal, to_execute_feedbac
 from pa_grasp_execution.node_config import DESCRIPTIONS, READ_ONLY, ExecutorConfig
 from pa_grasp_execution.plan import PlanError, plan_grasp
 from pa_grasp_interfaces.action import ExecuteGrasp
+from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
 
 
@@ -114,26 +113,12 @@ class ExecutorNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = ExecutorNode()
-    except Exception as exc:
+    def _exit_code(exc: Exception) -> int:
         from pa_grasp_execution.moveit_backend import MoveItUnavailableError
 
-        print(f"executor_node: cannot start: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
         return 1 if isinstance(exc, MoveItUnavailableError) else 2
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+    return run_node(ExecutorNode, "executor_node", args, exit_code_for=_exit_code)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def test_a_good_grasp_reaches_the_backend_one_at_a_time(graph):
     assert feedback[0].stage == ExecuteGrasp.Feedback.STAGE_CLOSE
 
 
-def test_without_moveit_the_node_exits_non_zero(capsys):
+def test_without_moveit_the_node_exits_non_zero(capfd):
     try:
         import moveit  # noqa: F401
 
@@ -134,4 +134,4 @@ def test_without_moveit_the_node_exits_non_zero(capsys):
     from pa_grasp_execution.executor_node import main
 
     assert main() == 1
-    assert "moveit_py is not available" in capsys.readouterr().err
+    assert "moveit_py is not available" in capfd.readouterr().err

@@ -21,10 +21,8 @@ from __future__ import annotations
 import sys
 import time
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
@@ -35,6 +33,7 @@ from pa_grasp_perception.conditioning import DepthConditioningConfig, condition_
 from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_camera_info_msg, to_image_msg
 from pa_grasp_perception.depth import DepthFormatError, EmptyDepthError
 from pa_grasp_perception.drivers import resolve_topics
+from pa_grasp_perception.node_main import run_node
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
@@ -350,21 +349,7 @@ class KinectNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = KinectNode()
-    except Exception as exc:  # bad parameters: say which and exit non-zero instead of a traceback
-        rclpy.logging.get_logger("kinect_node").fatal(f"cannot start: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(KinectNode, "kinect_node", args)
 
 
 if __name__ == "__main__":

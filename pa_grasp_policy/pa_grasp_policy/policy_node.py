@@ -30,12 +30,10 @@ import sys
 import threading
 import time
 
-import rclpy
 import torch
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rclpy.time import Time
@@ -45,6 +43,7 @@ from visualization_msgs.msg import MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
 from pa_grasp_perception.depth import DepthFormatError
+from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import config_with, declare_config
 from pa_grasp_policy.checkpoint import CheckpointError
 from pa_grasp_policy.conversions import (
@@ -397,24 +396,7 @@ class PolicyNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = PolicyNode()
-    except Exception as exc:  # bad parameters or no model: say which and exit non-zero
-        rclpy.logging.get_logger("policy_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(PolicyNode, "policy_node", args)
 
 
 if __name__ == "__main__":

@@ -115,8 +115,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
                 default=None,
                 help=f"PPO {f.name} (default {f.default})",
             )
-    p.add_argument("--target-kl", type=float, default=None,
-                   help="stop an update's epochs early when approx-KL exceeds this (default: off, as in the paper)")
+    p.add_argument(
+        "--target-kl",
+        type=float,
+        default=None,
+        help="stop an update's epochs early when approx-KL exceeds this (default: off, as in the paper)",
+    )
     args = p.parse_args(argv)
     ppo = {
         f.name: getattr(args, f.name)
@@ -290,8 +294,13 @@ def main(argv=None) -> int:
         saved = payload.get("config", {}).get("train")
         if saved:
             # The run's own config wins, except where the command line extends it.
-            keep = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out,
-                    "ppo": {**saved.get("ppo", {}), **cfg.ppo}}
+            keep = {
+                "total_steps": cfg.total_steps,
+                "hours": cfg.hours,
+                "workers": cfg.workers,
+                "out": cfg.out,
+                "ppo": {**saved.get("ppo", {}), **cfg.ppo},
+            }
             cfg = TrainConfig(**{**saved, **keep})
     counters = train(cfg, resume)
     print(json.dumps({k: v for k, v in counters.items() if not isinstance(v, dict)}, indent=None))

@@ -30,10 +30,8 @@ import sys
 import threading
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -42,6 +40,7 @@ from std_msgs.msg import Header
 from pa_grasp_description import robot
 from pa_grasp_interfaces.action import ExecuteGrasp
 from pa_grasp_interfaces.srv import ResetScene
+from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
 from pa_grasp_sim.conversions import (
     from_pose_msg,
@@ -221,24 +220,7 @@ class SimBridgeNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = SimBridgeNode()
-    except Exception as exc:  # bad parameters or object set: say which and exit non-zero
-        rclpy.logging.get_logger("sim_bridge_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SimBridgeNode, "sim_bridge_node", args)
 
 
 if __name__ == "__main__":
