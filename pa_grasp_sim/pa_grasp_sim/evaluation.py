@@ -87,13 +87,20 @@ def evaluate(
     split = np.array_split(np.arange(config.attempts), config.seeds)
     try:
         for s, chunk in enumerate(split):
-            rng = np.random.default_rng(EVAL_SEED_BASE + s)
+            # Separate streams: every chooser (deterministic or not) sees the same scenes.
+            scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
+            sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
+            choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
             results = []
             for _ in chunk:
-                count = 1 if config.scene == "single" else int(rng.integers(config.min_objects, config.max_objects + 1))
-                world.reset(count, seed=int(rng.integers(2**31)))
-                depth = world.render_depth(rng)
-                outcome = world.execute(choose(depth, world, rng), depth)
+                count = (
+                    1
+                    if config.scene == "single"
+                    else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
+                )
+                world.reset(count, seed=int(scene_rng.integers(2**31)))
+                depth = world.render_depth(sensor_rng)
+                outcome = world.execute(choose(depth, world, choose_rng), depth)
                 results.append(outcome.success)
                 if not outcome.success:
                     reasons[outcome.reason.split(" with ")[0]] += 1
