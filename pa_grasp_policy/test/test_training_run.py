@@ -95,3 +95,18 @@ def test_eval_cli_rejects_bad_checkpoints(tmp_path, capsys):
     assert evaluate.main(["--checkpoint", str(garbage), "--quiet"]) == 2
     assert "garbage.pt" in capsys.readouterr().err
     assert train.main(["--resume", str(garbage), "--out", str(tmp_path / "r")]) == 2
+
+
+def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
+    from pa_grasp_policy import ship
+
+    out, counters, _ = tiny_run
+    target = tmp_path / "state" / "main.pt"
+    assert ship.main(["--checkpoint", str(out / "latest.pt"), "--out", str(target)]) == 0
+    policy, payload = load_checkpoint(target)
+    assert payload["optimizer_state"] is None
+    assert payload["counters"]["updates"] == counters["updates"]
+    card = target.with_suffix(".md").read_text()
+    assert "training state" in card and "PPO updates: 2" in card
+    # It resumes: weights, config and counters come back, Adam restarts.
+    assert train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
