@@ -109,4 +109,6 @@ def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
     card = target.with_suffix(".md").read_text()
     assert "training state" in card and "PPO updates: 2" in card
     # It resumes: weights, config and counters come back, Adam restarts.
-    assert train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
+    assert (
+        train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
+    )
