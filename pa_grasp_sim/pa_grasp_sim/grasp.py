@@ -76,7 +76,7 @@ class ExecutionConfig:
     approach_speed_mps: float = 0.4
     close_time_s: float = 0.8
     lift_height_m: float = 0.20
-    lift_speed_mps: float = 0.6
+    lift_speed_mps: float = 0.8
     hold_time_s: float = 0.1
     success_lift_m: float = 0.08  # an object counts as lifted when this far above where it lay
     parallel_hand: bool = False  # spread forced to 0 (the paper's "parallel" ablation)

@@ -46,6 +46,7 @@ class BarrettHand:
         self.palm_link = index["link:" + robot.PALM_LINK]
         self.finger_links = set(self.proximal + self.distal + self.spread)
         self._spread_target = 0.0
+        self._closing = False
         self._time_step = client.getPhysicsEngineParameters()["fixedTimeStep"]
         self._switched = [False, False, False]
         self._stalled_for = [0, 0, 0]
@@ -83,6 +84,7 @@ class BarrettHand:
 
     def hold(self) -> None:
         """Keep the current pre-shape (position control) while moving to the grasp."""
+        self._closing = False
         c, cfg = self.client, self.config
         q = self.client.getJointStates(self.body, self.proximal + self.distal)
         c.setJointMotorControlArray(
@@ -109,19 +111,23 @@ class BarrettHand:
         """
         c, cfg = self.client, self.config
         prox = c.getJointStates(self.body, self.proximal)
-        for j in self.spread:
-            c.setJointMotorControl2(
-                self.body, j, c.POSITION_CONTROL, targetPosition=self._spread_target, force=cfg.spread_effort
-            )
+        if not self._closing:
+            # Spread and proximal motor commands persist in PyBullet: set them once per close.
+            self._closing = True
+            for j in self.spread:
+                c.setJointMotorControl2(
+                    self.body, j, c.POSITION_CONTROL, targetPosition=self._spread_target, force=cfg.spread_effort
+                )
+            for jp in self.proximal:
+                c.setJointMotorControl2(
+                    self.body,
+                    jp,
+                    c.POSITION_CONTROL,
+                    targetPosition=robot.PROXIMAL_LIMIT,
+                    maxVelocity=cfg.close_velocity,
+                    force=cfg.proximal_effort,
+                )
         for i, (q, dq, *_rest) in enumerate(prox):
-            c.setJointMotorControl2(
-                self.body,
-                self.proximal[i],
-                c.POSITION_CONTROL,
-                targetPosition=robot.PROXIMAL_LIMIT,
-                maxVelocity=cfg.close_velocity,
-                force=cfg.proximal_effort,
-            )
             if not self._switched[i]:
                 moving = dq > cfg.stall_velocity or q >= robot.PROXIMAL_LIMIT - 1e-3
                 self._stalled_for[i] = 0 if moving else self._stalled_for[i] + 1
