@@ -22,6 +22,9 @@ from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
 
+# The per-step arrays of a Rollout, in field order.
+STEP_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw", "log_prob", "reward", "done")
+
 
 @dataclass
 class Rollout:
@@ -48,21 +51,7 @@ class Rollout:
 
     @staticmethod
     def concat(parts: list[Rollout]) -> Rollout:
-        arrays = {
-            k: np.concatenate([getattr(p, k) for p in parts])
-            for k in (
-                "depth",
-                "scale",
-                "must_grasp",
-                "pixel",
-                "zoom",
-                "scale_raw",
-                "dofs_raw",
-                "log_prob",
-                "reward",
-                "done",
-            )
-        }
+        arrays = {k: np.concatenate([getattr(p, k) for p in parts]) for k in STEP_FIELDS}
         reasons: dict[str, int] = {}
         for p in parts:
             for k, v in p.failure_reasons.items():
@@ -96,21 +85,7 @@ class Rollout:
 def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator) -> Rollout:
     """Complete episodes until at least `min_steps` steps."""
     start = time.perf_counter()
-    cols: dict[str, list] = {
-        k: []
-        for k in (
-            "depth",
-            "scale",
-            "must_grasp",
-            "pixel",
-            "zoom",
-            "scale_raw",
-            "dofs_raw",
-            "log_prob",
-            "reward",
-            "done",
-        )
-    }
+    cols: dict[str, list] = {k: [] for k in STEP_FIELDS}
     out = Rollout(*[np.zeros(0)] * 10)
     reasons: dict[str, int] = {}
     steps = 0
