@@ -37,3 +37,23 @@ def save_png(path: str, rgb: np.ndarray) -> None:
 
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write '{path}'")
+
+
+def execute_with_snapshot(world, command, depth, view: dict):
+    """Execute a grasp and picture it: (outcome, RGB at the moment closing starts or None if
+    closing never started, RGB after the lift). `view` holds render_rgb's eye/target/size."""
+    frames = {}
+    hand = world.hand
+    original = hand.close_step
+
+    def close_step_with_snapshot():
+        if "grasp" not in frames:
+            frames["grasp"] = render_rgb(world.client, **view)
+        original()
+
+    hand.close_step = close_step_with_snapshot
+    try:
+        outcome = world.execute(command, depth)
+    finally:
+        hand.close_step = original
+    return outcome, frames.get("grasp"), render_rgb(world.client, **view)

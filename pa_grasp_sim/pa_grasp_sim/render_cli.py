@@ -15,7 +15,7 @@ import numpy as np
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.camera import CameraConfig
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.render import depth_to_rgb, render_rgb, save_png
+from pa_grasp_sim.render import depth_to_rgb, execute_with_snapshot, save_png
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 
@@ -60,21 +60,8 @@ def main(argv=None) -> int:
         sx = size[0] / depth.shape[1]
         cv2.circle(depth_img, (int((command.u + 0.5) * sx), int((command.v + 0.5) * sx)), 6, (255, 40, 40), 2)
         eye_target = {"eye": (0.45, -0.45, 0.45), "target": (0.0, 0.0, 0.05), "size": size}
-        # Capture the hand at the grasp pose: hook the moment closing starts.
-        frames = {}
-        hand = world.hand
-        original_close = hand.close_step
-
-        def close_step_with_snapshot():
-            if "grasp" not in frames:
-                frames["grasp"] = render_rgb(world.client, **eye_target)
-            original_close()
-
-        hand.close_step = close_step_with_snapshot
-        outcome = world.execute(command, depth)
-        hand.close_step = original_close
-        after = render_rgb(world.client, **eye_target)
-        at_grasp = frames.get("grasp", after)
+        outcome, at_grasp, after = execute_with_snapshot(world, command, depth, eye_target)
+        at_grasp = at_grasp if at_grasp is not None else after
         verdict = "SUCCESS" if outcome.success else f"FAIL: {outcome.reason}"
         panels = [
             _label(depth_img, f"depth, grasp pixel ({command.u:.0f},{command.v:.0f})"),

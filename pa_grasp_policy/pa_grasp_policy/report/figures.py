@@ -30,7 +30,7 @@ BOX_COLOR = "#ff3030"
 def execute_and_capture(world, command, depth, size=(400, 320)):
     """Execute a grasp; return (outcome, RGB at the moment closing starts, RGB after the lift).
     The oblique view looks at the grasp point."""
-    from pa_grasp_sim.render import render_rgb
+    from pa_grasp_sim.render import execute_with_snapshot
 
     target = np.array([0.0, 0.0, 0.05])
     try:
@@ -40,25 +40,11 @@ def execute_and_capture(world, command, depth, size=(400, 320)):
     except (IndexError, ValueError):
         pass
     view = {"eye": tuple(target + np.array([0.32, -0.32, 0.30])), "target": tuple(target), "size": size}
-    frames = {}
-    hand = world.hand
-    original = hand.close_step
-
-    def close_step_with_snapshot():
-        if "grasp" not in frames:
-            frames["grasp"] = render_rgb(world.client, **view)
-        original()
-
-    hand.close_step = close_step_with_snapshot
-    try:
-        outcome = world.execute(command, depth)
-    finally:
-        hand.close_step = original
-    after = render_rgb(world.client, **view)
-    if "grasp" not in frames and outcome.T_world_palm is not None and world.config.mode == "floating":
+    outcome, at_grasp, after = execute_with_snapshot(world, command, depth, view)
+    if at_grasp is None and outcome.T_world_palm is not None and world.config.mode == "floating":
         # Closing never started (e.g. the pre-grasp pose collides): show the hand at the grasp pose.
-        frames["grasp"] = _render_floating_hand_at(world, outcome.T_world_palm, command, view)
-    return outcome, frames.get("grasp", after), after
+        at_grasp = _render_floating_hand_at(world, outcome.T_world_palm, command, view)
+    return outcome, at_grasp if at_grasp is not None else after, after
 
 
 def _render_floating_hand_at(world, T_world_palm, command, view):
