@@ -282,6 +282,18 @@ def grasp_grid(path, methods: list[tuple[str, object, object]], scenes: list[tup
     return outcomes
 
 
+def _labelled_bars(ax, xs, values, width, **bar_kwargs) -> None:
+    """Bars of (rate %, std %) pairs (None = not measured) with error bars and value labels."""
+    vals = [v[0] if v else np.nan for v in values]
+    errs = [v[1] if v else 0.0 for v in values]
+    ax.bar(
+        xs, vals, width * 0.92, yerr=errs, capsize=3, error_kw={"elinewidth": 1.2, "ecolor": "#444444"}, **bar_kwargs
+    )
+    for xv, v, e in zip(xs, vals, errs):
+        if np.isfinite(v):
+            ax.text(xv, min(v + e, 100) + 1.0, f"{v:.0f}", ha="center", va="bottom", fontsize=7.5)
+
+
 # -- figure 3: Table I bar chart -----------------------------------------------------------
 def table_chart(path, bars: list[dict], conditions: list[str], title: str) -> None:
     """bars: {"label", "values": [(rate %, std %) or None per condition], "published": [(mean, std)
@@ -294,23 +306,16 @@ def table_chart(path, bars: list[dict], conditions: list[str], title: str) -> No
     shown_published = False
     for i, bar in enumerate(bars):
         xs = x - 0.4 + width * (i + 0.5)
-        vals = [v[0] if v else np.nan for v in bar["values"]]
-        errs = [v[1] if v else 0.0 for v in bar["values"]]
-        ax.bar(
+        _labelled_bars(
+            ax,
             xs,
-            vals,
-            width * 0.92,
-            yerr=errs,
-            capsize=3,
-            error_kw={"elinewidth": 1.2, "ecolor": "#444444"},
+            bar["values"],
+            width,
             color="#d9d9d9" if bar.get("hatch") else bar.get("color", colors(i % 10)),
             hatch="//" if bar.get("hatch") else None,
             edgecolor="white" if not bar.get("hatch") else "black",
             label=bar["label"],
         )
-        for xv, v, e in zip(xs, vals, errs):
-            if np.isfinite(v):
-                ax.text(xv, min(v + e, 100) + 1.0, f"{v:.0f}", ha="center", va="bottom", fontsize=7.5)
         if bar.get("published"):
             pv = [p[0] if p else np.nan for p in bar["published"]]
             ax.plot(
@@ -348,21 +353,7 @@ def clutter_chart(path, series: list[dict], groups: list[str], title: str) -> No
     for ax, key, name in ((axes[0], "success", "grasp success (%)"), (axes[1], "declutter", "declutter rate (%)")):
         for i, s in enumerate(series):
             xs = x - 0.4 + width * (i + 0.5)
-            vals = [v[0] if v else np.nan for v in s[key]]
-            errs = [v[1] if v else 0.0 for v in s[key]]
-            ax.bar(
-                xs,
-                vals,
-                width * 0.92,
-                yerr=errs,
-                capsize=3,
-                error_kw={"elinewidth": 1.2, "ecolor": "#444444"},
-                color=s.get("color", colors(i % 10)),
-                label=s["label"],
-            )
-            for xv, v, e in zip(xs, vals, errs):
-                if np.isfinite(v):
-                    ax.text(xv, min(v + e, 100) + 1.0, f"{v:.0f}", ha="center", va="bottom", fontsize=7.5)
+            _labelled_bars(ax, xs, s[key], width, color=s.get("color", colors(i % 10)), label=s["label"])
         ax.set_xticks(x)
         ax.set_xticklabels(groups, fontsize=10)
         ax.set_ylim(0, 110)
