@@ -21,6 +21,7 @@ setup(
         "console_scripts": [
             "policy_node = pa_grasp_policy.policy_node:main",
             "pa-grasp-train = pa_grasp_policy.train:main",
+            "pa-grasp-imitate = pa_grasp_policy.imitation:main",
             "pa-grasp-eval = pa_grasp_policy.evaluate:main",
             "pa-grasp-report = pa_grasp_policy.report.cli:main",
         ],

@@ -22,6 +22,23 @@ def _fmt_hours(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+def _imitation_lines(counters: dict, imitation: dict, train: dict) -> list[str]:
+    """The warm start (pa-grasp-imitate) the weights went through, if any."""
+    if not counters.get("imitation_demos"):
+        return []
+    held_out = counters.get("held_out") if imitation else None
+    return [
+        f"- imitation warm start (not in the paper; `pa-grasp-imitate`): {counters['imitation_demos']:,} teacher "
+        f"demonstrations ({counters.get('imitation_steps', 0):,} zoom steps), "
+        f"{counters.get('imitation_epochs', 0)} epochs "
+        f"(collection {_fmt_hours(counters.get('imitation_collect_s', 0.0))}, "
+        f"fit {_fmt_hours(counters.get('imitation_fit_s', 0.0))}); the teacher found a lifting grasp in "
+        f"{counters.get('teacher_success', float('nan')):.1%} of its decisions"
+        + (f"; held-out imitation metrics {json.dumps(held_out)}" if held_out else ""),
+        f"- PPO fine-tuning from `{train['init']}`" if train.get("init") else "- no PPO fine-tuning after imitation",
+    ]
+
+
 def model_card(payload: dict, n_params: int, evals: list[dict], source: str, shipped: bool = True) -> str:
     counters = payload.get("counters", {})
     cfg = payload.get("config", {})
@@ -48,6 +65,7 @@ def model_card(payload: dict, n_params: int, evals: list[dict], source: str, shi
         "",
         "## Training so far",
         "",
+        *_imitation_lines(counters, cfg.get("imitation") or {}, train),
         f"- PPO updates: {counters.get('updates', 0)}, environment steps: {counters.get('env_steps', 0):,}, "
         f"grasp attempts: {counters.get('grasp_attempts', 0):,} "
         f"(training success {counters.get('successes', 0) / max(counters.get('grasp_attempts', 1), 1):.1%})",

@@ -5,7 +5,8 @@ trainer turns terminal rewards into discounted returns (no value baseline, as in
 advantages normalised per batch), runs clipped-PPO epochs, logs, evaluates on held-out seeds
 every few updates and writes checkpoints atomically: `latest.pt` every update, `best.pt` when
 the held-out success rate improves. `--resume` continues from a checkpoint (weights, optimizer,
-counters, config).
+counters, config); `--init` starts a new run from a checkpoint's weights only (e.g. the
+imitation warm start of `pa-grasp-imitate`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class TrainConfig:
     camera_noise: bool = False
     init_std: float = 0.2
     threads: int = 2
+    init: str = ""  # start from this checkpoint's weights (pa-grasp-imitate's warm start)
     ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
 
     def ppo_config(self) -> PPOConfig:
@@ -88,6 +90,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
     d = TrainConfig()
     p.add_argument("--out", default=d.out, help="run directory: checkpoints, TensorBoard logs, config")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (its config is used)")
+    p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (new optimizer and counters)")
     p.add_argument(
         "--ablation",
         choices=ABLATIONS,
@@ -143,7 +146,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
         init_std=args.init_std,
         threads=args.threads,
         ppo=ppo,
+        init=args.init or "",
     )
+    if args.resume and args.init:
+        p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
     return cfg, args.resume
@@ -177,6 +183,14 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         optimizer = make_optimizer(policy, ppo_cfg)
         if payload.get("optimizer_state"):
             optimizer.load_state_dict(payload["optimizer_state"])
+    elif cfg.init:
+        policy, payload = load_checkpoint(cfg.init)
+        if policy.config.input_size != cfg.input_size:
+            raise CheckpointError(f"{cfg.init}: input size {policy.config.input_size}, this run {cfg.input_size}")
+        policy.constraints = cfg.constraints()
+        # What the weights already went through (e.g. imitation) stays on the record.
+        counters.update({k: v for k, v in payload.get("counters", {}).items() if k.startswith("imitation")})
+        optimizer = make_optimizer(policy, ppo_cfg)
     else:
         policy = Policy(NetworkConfig(input_size=cfg.input_size, init_std=cfg.init_std), cfg.constraints())
         optimizer = make_optimizer(policy, ppo_cfg)
@@ -302,6 +316,12 @@ def main(argv=None) -> int:
                 "ppo": {**saved.get("ppo", {}), **cfg.ppo},
             }
             cfg = TrainConfig(**{**saved, **keep})
+    if cfg.init:
+        try:
+            read_payload(cfg.init)
+        except CheckpointError as exc:
+            print(f"pa-grasp-train: {exc}")
+            return 2
     counters = train(cfg, resume)
     print(json.dumps({k: v for k, v in counters.items() if not isinstance(v, dict)}, indent=None))
     return 0 if math.isfinite(counters.get("wall_time_s", 0.0)) else 1

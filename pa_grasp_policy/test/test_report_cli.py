@@ -143,3 +143,34 @@ def test_published_only_report_needs_no_model_and_no_simulation(tmp_path):
     assert (out / "fig_table1.png").exists()
     data = json.loads((out / "results.json").read_text())
     assert data["table"] == {} and data["published"]["parallel"]["values"]["single_seen"] == {"mean": 50.4, "std": 6.7}
+
+
+def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
+    measured_before = {
+        "who": "baseline:heuristic",
+        "scene": "single",
+        "objects": "seen",
+        "seeds": 1,
+        "attempts": 2,
+        "success_rate": 0.123,
+        "std": 0.0,
+        "per_seed": [0.123],
+    }
+    other_protocol = {**measured_before, "scene": "cluttered", "attempts": 4, "success_rate": 0.999}
+    files = []
+    for name, cell in (("a.json", measured_before), ("b.json", other_protocol)):
+        files.append(tmp_path / name)
+        files[-1].write_text(json.dumps(cell))
+    out = tmp_path / "report"
+    argv = ["--out", str(out), "--rows", "heuristic", "--attempts", "2", "--seeds", "1", "--clutter-rounds", "0"]
+    argv += ["--no-figures", "--no-timing", "--workers", "1", "--quiet", "--reuse-eval", *map(str, files)]
+    assert cli.main(argv) == 0
+    table = json.loads((out / "results.json").read_text())["table"]["heuristic"]
+    assert table["single_seen"]["success_rate"] == 0.123 and table["single_seen"]["reused_from"] == str(files[0])
+    for cond in ("single_novel", "cluttered_seen", "cluttered_novel"):  # measured now (4 attempts in b.json)
+        assert "reused_from" not in table[cond] and table[cond]["attempts"] == 2
+    md = (out / "report.md").read_text()
+    assert "not re-measured by this command" in md and "single seen (`" + str(files[0]) in md
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"who": "baseline:heuristic"}')
+    assert cli.main([*argv[:-2], str(bad)]) == 2

@@ -11,6 +11,7 @@ the depth image, the intrinsics and the camera pose.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,6 +42,55 @@ def height_map(depth: np.ndarray, intrinsics: CameraIntrinsics, T_world_camera: 
     return world[:, 2].reshape(depth.shape)
 
 
+@dataclass(frozen=True)
+class ObjectTop:
+    """One object as the heuristic sees it: segmented by height above the table."""
+
+    height: float  # of its highest point above the table (m)
+    u: float  # pixel at the centre of its top surface (snapped onto the surface)
+    v: float
+    yaw: float  # palm x across the footprint's major axis (a spread-0 grip closes across it)
+    elongation: float  # sqrt of the footprint's principal-variance ratio (1 = round)
+
+
+def object_tops(
+    depth: np.ndarray, intrinsics: CameraIntrinsics, T_world_camera: np.ndarray, min_height_m: float = 0.01
+) -> list[ObjectTop]:
+    """Every object standing out of the table, highest first."""
+    import cv2
+
+    heights = height_map(depth, intrinsics, T_world_camera)
+    mask = np.nan_to_num(heights, nan=0.0) > min_height_m
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    tops = []
+    for label in range(1, count):
+        comp = labels == label
+        if comp.sum() < 12:  # specks of noise
+            continue
+        top_height = float(np.nanmax(np.where(comp, heights, np.nan)))
+        # The top surface: the part of the object within 2 cm of its highest point.
+        top = comp & (np.nan_to_num(heights, nan=-1.0) > top_height - 0.02)
+        vs, us = np.nonzero(top)
+        u, v = us.mean(), vs.mean()
+        # Snap to the nearest pixel of the top surface (the centroid of a ring may be a hole).
+        k = np.argmin((us - u) ** 2 + (vs - v) ** 2)
+        # Principal axes of the whole object's footprint, in world xy.
+        vs_all, us_all = np.nonzero(comp)
+        d = depth[vs_all, us_all]
+        pts = np.stack(
+            [(us_all - intrinsics.cx) * d / intrinsics.fx, (vs_all - intrinsics.cy) * d / intrinsics.fy, d], 1
+        )
+        xy = (pts @ T_world_camera[:3, :3].T + T_world_camera[:3, 3])[:, :2]
+        xy = xy - xy.mean(0)
+        evals, evecs = np.linalg.eigh(np.cov(xy.T) + 1e-9 * np.eye(2))
+        major = evecs[:, 1]
+        # At pitch pi/2, palm x = R_z(yaw) (-x_world): yaw it perpendicular to the major axis.
+        yaw = math.atan2(-major[0], major[1])
+        elongation = math.sqrt(evals[1] / max(evals[0], 1e-12))
+        tops.append(ObjectTop(top_height, float(us[k]), float(vs[k]), yaw, elongation))
+    return sorted(tops, key=lambda t: -t.height)
+
+
 def heuristic_grasp(
     depth: np.ndarray,
     intrinsics: CameraIntrinsics,
@@ -48,42 +98,10 @@ def heuristic_grasp(
     rng: np.random.Generator | None = None,
     min_height_m: float = 0.01,
 ) -> GraspCommand:
-    import cv2
-
-    heights = height_map(depth, intrinsics, T_world_camera)
-    mask = np.nan_to_num(heights, nan=0.0) > min_height_m
-    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
+    tops = object_tops(depth, intrinsics, T_world_camera, min_height_m)
+    if not tops:
         # Nothing stands out from the table: grasp the image centre, which fails honestly.
         return GraspCommand((depth.shape[1] - 1) / 2, (depth.shape[0] - 1) / 2)
-    tops = []
-    for label in range(1, count):
-        comp = labels == label
-        if comp.sum() < 12:  # specks of noise
-            continue
-        tops.append((float(np.nanmax(np.where(comp, heights, np.nan))), label))
-    if not tops:
-        return GraspCommand((depth.shape[1] - 1) / 2, (depth.shape[0] - 1) / 2)
-    top_height, label = max(tops)
-    comp = labels == label
-    # The top surface: the part of the object within 2 cm of its highest point.
-    top = comp & (np.nan_to_num(heights, nan=-1.0) > top_height - 0.02)
-    vs, us = np.nonzero(top)
-    u, v = us.mean(), vs.mean()
-    # Snap to the nearest pixel of the top surface (the centroid of a ring may be a hole).
-    k = np.argmin((us - u) ** 2 + (vs - v) ** 2)
-    u, v = float(us[k]), float(vs[k])
-    # Principal axes of the whole object's footprint, in world xy.
-    vs_all, us_all = np.nonzero(comp)
-    d = depth[vs_all, us_all]
-    pts = np.stack([(us_all - intrinsics.cx) * d / intrinsics.fx, (vs_all - intrinsics.cy) * d / intrinsics.fy, d], 1)
-    xy = (pts @ T_world_camera[:3, :3].T + T_world_camera[:3, 3])[:, :2]
-    xy = xy - xy.mean(0)
-    evals, evecs = np.linalg.eigh(np.cov(xy.T) + 1e-9 * np.eye(2))
-    major = evecs[:, 1]
-    elongation = math.sqrt(evals[1] / max(evals[0], 1e-12))
-    # Palm x (the axis along which a spread-0 grip closes) goes across the object: yaw it so
-    # palm x is perpendicular to the major axis. At pitch pi/2, palm x = R_z(yaw) (-x_world).
-    yaw = math.atan2(-major[0], major[1])
-    spread = 0.0 if elongation > 1.4 else math.pi / 3
-    return GraspCommand(u, v, roll=0.0, pitch=math.pi / 2, yaw=yaw, spread=spread, fingers=(0.0, 0.0, 0.0))
+    t = tops[0]
+    spread = 0.0 if t.elongation > 1.4 else math.pi / 3
+    return GraspCommand(t.u, t.v, roll=0.0, pitch=math.pi / 2, yaw=t.yaw, spread=spread, fingers=(0.0, 0.0, 0.0))

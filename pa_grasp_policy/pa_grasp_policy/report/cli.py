@@ -110,7 +110,61 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-timing", action="store_true", help="skip the timing section")
     p.add_argument("--workers", type=int, default=2, help="worker processes for the cells (default 2; 1 = in-process)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--reuse-eval",
+        nargs="+",
+        default=[],
+        metavar="JSON",
+        help="pa-grasp-eval JSON files whose cells are taken instead of re-measured when they match a row "
+        "(same baseline or checkpoint file), cell, attempts and seeds (listed as reused in the report)",
+    )
     return p
+
+
+def reusable_cells(paths: list[str], max_objects: int) -> list[tuple[str, dict]]:
+    """(path, result) of pa-grasp-eval JSON files; a clear error for a file that is not one."""
+    cells = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"--reuse-eval {path}: not a readable JSON file ({exc})") from exc
+        missing = {"who", "scene", "objects", "seeds", "attempts", "success_rate", "std"} - set(data)
+        if missing:
+            raise ValueError(f"--reuse-eval {path}: not a pa-grasp-eval result (missing {sorted(missing)})")
+        if data.get("test_ablation") or max_objects != 30:  # pa-grasp-eval scenes hold 2-30 objects
+            continue
+        cells.append((path, data))
+    return cells
+
+
+def _reused_result(task: Task, cells: list[tuple[str, dict]]) -> dict | None:
+    """The pa-grasp-eval result measuring exactly this task, or None."""
+    row = task.row
+    if task.kind != "eval" or task.objects != task.objects_label or row.test_constraint or row.camera_angle:
+        return None
+    for path, cell in cells:
+        if (cell["scene"], cell["objects"], cell["attempts"], cell["seeds"]) != (
+            task.scene,
+            task.objects,
+            task.attempts,
+            task.seeds,
+        ):
+            continue
+        who = str(cell["who"])
+        if row.kind == "baseline":
+            same = who == f"baseline:{row.baseline}"
+        else:
+            same = Path(who).exists() and Path(who).resolve() == Path(row.checkpoint).resolve()
+        if same:
+            fields = ("success_rate", "std", "attempts", "per_seed", "failure_reasons", "seconds")
+            return {
+                "task": {"scene": task.scene},
+                "row": row.key,
+                **{k: cell.get(k) for k in fields},
+                "reused_from": path,
+            }
+    return None
 
 
 def resolve_settings(args) -> dict:
@@ -542,7 +596,16 @@ def main(argv=None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    task_results = run_tasks(tasks, settings["workers"], args.quiet) if tasks else {}
+    try:
+        cells = reusable_cells(args.reuse_eval, settings["max_objects"])
+    except ValueError as exc:
+        print(f"pa-grasp-report: {exc}", file=sys.stderr)
+        return 2
+    reused = {t.id: r for t in tasks if (r := _reused_result(t, cells)) is not None}
+    for task_id, res in reused.items():
+        print(f"pa-grasp-report: {tasks[task_id].label}: reused from {res['reused_from']}", file=sys.stderr)
+    to_run = [t for t in tasks if t.id not in reused]
+    task_results = {**reused, **(run_tasks(to_run, settings["workers"], args.quiet) if to_run else {})}
     cells_seconds = time.perf_counter() - started
 
     results: dict = {

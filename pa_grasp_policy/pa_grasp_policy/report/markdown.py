@@ -182,6 +182,19 @@ def render_report(results: dict) -> str:
         "(ShapeNet: YCB/KIT seen, BigBIRD novel) and its simulator differ from ours, so measured and published "
         "numbers are not directly comparable.",
     ]
+    reused = [
+        (key, cond, cell["reused_from"])
+        for key, row_cells in results["table"].items()
+        for cond, cell in row_cells.items()
+        if isinstance(cell, dict) and cell.get("reused_from")
+    ]
+    if reused:
+        notes.append(
+            "- Cells taken from earlier `pa-grasp-eval` runs with the same protocol (`--reuse-eval`), not "
+            "re-measured by this command: "
+            + "; ".join(f"{rows[k]['label'] if k in rows else k} {c.replace('_', ' ')} (`{p}`)" for k, c, p in reused)
+            + "."
+        )
     if rows and s["attempts"] < 100:
         notes.append(
             f"- With {s['attempts']} attempts per cell a rate is uncertain by roughly ±"
