@@ -1,6 +1,6 @@
 """The sim stack end to end over real DDS: the runner starts sim_bridge_node -> kinect_node ->
 policy_node from config/sim.yaml; a separate client node calls /grasp. Untrained checkpoint
-(tmp_path) except for the shipped-model test, which is skipped until the model is shipped."""
+(tmp_path), except for the shipped-model test (skipped only if the shipped file is missing)."""
 
 import threading
 import time
@@ -71,7 +71,7 @@ class Client:
         rclpy.shutdown(context=self.context)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def sim_stack(tmp_path_factory):
     checkpoint = save_checkpoint(tmp_path_factory.mktemp("policy") / "untrained.pt", Policy())
     with StackRunner("sim", overrides={"policy_node": {"checkpoint": str(checkpoint)}}) as stack:
@@ -94,62 +94,65 @@ def slow_zoom(sim_stack):
     policy_node.set_parameters([Parameter("zoom_step_delay_s", value=0.0)])
 
 
-def test_grasp_goals_give_results_with_feedback(sim_stack, client):
-    for _ in range(2):  # repeated goals keep working (scene bookkeeping, fresh depth each time)
+class TestStackWithAnUntrainedPolicy:
+    """One stack for these tests (class scope: it is shut down before the shipped-model test
+    starts its own, so a client never sees two /grasp servers on the domain)."""
+
+    def test_grasp_goals_give_results_with_feedback(self, sim_stack, client):
+        for _ in range(2):  # repeated goals keep working (scene bookkeeping, fresh depth each time)
+            feedback = []
+            status, result = client.finish(client.send(Grasp.Goal(max_attempts=2, deterministic=True), feedback))
+            assert status == GoalStatus.STATUS_SUCCEEDED, result.message
+            assert 1 <= result.attempts <= 2 and (result.success or result.message)
+            stages = [f.stage for f in feedback]
+            assert stages[0] == F.STAGE_WAITING_FOR_DEPTH and F.STAGE_ZOOMING in stages and F.STAGE_EXECUTING in stages
+            first_zoom = next(f for f in feedback if f.stage == F.STAGE_ZOOMING)
+            assert (first_zoom.zoom_step, first_zoom.current_box.width, first_zoom.current_box.height) == (0, 160, 160)
+            assert result.zoom_boxes and result.zoom_boxes[0].width == 160
+            assert result.grasp_pose.header.frame_id == "base_link"
+            assert result.proposal.header.frame_id == "camera_depth_optical_frame"
+            assert 0.3 < result.proposal.depth < 0.8  # the table is 0.75 m below the camera
+        assert sim_stack.node("sim_bridge_node").executions >= 2
+
+    def test_cancel_during_the_zoom_loop(self, sim_stack, client, slow_zoom):
+        executions = sim_stack.node("sim_bridge_node").executions
         feedback = []
-        status, result = client.finish(client.send(Grasp.Goal(max_attempts=2, deterministic=True), feedback))
-        assert status == GoalStatus.STATUS_SUCCEEDED, result.message
-        assert 1 <= result.attempts <= 2 and (result.success or result.message)
-        stages = [f.stage for f in feedback]
-        assert stages[0] == F.STAGE_WAITING_FOR_DEPTH and F.STAGE_ZOOMING in stages and F.STAGE_EXECUTING in stages
-        first_zoom = next(f for f in feedback if f.stage == F.STAGE_ZOOMING)
-        assert (first_zoom.zoom_step, first_zoom.current_box.width, first_zoom.current_box.height) == (0, 160, 160)
-        assert result.zoom_boxes and result.zoom_boxes[0].width == 160
-        assert result.grasp_pose.header.frame_id == "base_link"
-        assert result.proposal.header.frame_id == "camera_depth_optical_frame"
-        assert 0.3 < result.proposal.depth < 0.8  # the table is 0.75 m below the camera
-    assert sim_stack.node("sim_bridge_node").executions >= 2
+        handle = client.send(Grasp.Goal(max_attempts=1), feedback)
+        assert handle.accepted
+        wait_for(lambda: any(f.stage == F.STAGE_ZOOMING for f in feedback), "the first zoom step", 20.0)
+        cancel = handle.cancel_goal_async()
+        assert wait_for(lambda: cancel.done() and cancel.result(), "the cancel response").goals_canceling
+        status, result = client.finish(handle)
+        assert status == GoalStatus.STATUS_CANCELED and not result.success
+        assert "canceled" in result.message and ("zoom" in result.message or "before the execution" in result.message)
+        assert sim_stack.node("sim_bridge_node").executions == executions, "a canceled goal executes nothing"
 
+    def test_a_second_goal_while_one_runs_is_rejected(self, sim_stack, client, slow_zoom):
+        first_feedback = []
+        first = client.send(Grasp.Goal(max_attempts=1), first_feedback)
+        assert first.accepted
+        wait_for(lambda: first_feedback, "the first goal to start", 20.0)
+        second = client.send(Grasp.Goal(max_attempts=1), [])
+        assert not second.accepted
+        status, _ = client.finish(first)
+        assert status == GoalStatus.STATUS_SUCCEEDED
+        third = client.send(Grasp.Goal(max_attempts=1), [])  # the server takes goals again
+        assert third.accepted
+        client.finish(third)
 
-def test_cancel_during_the_zoom_loop(sim_stack, client, slow_zoom):
-    executions = sim_stack.node("sim_bridge_node").executions
-    feedback = []
-    handle = client.send(Grasp.Goal(max_attempts=1), feedback)
-    assert handle.accepted
-    wait_for(lambda: any(f.stage == F.STAGE_ZOOMING for f in feedback), "the first zoom step", 20.0)
-    cancel = handle.cancel_goal_async()
-    assert wait_for(lambda: cancel.done() and cancel.result(), "the cancel response").goals_canceling
-    status, result = client.finish(handle)
-    assert status == GoalStatus.STATUS_CANCELED and not result.success
-    assert "canceled" in result.message and ("zoom" in result.message or "before the execution" in result.message)
-    assert sim_stack.node("sim_bridge_node").executions == executions, "a canceled goal executes nothing"
+    def test_client_cli_prints_results_and_saves_the_zoom_picture(self, sim_stack, tmp_path, capsys):
+        picture = tmp_path / "zoom.png"
+        code = grasp_client.main(
+            ["--goals", "2", "--attempts", "1", "--save-zoom", str(picture), "--server-timeout", "30"]
+        )
+        out = capsys.readouterr().out
+        assert code in (0, 1), out  # 0: both lifted, 1: a grasp failed; never an error
+        assert out.count("result: SUCCEEDED") == 2 and "feedback: attempt 1 ZOOMING" in out
+        import cv2
 
-
-def test_a_second_goal_while_one_runs_is_rejected(sim_stack, client, slow_zoom):
-    first_feedback = []
-    first = client.send(Grasp.Goal(max_attempts=1), first_feedback)
-    assert first.accepted
-    wait_for(lambda: first_feedback, "the first goal to start", 20.0)
-    second = client.send(Grasp.Goal(max_attempts=1), [])
-    assert not second.accepted
-    status, _ = client.finish(first)
-    assert status == GoalStatus.STATUS_SUCCEEDED
-    third = client.send(Grasp.Goal(max_attempts=1), [])  # the server takes goals again
-    assert third.accepted
-    client.finish(third)
-
-
-def test_client_cli_prints_results_and_saves_the_zoom_picture(sim_stack, tmp_path, capsys):
-    picture = tmp_path / "zoom.png"
-    code = grasp_client.main(["--goals", "2", "--attempts", "1", "--save-zoom", str(picture), "--server-timeout", "30"])
-    out = capsys.readouterr().out
-    assert code in (0, 1), out  # 0: both lifted, 1: a grasp failed; never an error
-    assert out.count("result: SUCCEEDED") == 2 and "feedback: attempt 1 ZOOMING" in out
-    import cv2
-
-    image = cv2.imread(str(picture))
-    assert image is not None and image.shape[1] == 2 * image.shape[0]  # one square panel per goal
-    assert grasp_client.main(["--action", "/no_such_grasp", "--server-timeout", "0.5"]) == 2
+        image = cv2.imread(str(picture))
+        assert image is not None and image.shape[1] == 2 * image.shape[0]  # one square panel per goal
+        assert grasp_client.main(["--action", "/no_such_grasp", "--server-timeout", "0.5"]) == 2
 
 
 @pytest.mark.skipif(not default_model_path().exists(), reason=f"no shipped model yet at {default_model_path()}")

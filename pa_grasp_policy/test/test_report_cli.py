@@ -155,6 +155,7 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
         "success_rate": 0.123,
         "std": 0.0,
         "per_seed": [0.123],
+        "test_ablation": "full",  # what pa-grasp-eval writes without --test-ablation
     }
     other_protocol = {**measured_before, "scene": "cluttered", "attempts": 4, "success_rate": 0.999}
     files = []

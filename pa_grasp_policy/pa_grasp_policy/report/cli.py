@@ -132,7 +132,7 @@ def reusable_cells(paths: list[str], max_objects: int) -> list[tuple[str, dict]]
         missing = {"who", "scene", "objects", "seeds", "attempts", "success_rate", "std"} - set(data)
         if missing:
             raise ValueError(f"--reuse-eval {path}: not a pa-grasp-eval result (missing {sorted(missing)})")
-        if data.get("test_ablation") or max_objects != 30:  # pa-grasp-eval scenes hold 2-30 objects
+        if data.get("test_ablation") not in (None, "full") or max_objects != 30:  # eval scenes: 2-30 objects
             continue
         cells.append((path, data))
     return cells
