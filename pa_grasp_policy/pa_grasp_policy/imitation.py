@@ -41,6 +41,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.train import ABLATIONS, TrainConfig
 from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState, original_to_view, run_zoom_loop
 from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.teacher import wrap_half_turn
 
 DEMO_FILE = "demos.npz"
 
@@ -224,7 +225,7 @@ def dihedral(depth: np.ndarray, command: GraspCommand, k: int) -> tuple[np.ndarr
         depth, u, yaw = depth[:, ::-1], w - 1 - u, -yaw
     for _ in range(k % 4):  # np.rot90: new[i, j] = old[j, w - 1 - i]
         depth, u, v, yaw = np.rot90(depth), v, w - 1 - u, yaw + math.pi / 2
-    yaw = (yaw + math.pi / 2) % math.pi - math.pi / 2
+    yaw = wrap_half_turn(yaw)
     return np.ascontiguousarray(depth), dataclasses.replace(command, u=float(u), v=float(v), yaw=float(yaw))
 
 
@@ -270,7 +271,7 @@ def score(policy: Policy, depths, commands, zoom: ZoomConfig) -> dict:
     for depth, command in zip(depths, commands):
         result = run_zoom_loop(np.asarray(depth, dtype=np.float32), act, zoom)
         pixel_err.append(math.hypot(result.grasp_uv[0] - command.u, result.grasp_uv[1] - command.v))
-        d = (result.grasp_rpy[2] - command.yaw + math.pi / 2) % math.pi - math.pi / 2  # half-turn symmetric
+        d = wrap_half_turn(result.grasp_rpy[2] - command.yaw)  # a half-turned grip is the same grasp
         yaw_err.append(abs(d))
         zooms.append(result.n_zooms)
     return {
