@@ -41,7 +41,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.train import ABLATIONS, TrainConfig
 from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState, original_to_view, run_zoom_loop
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.teacher import wrap_half_turn
+from pa_grasp_sim.teacher import TeacherConfig, wrap_half_turn
 
 DEMO_FILE = "demos.npz"
 
@@ -57,6 +57,7 @@ class ImitationConfig:
     min_crop_px: float = 16.0
     max_objects: int = 30
     demo_zoom_scale: float = 0.4  # the demonstrated zoom: a crop of this fraction of the view
+    teacher: str = "first"  # which lifting candidate is demonstrated: "first" or "robust" (teacher.py)
     epochs: int = 4
     batch_size: int = 96
     lr: float = 1e-3
@@ -118,6 +119,14 @@ def demonstration_steps(
 # -- collection -------------------------------------------------------------------------------
 
 
+def teacher_config(name: str) -> TeacherConfig:
+    if name == "first":
+        return TeacherConfig(robustness_trials=())
+    if name == "robust":
+        return TeacherConfig()
+    raise ValueError(f"teacher must be 'robust' or 'first', got '{name}'")
+
+
 def _collect_worker(job: tuple[dict, int, int]) -> dict:
     """One process: its own world, `count` demonstrations from seed `seed`."""
     cfg_dict, count, seed = job
@@ -125,11 +134,11 @@ def _collect_worker(job: tuple[dict, int, int]) -> dict:
     from pa_grasp_sim.teacher import collect_demonstrations
     from pa_grasp_sim.world import GraspWorld
 
-    train_cfg = ImitationConfig(**cfg_dict).train_config()
-    env_cfg = train_cfg.env_config()
+    cfg = ImitationConfig(**cfg_dict)
+    env_cfg = cfg.train_config().env_config()
     rng = np.random.default_rng(seed)
     with GraspWorld(env_cfg.world, env_cfg.objects, seed=seed) as world:
-        demos, decisions = collect_demonstrations(world, count, env_cfg.scenes, rng)
+        demos, decisions = collect_demonstrations(world, count, env_cfg.scenes, rng, teacher_config(cfg.teacher))
     return {
         "depth": np.stack([d.depth for d in demos]).astype(np.float16),
         "command": np.array(
@@ -137,6 +146,7 @@ def _collect_worker(job: tuple[dict, int, int]) -> dict:
             dtype=np.float32,
         ),
         "object_count": np.array([d.object_count for d in demos], dtype=np.int32),
+        "robustness": np.array([d.robustness for d in demos], dtype=np.float32),
         "decisions": decisions,
     }
 
@@ -158,7 +168,7 @@ def collect(cfg: ImitationConfig, path: Path) -> dict:
             parts.append(part)
             bar.update(len(part["command"]))
             sys.stdout.flush()
-    data = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count")}
+    data = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count", "robustness")}
     decisions = int(sum(p["decisions"] for p in parts))
     data["teacher_success"] = np.array(len(data["command"]) / max(decisions, 1))
     data["collect_seconds"] = np.array(time.perf_counter() - start)
@@ -192,6 +202,10 @@ def load_demos(paths: str | Path) -> dict:
     if not parts:
         raise ValueError("no demonstration file given")
     merged = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count")}
+    # Files from before robust labels: their demonstrations lifted once (robustness unknown).
+    merged["robustness"] = np.concatenate(
+        [p.get("robustness", np.full(len(p["command"]), np.nan, np.float32)) for p in parts]
+    )
     n = [len(p["command"]) for p in parts]
     for key in ("teacher_success", "collect_seconds"):  # demo-weighted / summed over the files
         if all(key in p for p in parts):
@@ -364,6 +378,13 @@ def parse_args(argv=None) -> ImitationConfig:
     p.add_argument("--ablation", choices=ABLATIONS, default=d.ablation)
     p.add_argument("--input-size", type=int, default=d.input_size)
     p.add_argument("--demo-zoom-scale", type=float, default=d.demo_zoom_scale)
+    p.add_argument(
+        "--teacher",
+        choices=["first", "robust"],
+        default=d.teacher,
+        help="demonstrate the first candidate that lifts (default; the shipped model's), or the one that best "
+        "survives small pixel/yaw errors (robust: about 4x slower to collect)",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random quarter turns / mirrorings")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)

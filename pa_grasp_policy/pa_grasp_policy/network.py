@@ -55,6 +55,12 @@ N_HEADS = 9  # maps 1..9: everything except the position logits
 # Names of the 8 learned σ (the Gaussian components, same order as maps 2..9).
 STD_NAMES = ("scale", "roll", "pitch", "yaw", "spread", "finger1", "finger2", "finger3")
 
+
+def std_vector(std: float, std_rpy: float) -> list[float]:
+    """σ per STD_NAMES entry: `std_rpy` for roll, pitch and yaw, `std` for the rest."""
+    return [std_rpy if name in ("roll", "pitch", "yaw") else std for name in STD_NAMES]
+
+
 # ---------------------------------------------------------------------------------------------
 # Depth preprocessing
 # ---------------------------------------------------------------------------------------------
@@ -264,8 +270,7 @@ class PixelAttentiveNet(nn.Module):
         self.b_rpy = PixelBranch(levels, cfg.head_hidden, 2, 3)
         self.b_fingers = PixelBranch(levels, cfg.head_hidden, 2, 4)
         # learned state-independent log σ (unscaled space), order STD_NAMES
-        init_std = [cfg.init_std_rpy if name in ("roll", "pitch", "yaw") else cfg.init_std for name in STD_NAMES]
-        self.log_std = nn.Parameter(torch.log(torch.tensor(init_std)))
+        self.log_std = nn.Parameter(torch.log(torch.tensor(std_vector(cfg.init_std, cfg.init_std_rpy))))
         self.position_input_gain = nn.Parameter(torch.tensor(float(cfg.init_position_input_gain)))
         # optional state value V(s) from the bottleneck + s_scale
         self.value = nn.Sequential(nn.Linear(c4 + 1, 64), nn.ReLU(), nn.Linear(64, 1)) if cfg.value_head else None

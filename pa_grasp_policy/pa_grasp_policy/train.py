@@ -26,7 +26,7 @@ import torch
 
 from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint
 from pa_grasp_policy.distribution import DofConstraints
-from pa_grasp_policy.network import NetworkConfig, count_parameters
+from pa_grasp_policy.network import NetworkConfig, count_parameters, std_vector
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
 from pa_grasp_policy.rollout import WorkerPool
@@ -58,8 +58,12 @@ class TrainConfig:
     max_objects: int = 30
     camera_noise: bool = False
     init_std: float = 0.2
+    init_std_rpy: float = 0.05
     threads: int = 2
     init: str = ""  # start from this checkpoint's weights (pa-grasp-imitate's warm start)
+    # With `init`: set the σ's to init_std / init_std_rpy instead of keeping the checkpoint's
+    # (imitation freezes them at their initial values, which may explore too wildly for PPO).
+    init_reset_std: bool = False
     ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
 
     def ppo_config(self) -> PPOConfig:
@@ -108,7 +112,18 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
     p.add_argument("--eval-attempts", type=int, default=d.eval_attempts, help="attempts per held-out evaluation")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
-    p.add_argument("--init-std", type=float, default=d.init_std)
+    p.add_argument(
+        "--init-std",
+        type=float,
+        help=f"initial σ of zoom scale, spread and fingers, unscaled (default {d.init_std}); "
+        "with --init it replaces the checkpoint's",
+    )
+    p.add_argument(
+        "--init-std-rpy",
+        type=float,
+        help=f"initial σ of roll, pitch, yaw, unscaled: x pi rad (default {d.init_std_rpy}); "
+        "with --init it replaces the checkpoint's",
+    )
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
     for f in dataclasses.fields(PPOConfig):
         if f.type in ("float", "int") or f.type in (float, int):
@@ -143,7 +158,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
         eval_attempts=args.eval_attempts,
         seed=args.seed,
         camera_noise=args.camera_noise,
-        init_std=args.init_std,
+        init_std=d.init_std if args.init_std is None else args.init_std,
+        init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
+        init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
         threads=args.threads,
         ppo=ppo,
         init=args.init or "",
@@ -152,6 +169,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
         p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
+    if not (cfg.init_std > 0 and cfg.init_std_rpy > 0):
+        p.error("--init-std and --init-std-rpy must be positive")
     return cfg, args.resume
 
 
@@ -188,11 +207,15 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         if policy.config.input_size != cfg.input_size:
             raise CheckpointError(f"{cfg.init}: input size {policy.config.input_size}, this run {cfg.input_size}")
         policy.constraints = cfg.constraints()
+        if cfg.init_reset_std:
+            with torch.no_grad():
+                policy.net.log_std.copy_(torch.log(torch.tensor(std_vector(cfg.init_std, cfg.init_std_rpy))))
         # What the weights already went through (e.g. imitation) stays on the record.
         counters.update({k: v for k, v in payload.get("counters", {}).items() if k.startswith("imitation")})
         optimizer = make_optimizer(policy, ppo_cfg)
     else:
-        policy = Policy(NetworkConfig(input_size=cfg.input_size, init_std=cfg.init_std), cfg.constraints())
+        net_cfg = NetworkConfig(input_size=cfg.input_size, init_std=cfg.init_std, init_std_rpy=cfg.init_std_rpy)
+        policy = Policy(net_cfg, cfg.constraints())
         optimizer = make_optimizer(policy, ppo_cfg)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     run_config = {

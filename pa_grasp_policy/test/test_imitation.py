@@ -109,10 +109,13 @@ def test_ppo_starts_from_the_imitation_weights(tiny_fit, tmp_path):
     out = tmp_path / "ppo"
     argv = ["--init", str(tiny_fit / "latest.pt"), "--out", str(out), "--total-steps", "40", "--workers", "1"]
     argv += ["--batch-size", "40", "--minibatch-size", "20", "--update-epochs", "1", "--input-size", "64"]
-    argv += ["--eval-every", "100", "--threads", "1"]
+    argv += ["--eval-every", "100", "--threads", "1", "--init-std", "0.05", "--init-std-rpy", "0.02"]
     assert train.main(argv) == 0
-    _, payload = load_checkpoint(out / "latest.pt")
+    policy, payload = load_checkpoint(out / "latest.pt")
     assert payload["counters"]["updates"] == 1
+    # The σ's were reset to the asked values (one update at lr 1e-4 moves them by well under 1%).
+    expected = torch.tensor([0.05, 0.02, 0.02, 0.02, 0.05, 0.05, 0.05, 0.05])
+    assert torch.allclose(policy.net.log_std.exp(), expected, rtol=0.01), policy.net.log_std.exp()
     assert payload["counters"]["imitation_demos"] == 24  # the warm start stays on the record
     assert payload["config"]["train"]["init"] == str(tiny_fit / "latest.pt")
 
@@ -122,6 +125,15 @@ def test_init_errors_are_clear(tmp_path, capsys):
     assert "checkpoint not found" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         train.parse_args(["--init", "a.pt", "--resume", "b.pt"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--init", "a.pt", "--init-std", "0"])
+
+
+def test_init_keeps_the_checkpoint_sigmas_unless_asked():
+    assert not train.parse_args(["--init", "a.pt"])[0].init_reset_std
+    assert train.parse_args(["--init", "a.pt", "--init-std-rpy", "0.03"])[0].init_reset_std
+    fresh, _ = train.parse_args(["--init-std", "0.1"])  # a fresh network just starts there
+    assert not fresh.init_reset_std and fresh.init_std == 0.1
 
 
 def test_dihedral_augmentation_matches_the_turned_and_mirrored_scene():
@@ -164,3 +176,12 @@ def test_imitation_loss_treats_half_turned_yaws_as_the_same_grasp():
         different = imitation.imitation_loss(policy, obs, other)
     assert torch.isclose(same[0], same[1], atol=1e-4)
     assert not torch.isclose(same[0], different, atol=1e-2)
+
+
+def test_teacher_choice_reaches_the_collector(tiny_fit):
+    assert imitation.teacher_config("first").robustness_trials == ()
+    assert len(imitation.teacher_config(imitation.parse_args(["--teacher", "robust"]).teacher).robustness_trials) > 0
+    with pytest.raises(ValueError, match="teacher must be"):
+        imitation.teacher_config("best")
+    # Files from before robust labels load with robustness unknown, not a made-up 1.0.
+    assert np.isnan(imitation.load_demos(tiny_fit / "demos.npz")["robustness"]).all()

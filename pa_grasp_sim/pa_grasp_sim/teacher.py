@@ -3,8 +3,16 @@
 The teacher proposes top-down parallel grasps (spread 0, fingers straight) at the top of each
 segmented object, highest first, closing across the object's narrow side and then across its
 long side, and *tries them in the simulator*, restoring the untouched scene after each failure.
-The first candidate that lifts its object is the demonstration. Trying is the privilege: the
-policy has to pick the right candidate from the image alone.
+Trying is the privilege: the policy has to pick the right candidate from the image alone.
+
+Which lifting candidate becomes the demonstration (`TeacherConfig.robustness_trials`):
+- none: the first one that lifts;
+- given (the default): every candidate that lifts is tried again under small errors of the
+  kind a learned policy makes (pixel off by 2 px, yaw off by 15 degrees), and the one that lifts
+  under most of them wins; a candidate that survives all of them is taken at once. Measured on
+  60 single seen objects: the teacher's first candidate lifts 75%, 63% with its pixel 3 px off,
+  57% with its yaw 30 degrees off, so a label that tolerates the policy's errors is worth more
+  than one that merely lifted once (the idea of Dex-Net's robust grasp labels).
 
 Why these candidates (measured on 60 single seen objects, `heuristic` top pixel and yaw): spread
 0 with straight fingers lifts 77% of them, the heuristic's tripod (spread pi/3) 17%, fingers
@@ -17,7 +25,7 @@ object is removed (as in clutter clearing), the rest settles and the teacher loo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +41,15 @@ class TeacherConfig:
     yaw_offsets: tuple[float, ...] = (0.0, math.pi / 2)  # across the narrow side, then the long side
     picks_per_scene: int = 10  # clutter: demonstrations taken from one settled scene (settling dominates)
     settle_steps: int = 60  # after removing a picked object
+    # (du px, dv px, dyaw rad) errors a lifting candidate is re-tried with; () = take the first
+    robustness_trials: tuple[tuple[float, float, float], ...] = (
+        (2.0, 0.0, 0.0),
+        (-2.0, 0.0, 0.0),
+        (0.0, 2.0, 0.0),
+        (0.0, -2.0, 0.0),
+        (0.0, 0.0, math.radians(15)),
+        (0.0, 0.0, -math.radians(15)),
+    )
 
 
 @dataclass
@@ -42,6 +59,7 @@ class Demonstration:
     depth: np.ndarray  # HxW metres, NaN invalid
     command: GraspCommand
     object_count: int  # objects in the scene when the image was taken
+    robustness: float = 1.0  # fraction of the robustness trials (and the grasp itself) that lifted
 
 
 def wrap_half_turn(angle: float) -> float:
@@ -59,16 +77,47 @@ def candidate_grasps(depth: np.ndarray, world: GraspWorld, config: TeacherConfig
     ]
 
 
-def find_grasp(world: GraspWorld, depth: np.ndarray, config: TeacherConfig) -> tuple[GraspCommand, GraspOutcome] | None:
-    """The first candidate that lifts an object (the world keeps that outcome: object held), or
-    None with the scene restored untouched."""
+def perturbed(command: GraspCommand, trial: tuple[float, float, float], shape: tuple[int, int]) -> GraspCommand:
+    du, dv, dyaw = trial
+    return replace(
+        command,
+        u=float(np.clip(command.u + du, 0, shape[1] - 1)),
+        v=float(np.clip(command.v + dv, 0, shape[0] - 1)),
+        yaw=wrap_half_turn(command.yaw + dyaw),
+    )
+
+
+def find_grasp(
+    world: GraspWorld, depth: np.ndarray, config: TeacherConfig
+) -> tuple[GraspCommand, GraspOutcome, float] | None:
+    """The chosen lifting candidate, its outcome (the world keeps it: object held) and its
+    robustness; or None with the scene restored untouched."""
     snapshot = world.snapshot()
+    best: tuple[float, GraspCommand] | None = None
     for command in candidate_grasps(depth, world, config):
         outcome = world.execute(command, depth)
-        if outcome.success:
-            return command, outcome
+        if outcome.success and not config.robustness_trials:
+            return command, outcome, 1.0
         world.restore(snapshot)
-    return None
+        if not outcome.success:
+            continue
+        lifted = 1
+        for trial in config.robustness_trials:
+            lifted += world.execute(perturbed(command, trial, depth.shape), depth).success
+            world.restore(snapshot)
+        robustness = lifted / (1 + len(config.robustness_trials))
+        if best is None or robustness > best[0]:
+            best = (robustness, command)
+        if robustness == 1.0:
+            break
+    if best is None:
+        return None
+    robustness, command = best
+    outcome = world.execute(command, depth)
+    if not outcome.success:  # contact chaos: it lifted a moment ago, not on the replay
+        world.restore(snapshot)
+        return None
+    return command, outcome, robustness
 
 
 def collect_demonstrations(
@@ -95,8 +144,8 @@ def collect_demonstrations(
             found = find_grasp(world, depth, config)
             if found is None:
                 break
-            command, outcome = found
-            demos.append(Demonstration(depth, command, n_objects))
+            command, outcome, robustness = found
+            demos.append(Demonstration(depth, command, n_objects, robustness))
             world.remove_lifted(outcome)
             world.park_robot()
             for _ in range(config.settle_steps):
