@@ -40,9 +40,10 @@ def _imitation_lines(counters: dict, imitation: dict, train: dict, machine: dict
     ]
 
 
-def _ppo_lines(counters: dict, machine: dict, source: str) -> list[str]:
+def _ppo_lines(counters: dict, machine: dict, kept_as: str) -> list[str]:
+    """`kept_as`: the written file, which every clone has (the source checkpoint may not exist there)."""
     if not counters.get("updates"):
-        return [f"- no PPO updates yet: fine-tune with `pa-grasp-train --init {source} --out runs/finetune`"]
+        return [f"- no PPO updates yet: fine-tune with `pa-grasp-train --init {kept_as} --out runs/finetune`"]
     return [
         f"- PPO updates: {counters.get('updates', 0)}, environment steps: {counters.get('env_steps', 0):,}, "
         f"grasp attempts: {counters.get('grasp_attempts', 0):,} "
@@ -51,12 +52,14 @@ def _ppo_lines(counters: dict, machine: dict, source: str) -> list[str]:
         f"({machine.get('platform', platform.platform())}), no GPU",
         f"- held-out evaluation during training (best): {counters.get('best_eval_success', 'n/a')}; "
         f"last: {json.dumps(counters.get('last_eval', {}))}",
-        f"- resume: `pa-grasp-train --resume {source} --out runs/main` on the machine that trained it (keeps the "
-        "optimizer state), or from this file anywhere (weights, config and counters; Adam restarts).",
+        f"- continue training: `pa-grasp-train --resume {kept_as} --out runs/main` (weights, config and counters; "
+        "Adam restarts: this copy has no optimizer state)",
     ]
 
 
-def model_card(payload: dict, n_params: int, evals: list[dict], source: str, shipped: bool = True) -> str:
+def model_card(
+    payload: dict, n_params: int, evals: list[dict], source: str, shipped: bool = True, kept_as: str = ""
+) -> str:
     counters = payload.get("counters", {})
     cfg = payload.get("config", {})
     train, ppo = cfg.get("train", {}), cfg.get("ppo", {})
@@ -83,7 +86,7 @@ def model_card(payload: dict, n_params: int, evals: list[dict], source: str, shi
         "## Training so far",
         "",
         *_imitation_lines(counters, cfg.get("imitation") or {}, train, machine),
-        *_ppo_lines(counters, machine, source),
+        *_ppo_lines(counters, machine, kept_as or source),
         "",
         "## Evaluation (deterministic policy, fresh seeded scenes, mean ± std over seeds)",
         "",
@@ -117,7 +120,9 @@ def main(argv=None) -> int:
     save_checkpoint(out, policy, None, payload.get("config", {}), payload.get("counters", {}))
     evals = [json.loads(Path(f).read_text()) for f in args.eval]
     shipped = out.resolve() == DEFAULT_MODEL.resolve()
-    card = model_card(payload, count_parameters(policy), evals, os.path.relpath(args.checkpoint), shipped)
+    card = model_card(
+        payload, count_parameters(policy), evals, os.path.relpath(args.checkpoint), shipped, os.path.relpath(out)
+    )
     card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")
     card_path.write_text(card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card_path}")

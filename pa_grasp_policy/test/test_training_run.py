@@ -2,6 +2,7 @@
 and the evaluation CLI on its checkpoint."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -108,6 +109,7 @@ def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
     assert payload["counters"]["updates"] == counters["updates"]
     card = target.with_suffix(".md").read_text()
     assert "training state" in card and "PPO updates: 2" in card
+    assert f"--resume {os.path.relpath(target)}" in card  # the kept file, which every clone has
     # It resumes: weights, config and counters come back, Adam restarts.
     assert (
         train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
