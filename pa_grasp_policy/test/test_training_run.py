@@ -103,13 +103,15 @@ def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
 
     out, counters, _ = tiny_run
     target = tmp_path / "state" / "main.pt"
-    assert ship.main(["--checkpoint", str(out / "latest.pt"), "--out", str(target)]) == 0
+    note = "warm start kept as training_state/x.pt"
+    assert ship.main(["--checkpoint", str(out / "latest.pt"), "--out", str(target), "--note", note]) == 0
     policy, payload = load_checkpoint(target)
     assert payload["optimizer_state"] is None
     assert payload["counters"]["updates"] == counters["updates"]
     card = target.with_suffix(".md").read_text()
     assert "training state" in card and "PPO updates: 2" in card
     assert f"--resume {os.path.relpath(target)}" in card  # the kept file, which every clone has
+    assert f"- {note}\n" in card
     # It resumes: weights, config and counters come back, Adam restarts.
     assert (
         train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
