@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -32,8 +33,12 @@ def _imitation_lines(counters: dict, imitation: dict, train: dict, machine: dict
         f"demonstrations ({counters.get('imitation_steps', 0):,} zoom steps), "
         f"{counters.get('imitation_epochs', 0)} epochs "
         f"(collection {_fmt_hours(counters.get('imitation_collect_s', 0.0))}, "
-        f"fit {_fmt_hours(counters.get('imitation_fit_s', 0.0))}); the teacher found a lifting grasp in "
-        f"{counters.get('teacher_success', float('nan')):.1%} of its decisions"
+        f"fit {_fmt_hours(counters.get('imitation_fit_s', 0.0))})"
+        + (
+            f"; the teacher found a lifting grasp in {counters['teacher_success']:.1%} of its decisions"
+            if math.isfinite(counters.get("teacher_success", math.nan))
+            else ""
+        )
         + (f"; held-out imitation metrics {json.dumps(held_out)}" if held_out else "")
         + f"; machine: {machine.get('cpus', '?')} CPU cores ({machine.get('platform', '?')}), no GPU",
         f"- PPO fine-tuning from `{train['init']}`" if train.get("init") else "- imitation only (no PPO after it)",
@@ -48,7 +53,7 @@ def _ppo_lines(counters: dict, machine: dict, kept_as: str) -> list[str]:
         f"- PPO updates: {counters.get('updates', 0)}, environment steps: {counters.get('env_steps', 0):,}, "
         f"grasp attempts: {counters.get('grasp_attempts', 0):,} "
         f"(training success {counters.get('successes', 0) / max(counters.get('grasp_attempts', 1), 1):.1%})",
-        f"- wall time: {_fmt_hours(counters.get('wall_time_s', 0.0))} on {machine.get('cpus', '?')} CPU cores "
+        f"- PPO wall time: {_fmt_hours(counters.get('wall_time_s', 0.0))} on {machine.get('cpus', '?')} CPU cores "
         f"({machine.get('platform', platform.platform())}), no GPU",
         f"- held-out evaluation during training (best): {counters.get('best_eval_success', 'n/a')}; "
         f"last: {json.dumps(counters.get('last_eval', {}))}",
@@ -136,7 +141,7 @@ def main(argv=None) -> int:
         evals,
         os.path.relpath(args.checkpoint),
         shipped,
-        os.path.relpath(out),
+        os.path.relpath(out.resolve()),  # the source tree's file, not a build-directory symlink
         tuple(args.note),
     )
     card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")

@@ -211,7 +211,13 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             with torch.no_grad():
                 policy.net.log_std.copy_(torch.log(torch.tensor(std_vector(cfg.init_std, cfg.init_std_rpy))))
         # What the weights already went through (e.g. imitation) stays on the record.
-        counters.update({k: v for k, v in payload.get("counters", {}).items() if k.startswith("imitation")})
+        counters.update(
+            {
+                k: v
+                for k, v in payload.get("counters", {}).items()
+                if k.startswith("imitation") or k == "teacher_success"
+            }
+        )
         optimizer = make_optimizer(policy, ppo_cfg)
     else:
         net_cfg = NetworkConfig(input_size=cfg.input_size, init_std=cfg.init_std, init_std_rpy=cfg.init_std_rpy)
