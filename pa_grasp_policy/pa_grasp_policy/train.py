@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -326,6 +327,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     return counters
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     cfg, resume = parse_args(argv)
     if resume:
@@ -351,7 +356,14 @@ def main(argv=None) -> int:
         except CheckpointError as exc:
             print(f"pa-grasp-train: {exc}")
             return 2
-    counters = train(cfg, resume)
+    # `kill` (SIGTERM) stops a run like Ctrl-C: unwinding through train() closes the worker pool,
+    # and latest.pt (written atomically after every update) holds the last finished update.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        counters = train(cfg, resume)
+    except KeyboardInterrupt:
+        print(f"pa-grasp-train: stopped; {Path(cfg.out) / 'latest.pt'} holds the last finished update", flush=True)
+        return 130
     print(json.dumps({k: v for k, v in counters.items() if not isinstance(v, dict)}, indent=None))
     return 0 if math.isfinite(counters.get("wall_time_s", 0.0)) else 1
 

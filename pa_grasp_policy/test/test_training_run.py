@@ -3,6 +3,11 @@ and the evaluation CLI on its checkpoint."""
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -116,3 +121,51 @@ def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
     assert (
         train.main(["--resume", str(target), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]) == 0
     )
+
+
+def test_sigterm_stops_training_cleanly(tmp_path):
+    """`kill` on a long run: exit status 130, no process left behind, latest.pt loads."""
+    out = tmp_path / "killed"
+    argv = ["--out", str(out), "--total-steps", "100000", "--workers", "1", "--batch-size", "40"]
+    argv += ["--minibatch-size", "20", "--update-epochs", "1", "--input-size", "64", "--threads", "1"]
+    argv += ["--eval-every", "1000"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pa_grasp_policy.train", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the workers can be looked for afterwards
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "latest.pt").exists():
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "no update finished in 120 s"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output
+    assert "latest.pt holds the last finished update" in output
+    deadline = time.monotonic() + 15  # the rollout worker (and multiprocessing's tracker) go with it
+    while _live_processes_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _live_processes_in_group(proc.pid)
+    _, payload = load_checkpoint(out / "latest.pt")
+    assert payload["counters"]["updates"] >= 1
+
+
+def _live_processes_in_group(pgid: int) -> list[int]:
+    """PIDs in process group `pgid` that are not zombies (an orphaned zombie waits for a reaper
+    this container may not have; it holds no resources)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
