@@ -358,12 +358,14 @@ def main(argv=None) -> int:
             return 2
     # `kill` (SIGTERM) stops a run like Ctrl-C: unwinding through train() closes the worker pool,
     # and latest.pt (written atomically after every update) holds the last finished update.
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         counters = train(cfg, resume)
     except KeyboardInterrupt:
         print(f"pa-grasp-train: stopped; {Path(cfg.out) / 'latest.pt'} holds the last finished update", flush=True)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # main() may be called in-process (tests)
     print(json.dumps({k: v for k, v in counters.items() if not isinstance(v, dict)}, indent=None))
     return 0 if math.isfinite(counters.get("wall_time_s", 0.0)) else 1
 
