@@ -41,7 +41,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.train import ABLATIONS, TrainConfig
 from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState, original_to_view, run_zoom_loop
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.teacher import TeacherConfig, wrap_half_turn
+from pa_grasp_sim.teacher import ROBUSTNESS_TRIALS, TeacherConfig, wrap_half_turn
 
 DEMO_FILE = "demos.npz"
 
@@ -121,9 +121,9 @@ def demonstration_steps(
 
 def teacher_config(name: str) -> TeacherConfig:
     if name == "first":
-        return TeacherConfig(robustness_trials=())
-    if name == "robust":
         return TeacherConfig()
+    if name == "robust":
+        return TeacherConfig(robustness_trials=ROBUSTNESS_TRIALS)
     raise ValueError(f"teacher must be 'robust' or 'first', got '{name}'")
 
 

@@ -10,6 +10,7 @@ from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
 from pa_grasp_sim.teacher import (
+    ROBUSTNESS_TRIALS,
     TeacherConfig,
     candidate_grasps,
     collect_demonstrations,
@@ -19,7 +20,8 @@ from pa_grasp_sim.teacher import (
 )
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
-FIRST = TeacherConfig(robustness_trials=())  # the first lifting candidate, no robustness trials
+FIRST = TeacherConfig()  # the first lifting candidate, no robustness trials
+ROBUST = TeacherConfig(robustness_trials=ROBUSTNESS_TRIALS)
 
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
 # An elongated box: 12 cm long in x, 5 cm wide, 6 cm tall. Lying at rest its long side is x.
@@ -90,12 +92,12 @@ def test_perturbed_grasp_stays_in_the_image_and_in_the_yaw_range():
 
 
 def test_robust_teacher_scores_its_choice_and_the_choice_replays():
-    trials = TeacherConfig().robustness_trials
+    trials = ROBUST.robustness_trials
     with GraspWorld(WorldConfig(), ObjectSet("one", [LONG_BOX]), seed=0) as world:
         world.reset(1, seed=2)
         snapshot = world.snapshot()
         depth = world.render_depth()
-        command, outcome, robustness = find_grasp(world, depth, TeacherConfig())
+        command, outcome, robustness = find_grasp(world, depth, ROBUST)
         assert outcome.success
         # Robustness is the lifting fraction of the grasp and its perturbed copies: recount it.
         lifted = []
