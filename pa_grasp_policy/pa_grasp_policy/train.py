@@ -90,7 +90,8 @@ class TrainConfig:
         )
 
 
-def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
+def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
+    """(config, checkpoint to resume or None, settings the command line sets over a resumed run's)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = TrainConfig()
     p.add_argument("--out", default=d.out, help="run directory: checkpoints, TensorBoard logs, config")
@@ -113,6 +114,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
     p.add_argument("--eval-attempts", type=int, default=d.eval_attempts, help="attempts per held-out evaluation")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
+    p.add_argument(
+        "--single-probability",
+        type=float,
+        help=f"chance that a training scene holds one object, else 2-{d.max_objects} "
+        f"(default {d.single_probability}, the paper's); with --resume it replaces the run's",
+    )
     p.add_argument(
         "--init-std",
         type=float,
@@ -159,6 +166,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
         eval_attempts=args.eval_attempts,
         seed=args.seed,
         camera_noise=args.camera_noise,
+        single_probability=d.single_probability if args.single_probability is None else args.single_probability,
         init_std=d.init_std if args.init_std is None else args.init_std,
         init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
         init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
@@ -170,9 +178,16 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None]:
         p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
+    if not 0.0 <= cfg.single_probability <= 1.0:
+        p.error(f"--single-probability must be in [0, 1], got {cfg.single_probability}")
     if not (cfg.init_std > 0 and cfg.init_std_rpy > 0):
         p.error("--init-std and --init-std-rpy must be positive")
-    return cfg, args.resume
+    # A resumed run keeps its own config, except the budget, workers and output and what the
+    # command line sets explicitly: PPO hyper-parameters and the scene mix.
+    extend = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
+    if args.single_probability is not None:
+        extend["single_probability"] = cfg.single_probability
+    return cfg, args.resume, extend
 
 
 def episode_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -332,7 +347,7 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None) -> int:
-    cfg, resume = parse_args(argv)
+    cfg, resume, extend = parse_args(argv)
     if resume:
         try:
             payload = read_payload(resume)
@@ -341,15 +356,7 @@ def main(argv=None) -> int:
             return 2
         saved = payload.get("config", {}).get("train")
         if saved:
-            # The run's own config wins, except where the command line extends it.
-            keep = {
-                "total_steps": cfg.total_steps,
-                "hours": cfg.hours,
-                "workers": cfg.workers,
-                "out": cfg.out,
-                "ppo": {**saved.get("ppo", {}), **cfg.ppo},
-            }
-            cfg = TrainConfig(**{**saved, **keep})
+            cfg = TrainConfig(**{**saved, **extend, "ppo": {**saved.get("ppo", {}), **cfg.ppo}})
     if cfg.init:
         try:
             read_payload(cfg.init)

@@ -127,12 +127,15 @@ def test_init_errors_are_clear(tmp_path, capsys):
         train.parse_args(["--init", "a.pt", "--resume", "b.pt"])
     with pytest.raises(SystemExit):
         train.parse_args(["--init", "a.pt", "--init-std", "0"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--single-probability", "1.5"])
+    assert "--single-probability must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_init_keeps_the_checkpoint_sigmas_unless_asked():
     assert not train.parse_args(["--init", "a.pt"])[0].init_reset_std
     assert train.parse_args(["--init", "a.pt", "--init-std-rpy", "0.03"])[0].init_reset_std
-    fresh, _ = train.parse_args(["--init-std", "0.1"])  # a fresh network just starts there
+    fresh, _, _ = train.parse_args(["--init-std", "0.1"])  # a fresh network just starts there
     assert not fresh.init_reset_std and fresh.init_std == 0.1
 
 

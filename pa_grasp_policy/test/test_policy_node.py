@@ -49,30 +49,49 @@ def wait_for(predicate, what, timeout_s=TIMEOUT_S):
 
 
 class FakeRobot:
-    """Plays kinect_node (conditioned depth at 20 Hz, on demand) and the executor (always lifts)."""
+    """Plays kinect_node (conditioned depth at 20 Hz, on demand) and the executor (always lifts).
+
+    Depth comes from a thread of its own, as from a camera driver, not from a timer on the probe
+    node: that timer shared a callback group and the executor with the test's action client, and
+    once (fresh-clone CI at e888142) the policy node saw no depth for 1.3 s, which turned the ROI
+    goal's expected "roi" abort into a stale-depth abort."""
+
+    PERIOD_S = 0.05
 
     def __init__(self, node):
         self.node = node
         self.publishing = False
+        self.last_publish = float("-inf")  # time.monotonic() of the last depth image
         self.goals: list[ExecuteGrasp.Goal] = []
         self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
         self.server = None
-        node.create_timer(0.05, self._publish)
+        self._stop = threading.Event()
+        self._camera = threading.Thread(target=self._publish_loop, daemon=True)
+        self._camera.start()
 
     def serve_execute(self):
         self.server = ActionServer(self.node, ExecuteGrasp, "/pa_grasp/execute_grasp", execute_callback=self._execute)
+
+    def stop(self):
+        self._stop.set()
+        self._camera.join(timeout=5)
+
+    def staleness(self) -> str:
+        return f"the fake camera last published {time.monotonic() - self.last_publish:.2f} s ago"
 
     def _execute(self, goal_handle):
         self.goals.append(goal_handle.request)
         goal_handle.succeed()
         return ExecuteGrasp.Result(success=True, reachable=True, objects_lifted=1)
 
-    def _publish(self):
-        if self.publishing:
-            header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id="camera_depth_optical_frame")
-            self.info_pub.publish(to_camera_info_msg(INTRINSICS, header))
-            self.depth_pub.publish(to_image_msg(scene_depth(), header))
+    def _publish_loop(self):
+        while not self._stop.wait(self.PERIOD_S):
+            if self.publishing:
+                header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id="camera_depth_optical_frame")
+                self.info_pub.publish(to_camera_info_msg(INTRINSICS, header))
+                self.depth_pub.publish(to_image_msg(scene_depth(), header))
+                self.last_publish = time.monotonic()
 
 
 @pytest.fixture
@@ -101,6 +120,7 @@ def graph(tmp_path):
     try:
         yield policy_node, robot, client
     finally:
+        robot.stop()
         executor.shutdown()
         spinner.join(timeout=5)
         client.destroy()
@@ -176,10 +196,11 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height = 40, 20, 40, 40
     status, result, feedback = send(client, goal)
     zooming = [f for f in feedback if f.stage == Grasp.Feedback.STAGE_ZOOMING]
+    assert zooming, f"{result.message} ({robot.staleness()})"
     first = zooming[0].current_box
     assert (first.x_offset, first.y_offset, first.width, first.height) == (40, 20, 40, 40)
     assert status == GoalStatus.STATUS_ABORTED and "no ExecuteGrasp server" in result.message
 
     goal.roi.x_offset = 90  # 90 + 40 > 96: outside the image
     status, result, _ = send(client, goal)
-    assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message
+    assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"

@@ -45,7 +45,7 @@ def tiny_run(tmp_path_factory):
         "--seed",
         "3",
     ]
-    cfg, resume = train.parse_args(argv)
+    cfg, resume, _ = train.parse_args(argv)
     torch.manual_seed(cfg.seed)
     counters = train.train(cfg, resume, progress=False)
     return out, counters, cfg
@@ -71,13 +71,16 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
 def test_resume_continues_counters(tiny_run):
     out, counters, _ = tiny_run
     resumed_dir = out / "resumed"
-    code = train.main(
-        ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
-    )
+    resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
+    code = train.main([*resume, "--single-probability", "1.0"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
     assert payload["counters"]["env_steps"] >= 300
+    # The run's own config carries on, except the scene mix the command line set.
+    assert payload["config"]["train"]["input_size"] == 64
+    assert payload["config"]["train"]["single_probability"] == 1.0
+    assert "single_probability" not in train.parse_args(resume)[2]  # not given: the run's own mix stays
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
