@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,12 @@ from pa_grasp_sim.world import WorldConfig
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "pa_grasp.pt"
+
+
+def shown_path(path) -> str:
+    """A model path as a card or report should name it: the source-tree file (colcon's build/
+    copies are symlinks to it), relative to the working directory."""
+    return os.path.relpath(Path(path).resolve())
 
 
 def default_model_path() -> Path:
@@ -109,7 +116,7 @@ def main(argv=None) -> int:
         else:
             policy, zoom_cfg, world_cfg = load_policy(args.checkpoint, args.test_ablation)
             choose = policy_chooser(policy, zoom_cfg)
-            who_name = str(args.checkpoint or DEFAULT_MODEL)
+            who_name = args.checkpoint or shown_path(DEFAULT_MODEL)
         if args.camera_angle is not None:
             world_cfg.camera.view_angle_deg = args.camera_angle
         config = EvalConfig(

@@ -15,7 +15,7 @@ import platform
 from pathlib import Path
 
 from pa_grasp_policy.checkpoint import load_checkpoint, save_checkpoint
-from pa_grasp_policy.evaluate import DEFAULT_MODEL
+from pa_grasp_policy.evaluate import DEFAULT_MODEL, shown_path
 from pa_grasp_policy.network import count_parameters
 
 
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         evals,
         os.path.relpath(args.checkpoint),
         shipped,
-        os.path.relpath(out.resolve()),  # the source tree's file, not a build-directory symlink
+        shown_path(out),
         tuple(args.note),
     )
     card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")

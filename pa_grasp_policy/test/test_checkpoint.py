@@ -119,3 +119,16 @@ def test_unstorable_config_is_rejected_and_nothing_written(tmp_path):
     with pytest.raises(CheckpointError, match="config.obj"):
         save_checkpoint(tmp_path / "x.pt", policy, config={"obj": object()})
     assert os.listdir(tmp_path) == []
+
+
+def test_cards_and_reports_name_the_source_file_not_the_build_symlink(tmp_path, monkeypatch):
+    from pa_grasp_policy.evaluate import shown_path
+
+    source = tmp_path / "src" / "models" / "pa_grasp.pt"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"weights")
+    build = tmp_path / "build" / "models"
+    build.mkdir(parents=True)
+    (build / "pa_grasp.pt").symlink_to(source)  # what colcon's --symlink-install leaves in build/
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(build / "pa_grasp.pt") == os.path.join("src", "models", "pa_grasp.pt")

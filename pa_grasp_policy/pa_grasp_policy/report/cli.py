@@ -509,7 +509,7 @@ def main(argv=None) -> int:
     command = "pa-grasp-report " + shlex.join(argv)
     started = time.perf_counter()
     from pa_grasp_policy.checkpoint import CheckpointError
-    from pa_grasp_policy.evaluate import DEFAULT_MODEL
+    from pa_grasp_policy.evaluate import DEFAULT_MODEL, shown_path
     from pa_grasp_sim.objects import ObjectSetError, load_object_set
 
     try:
@@ -519,7 +519,7 @@ def main(argv=None) -> int:
         objects = {"seen": "seen", "novel": args.novel or "novel"}
         for name in set(objects.values()):
             load_object_set(name)
-        model_path = args.checkpoint or str(DEFAULT_MODEL)
+        model_path = args.checkpoint or shown_path(DEFAULT_MODEL)
         model_name = Path(model_path).name
         measured = [k for k in selected if k in rows.MEASURED_ROWS]
         specs = {k: rows.build_row(k, model_path, model_name, trained) for k in measured}
