@@ -43,6 +43,7 @@ class Rollout:
     episode_success: list[bool] = field(default_factory=list)
     episode_zooms: list[int] = field(default_factory=list)
     episode_objects: list[int] = field(default_factory=list)
+    episode_scene: list[tuple[int, int]] = field(default_factory=list)  # (worker, scene id in that worker)
     failure_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -61,6 +62,7 @@ class Rollout:
             episode_success=sum((p.episode_success for p in parts), []),
             episode_zooms=sum((p.episode_zooms for p in parts), []),
             episode_objects=sum((p.episode_objects for p in parts), []),
+            episode_scene=sum((p.episode_scene for p in parts), []),
             failure_reasons=reasons,
             seconds=max(p.seconds for p in parts),
         )
@@ -82,8 +84,8 @@ class Rollout:
         )
 
 
-def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator) -> Rollout:
-    """Complete episodes until at least `min_steps` steps."""
+def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator, worker: int = 0) -> Rollout:
+    """Complete episodes until at least `min_steps` steps; `worker` tags their scenes."""
     start = time.perf_counter()
     cols: dict[str, list] = {k: [] for k in STEP_FIELDS}
     out = Rollout(*[np.zeros(0)] * 10)
@@ -111,6 +113,7 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
         out.episode_success.append(bool(info["success"]))
         out.episode_zooms.append(int(info["zoom_steps"]))
         out.episode_objects.append(int(info["object_count"]))
+        out.episode_scene.append((worker, int(info["scene_id"])))
         if not info["success"]:
             key = info["reason"].split(" with ")[0]
             reasons[key] = reasons.get(key, 0) + 1
@@ -142,7 +145,7 @@ def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attemp
     return results
 
 
-def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int) -> None:
+def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int, index: int) -> None:
     torch.set_num_threads(1)
     try:
         policy = Policy(NetworkConfig.from_dict(net_config), DofConstraints.from_dict(constraints))
@@ -156,13 +159,13 @@ def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict
             if msg[0] == "collect":
                 _, weights, min_steps = msg
                 policy.load_state_dict(weights)
-                conn.send(("ok", collect(env, policy, min_steps, generator)))
+                conn.send(("ok", collect(env, policy, min_steps, generator, worker=index)))
             elif msg[0] == "evaluate":
                 _, weights, scene, attempts, eval_seed = msg
                 policy.load_state_dict(weights)
                 # Fresh scenes for every attempt: no snapshot reuse in evaluation.
                 eval_env = ZoomGraspEnv(
-                    dataclasses.replace(env_config, clutter_reuse=1), seed=eval_seed, world=env.world
+                    dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1), seed=eval_seed, world=env.world
                 )
                 count_fn = (lambda rng: 1) if scene == "single" else (lambda rng: int(rng.integers(2, 31)))
                 conn.send(("ok", evaluate_episodes(eval_env, policy, count_fn, attempts)))
@@ -182,7 +185,7 @@ class WorkerPool:
             parent, child = ctx.Pipe()
             proc = ctx.Process(
                 target=_worker,
-                args=(child, env_config, policy.config.to_dict(), policy.constraints.to_dict(), seed * 1000 + i),
+                args=(child, env_config, policy.config.to_dict(), policy.constraints.to_dict(), seed * 1000 + i, i),
                 daemon=True,
             )
             proc.start()

@@ -38,6 +38,7 @@ from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.world import WorldConfig
 
 ABLATIONS = ("full", "no_attention", "top_down", "parallel", "camera60")
+BASELINES = ("batch", "scene")
 
 
 @dataclasses.dataclass
@@ -55,6 +56,10 @@ class TrainConfig:
     eval_attempts: int = 40
     seed: int = 0
     clutter_reuse: int = 8
+    # "batch": the paper's (return-to-go, normalised per batch); "scene": minus the mean outcome
+    # of the other episodes on the same scene (needs scene_repeats > 1; not in the paper).
+    baseline: str = "batch"
+    scene_repeats: int = 1
     single_probability: float = 0.5
     max_objects: int = 30
     camera_noise: bool = False
@@ -87,6 +92,7 @@ class TrainConfig:
             zoom=zoom,
             scenes=SceneSampler(self.single_probability, 2, self.max_objects),
             clutter_reuse=self.clutter_reuse,
+            scene_repeats=self.scene_repeats,
         )
 
 
@@ -132,6 +138,17 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         help=f"initial σ of roll, pitch, yaw, unscaled: x pi rad (default {d.init_std_rpy}); "
         "with --init it replaces the checkpoint's",
     )
+    p.add_argument(
+        "--baseline",
+        choices=BASELINES,
+        help=f"advantage baseline (default {d.baseline}, the paper's): batch = return minus the batch mean; "
+        "scene = minus the mean outcome of the other episodes on the same scene (needs --scene-repeats)",
+    )
+    p.add_argument(
+        "--scene-repeats",
+        type=int,
+        help=f"episodes played on each training scene in a row (default {d.scene_repeats}: fresh scenes)",
+    )
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
     for f in dataclasses.fields(PPOConfig):
         if f.type in ("float", "int") or f.type in (float, int):
@@ -167,6 +184,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         seed=args.seed,
         camera_noise=args.camera_noise,
         single_probability=d.single_probability if args.single_probability is None else args.single_probability,
+        baseline=args.baseline or d.baseline,
+        scene_repeats=d.scene_repeats if args.scene_repeats is None else args.scene_repeats,
         init_std=d.init_std if args.init_std is None else args.init_std,
         init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
         init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
@@ -182,17 +201,52 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error(f"--single-probability must be in [0, 1], got {cfg.single_probability}")
     if not (cfg.init_std > 0 and cfg.init_std_rpy > 0):
         p.error("--init-std and --init-std-rpy must be positive")
+    if cfg.scene_repeats < 1:
+        p.error(f"--scene-repeats must be at least 1, got {cfg.scene_repeats}")
+    if args.baseline == "scene" and cfg.scene_repeats < 2 and not args.resume:
+        p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
-    # command line sets explicitly: PPO hyper-parameters and the scene mix.
+    # command line sets explicitly: PPO hyper-parameters, the scene mix and the baseline.
     extend = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
-    if args.single_probability is not None:
-        extend["single_probability"] = cfg.single_probability
+    for name in ("single_probability", "baseline", "scene_repeats"):
+        if getattr(args, name) is not None:
+            extend[name] = getattr(cfg, name)
     return cfg, args.resume, extend
 
 
 def episode_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
     """(advantages, returns): without a value baseline both are the discounted return-to-go."""
     returns, advantages = compute_returns_advantages(rewards, dones, None, gamma=gamma)
+    return advantages, returns
+
+
+def scene_baseline_returns(
+    rewards: np.ndarray, dones: np.ndarray, episode_scene: list, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(advantages, returns) with a leave-one-out baseline per scene: each episode's outcome
+    minus the mean outcome of the other episodes on the same scene in this batch (of all other
+    episodes when its scene has none here), discounted to each step like the return."""
+    advantages, returns = episode_returns(rewards, dones, gamma)
+    ends = np.flatnonzero(dones)
+    if len(ends) != len(episode_scene):
+        raise ValueError(f"{len(ends)} episodes in the steps, {len(episode_scene)} scene ids")
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    outcome = np.array([rewards[a : b + 1].sum() for a, b in zip(starts, ends)], dtype=np.float64)
+    groups: dict = {}
+    for i, scene in enumerate(episode_scene):
+        groups.setdefault(scene, []).append(i)
+    n, total = len(outcome), outcome.sum()
+    baseline = np.zeros(n)
+    for members in groups.values():
+        group_sum = outcome[members].sum()
+        for i in members:
+            if len(members) > 1:
+                baseline[i] = (group_sum - outcome[i]) / (len(members) - 1)
+            elif n > 1:
+                baseline[i] = (total - outcome[i]) / (n - 1)
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        steps_to_end = np.arange(b - a, -1, -1)
+        advantages[a : b + 1] = returns[a : b + 1] - gamma**steps_to_end * baseline[i]
     return advantages, returns
 
 
@@ -274,7 +328,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             policy.eval()
             rollout = pool.collect(policy, ppo_cfg.batch_size)
             t1 = time.perf_counter()
-            adv, ret = episode_returns(rollout.reward, rollout.done, ppo_cfg.gamma)
+            if cfg.baseline == "scene":
+                adv, ret = scene_baseline_returns(rollout.reward, rollout.done, rollout.episode_scene, ppo_cfg.gamma)
+            else:
+                adv, ret = episode_returns(rollout.reward, rollout.done, ppo_cfg.gamma)
             batch = PPOBatch(
                 rollout.obs_batch(),
                 rollout.actions(cfg.input_size),

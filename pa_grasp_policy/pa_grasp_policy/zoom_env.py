@@ -6,6 +6,11 @@ physics), the grasp step runs the sim's grasp execution. Training scenes follow 
 one object or 2-30 objects with equal chance. A cluttered scene is settled once and restored
 from its snapshot for `clutter_reuse` episodes (each episode still sees a fresh, untouched
 copy), because settling 30 objects costs seconds and restoring milliseconds.
+
+With `scene_repeats` > 1 every new scene, single or cluttered, is played that many episodes in
+a row (not in the paper): the episodes of one scene differ only in the sampled actions, so their
+mean outcome is a baseline for each of them (train.py's `--baseline scene`). `scene_id` names
+the scene an episode was played on.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class ZoomEnvConfig:
     zoom: ZoomConfig = field(default_factory=ZoomConfig)
     scenes: SceneSampler = field(default_factory=SceneSampler)
     clutter_reuse: int = 4
+    scene_repeats: int = 1  # > 1: each scene is played this many times in a row (clutter_reuse unused)
 
 
 def action_to_command(action: Action, grasp_uv: tuple[float, float]) -> GraspCommand:
@@ -47,20 +53,32 @@ class ZoomGraspEnv:
         self.state: ZoomState | None = None
         self.depth: np.ndarray | None = None
         self.object_count = 0
+        self.scene_id = -1  # counts the scenes this env has built; restored copies keep the id
 
     def reset(self, object_count: int | None = None) -> Observation:
-        count = object_count or self.config.scenes.sample_count(self.rng)
-        if count > 1 and self._snapshot is not None and self._snapshot_uses < self.config.clutter_reuse:
-            self.world.restore(self._snapshot)
-            self._snapshot_uses += 1
+        """The next episode: a scene of `object_count` objects, or of the training mix (replays
+        of the current scene as the module doc says)."""
+        repeats = self.config.scene_repeats
+        if object_count is None and repeats > 1 and self._snapshot is not None and self._snapshot_uses < repeats:
+            self._replay()
         else:
-            self.world.reset(count, seed=int(self.rng.integers(2**31)))
-            self._snapshot = self.world.snapshot() if count > 1 else None
-            self._snapshot_uses = 1
+            count = object_count or self.config.scenes.sample_count(self.rng)
+            reuse = count > 1 and repeats == 1 and self._snapshot is not None
+            if reuse and self._snapshot_uses < self.config.clutter_reuse:
+                self._replay()
+            else:
+                self.world.reset(count, seed=int(self.rng.integers(2**31)))
+                self._snapshot = self.world.snapshot() if count > 1 or repeats > 1 else None
+                self._snapshot_uses = 1
+                self.scene_id += 1
         self.object_count = len(self.world.objects)
         self.depth = self.world.render_depth(self.rng)
         self.state = ZoomState(self.depth, self.config.zoom)
         return self.state.observation()
+
+    def _replay(self) -> None:
+        self.world.restore(self._snapshot)
+        self._snapshot_uses += 1
 
     def step(self, action: Action) -> tuple[Observation | None, float, bool, dict]:
         """Zoom: the next crop, reward 0. Grasp: execute in the simulator, reward 1/0, done."""
@@ -76,6 +94,7 @@ class ZoomGraspEnv:
             "zoom_steps": self.state.step,
             "boxes": list(self.state.boxes),
             "object_count": self.object_count,
+            "scene_id": self.scene_id,
         }
         return None, outcome.reward, True, info
 

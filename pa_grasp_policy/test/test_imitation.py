@@ -130,6 +130,9 @@ def test_init_errors_are_clear(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train.parse_args(["--single-probability", "1.5"])
     assert "--single-probability must be in [0, 1]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.parse_args(["--baseline", "scene"])
+    assert "--scene-repeats 2 or more" in capsys.readouterr().err
 
 
 def test_init_keeps_the_checkpoint_sigmas_unless_asked():

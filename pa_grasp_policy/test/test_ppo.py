@@ -26,6 +26,26 @@ def test_returns_without_baseline_are_discounted_return_to_go():
     np.testing.assert_allclose(r2, [[0 + 0.5 * (1 + 0.5 * 2.0), 1.0], [1 + 0.5 * 2.0, 0 + 0.5 * 4.0]])
 
 
+def test_scene_baseline_by_hand():
+    """Episodes: scene A (zoom, grasp: success), scene A (grasp: failure), scene B (grasp: success).
+    Baselines (leave one out): 0 (the other A failed), 1 (the other A lifted), 0.5 (B has no
+    sibling: the mean of the other two episodes)."""
+    from pa_grasp_policy.train import scene_baseline_returns
+
+    rewards = np.array([0, 1, 0, 1], dtype=np.float32)
+    dones = np.array([0, 1, 1, 1], dtype=bool)
+    adv, ret = scene_baseline_returns(rewards, dones, [(0, 7), (0, 7), (1, 7)], gamma=0.5)
+    np.testing.assert_allclose(ret, [0.5, 1.0, 0.0, 1.0])
+    np.testing.assert_allclose(adv, [0.5 - 0.5 * 0.0, 1.0 - 0.0, 0.0 - 1.0, 1.0 - 0.5])
+    adv, _ = scene_baseline_returns(rewards[1:], dones[1:], [(0, 1), (0, 2), (0, 2)], gamma=0.5)
+    np.testing.assert_allclose(adv, [1.0 - 0.5, 0.0 - 1.0, 1.0 - 0.0])
+    # A scene where every try lifts teaches nothing: zero advantage, whatever the batch does.
+    adv, _ = scene_baseline_returns(np.ones(3, np.float32), np.ones(3, bool), [(0, 3)] * 3, gamma=0.5)
+    np.testing.assert_array_equal(adv, 0.0)
+    with pytest.raises(ValueError, match="scene ids"):
+        scene_baseline_returns(rewards, dones, [(0, 7)], gamma=0.5)
+
+
 def test_gae_by_hand():
     r = np.array([0.0, 1.0, 0.0])
     d = np.array([0, 1, 1])

@@ -72,15 +72,16 @@ def test_resume_continues_counters(tiny_run):
     out, counters, _ = tiny_run
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
-    code = train.main([*resume, "--single-probability", "1.0"])
+    code = train.main([*resume, "--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
     assert payload["counters"]["env_steps"] >= 300
-    # The run's own config carries on, except the scene mix the command line set.
-    assert payload["config"]["train"]["input_size"] == 64
-    assert payload["config"]["train"]["single_probability"] == 1.0
-    assert "single_probability" not in train.parse_args(resume)[2]  # not given: the run's own mix stays
+    # The run's own config carries on, except the scene mix and baseline the command line set.
+    saved = payload["config"]["train"]
+    assert saved["input_size"] == 64
+    assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
+    assert not {"single_probability", "baseline"} & set(train.parse_args(resume)[2])  # not given: the run's stay
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
