@@ -162,6 +162,8 @@ def main(argv=None) -> int:
             "failures: "
             + ", ".join(f"{k} ({v})" for k, v in sorted(result.failure_reasons.items(), key=lambda kv: -kv[1]))
         )
+    if result.per_family:
+        print("by family: " + ", ".join(f"{name} {s}/{a}" for name, s, a in result.families_by_success()))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))

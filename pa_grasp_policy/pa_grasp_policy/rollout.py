@@ -145,6 +145,13 @@ def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attemp
     return results
 
 
+def evaluation_env_config(env_config: ZoomEnvConfig) -> ZoomEnvConfig:
+    """The held-out evaluation's env: a fresh scene for every attempt, objects drawn uniformly
+    (the protocol of pa-grasp-eval), whatever the training mix replays or favours."""
+    uniform = dataclasses.replace(env_config.scenes, family_weights={})
+    return dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1, scenes=uniform)
+
+
 def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int, index: int) -> None:
     torch.set_num_threads(1)
     try:
@@ -163,10 +170,7 @@ def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict
             elif msg[0] == "evaluate":
                 _, weights, scene, attempts, eval_seed = msg
                 policy.load_state_dict(weights)
-                # Fresh scenes for every attempt: no snapshot reuse in evaluation.
-                eval_env = ZoomGraspEnv(
-                    dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1), seed=eval_seed, world=env.world
-                )
+                eval_env = ZoomGraspEnv(evaluation_env_config(env_config), seed=eval_seed, world=env.world)
                 count_fn = (lambda rng: 1) if scene == "single" else (lambda rng: int(rng.integers(2, 31)))
                 conn.send(("ok", evaluate_episodes(eval_env, policy, count_fn, attempts)))
     except Exception:  # report, do not hang the trainer

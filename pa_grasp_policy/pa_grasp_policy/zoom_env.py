@@ -67,7 +67,9 @@ class ZoomGraspEnv:
             if reuse and self._snapshot_uses < self.config.clutter_reuse:
                 self._replay()
             else:
-                self.world.reset(count, seed=int(self.rng.integers(2**31)))
+                self.world.reset(
+                    count, seed=int(self.rng.integers(2**31)), family_weights=self.config.scenes.family_weights
+                )
                 self._snapshot = self.world.snapshot() if count > 1 or repeats > 1 else None
                 self._snapshot_uses = 1
                 self.scene_id += 1

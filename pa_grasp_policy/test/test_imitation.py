@@ -133,6 +133,12 @@ def test_init_errors_are_clear(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train.parse_args(["--baseline", "scene"])
     assert "--scene-repeats 2 or more" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.parse_args(["--family-weight", "flat_box:3"])
+    assert "expected FAMILY=W" in capsys.readouterr().err
+    assert train.main(["--family-weight", "plate=2", "--out", str(tmp_path)]) == 2  # plates are novel-only
+    assert "object set 'seen' has no family plate" in capsys.readouterr().out
+    assert not (tmp_path / "latest.pt").exists()
 
 
 def test_init_keeps_the_checkpoint_sigmas_unless_asked():

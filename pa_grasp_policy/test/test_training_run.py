@@ -72,7 +72,8 @@ def test_resume_continues_counters(tiny_run):
     out, counters, _ = tiny_run
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
-    code = train.main([*resume, "--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2"])
+    mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2", "--family-weight", "ball=4"]
+    code = train.main([*resume, *mix])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -81,7 +82,9 @@ def test_resume_continues_counters(tiny_run):
     saved = payload["config"]["train"]
     assert saved["input_size"] == 64
     assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
-    assert not {"single_probability", "baseline"} & set(train.parse_args(resume)[2])  # not given: the run's stay
+    assert saved["family_weights"] == {"ball": 4.0}
+    not_given = {"single_probability", "baseline", "family_weights"}
+    assert not not_given & set(train.parse_args(resume)[2])  # the run's stay
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
@@ -94,6 +97,9 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     data = json.loads(report.read_text())
     assert data["attempts"] == 4 and 0.0 <= data["success_rate"] <= 1.0 and data["std"] >= 0.0
     assert len(data["per_seed"]) == 2
+    # single scenes (the default): every attempt is tallied under its object's name
+    assert sum(a for _, a in data["per_object"].values()) == 4
+    assert sum(s for s, _ in data["per_object"].values()) == round(4 * data["success_rate"])
     assert "success" in capsys.readouterr().out
 
 

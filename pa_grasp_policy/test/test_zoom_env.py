@@ -4,6 +4,7 @@ paper's fresh-scene schedule stays the default."""
 
 import numpy as np
 
+from pa_grasp_policy.rollout import evaluation_env_config
 from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
 from pa_grasp_sim.env import SceneSampler
 
@@ -34,3 +35,20 @@ def test_fresh_single_scenes_by_default():
         env.reset()
         ids.append(env.scene_id)
     assert ids == [0, 1, 2]
+
+
+def test_family_weights_shape_training_scenes_but_not_the_held_out_evaluation():
+    weighted = ZoomEnvConfig(scenes=SceneSampler(1.0, family_weights={"mug": 1e9}))
+    env = ZoomGraspEnv(weighted, seed=2)
+    for _ in range(2):
+        env.reset()
+        assert [p.spec.family for p in env.world.objects] == ["mug"]
+    held_out = evaluation_env_config(weighted)
+    assert held_out.scenes.family_weights == {} and held_out.scene_repeats == 1
+    assert weighted.scenes.family_weights == {"mug": 1e9}  # the training config is left as it was
+    eval_env = ZoomGraspEnv(held_out, seed=2, world=env.world)
+    families = set()
+    for _ in range(6):
+        eval_env.reset(1)
+        families |= {p.spec.family for p in eval_env.world.objects}
+    assert families != {"mug"}

@@ -24,6 +24,8 @@ class SceneSampler:
     single_probability: float = 0.5
     min_objects: int = 2
     max_objects: int = 30
+    # Not in the paper: draw objects of some families more often (e.g. {"flat_box": 3.0}); empty = uniform.
+    family_weights: dict[str, float] = field(default_factory=dict)
 
     def sample_count(self, rng: np.random.Generator) -> int:
         if rng.random() < self.single_probability:

@@ -51,6 +51,9 @@ class EvalResult:
     per_seed: list[float]
     failure_reasons: dict[str, int]
     seconds: float
+    # Single-object scenes only, to see what fails: name or family -> [successes, attempts].
+    per_object: dict[str, list[int]] = field(default_factory=dict)
+    per_family: dict[str, list[int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -60,7 +63,14 @@ class EvalResult:
             "per_seed": self.per_seed,
             "failure_reasons": self.failure_reasons,
             "seconds": self.seconds,
+            "per_family": self.per_family,
+            "per_object": self.per_object,
         }
+
+    def families_by_success(self) -> list[tuple[str, int, int]]:
+        """(family, successes, attempts), lowest success rate first."""
+        rows = [(k, s, a) for k, (s, a) in self.per_family.items()]
+        return sorted(rows, key=lambda t: (t[1] / t[2], -t[2], t[0]))
 
 
 def success_stats(outcomes_per_seed: list[list[bool]]) -> tuple[float, float, list[float]]:
@@ -82,6 +92,8 @@ def evaluate(
     world = world or GraspWorld(config.world, config.objects, seed=EVAL_SEED_BASE)
     start = time.perf_counter()
     reasons: Counter = Counter()
+    per_object: dict[str, list[int]] = {}
+    per_family: dict[str, list[int]] = {}
     outcomes: list[list[bool]] = []
     done = 0
     split = np.array_split(np.arange(config.attempts), config.seeds)
@@ -98,10 +110,16 @@ def evaluate(
                     if config.scene == "single"
                     else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
                 )
-                world.reset(count, seed=int(scene_rng.integers(2**31)))
+                placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
+                single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
                 depth = world.render_depth(sensor_rng)
                 outcome = world.execute(choose(depth, world, choose_rng), depth)
                 results.append(outcome.success)
+                if single is not None:
+                    for tallies, key in ((per_object, single.name), (per_family, single.family or single.name)):
+                        tally = tallies.setdefault(key, [0, 0])
+                        tally[0] += int(outcome.success)
+                        tally[1] += 1
                 if not outcome.success:
                     reasons[outcome.reason.split(" with ")[0]] += 1
                 done += 1
@@ -112,4 +130,13 @@ def evaluate(
         if own_world:
             world.close()
     rate, std, per_seed = success_stats(outcomes)
-    return EvalResult(rate, std, config.attempts, per_seed, dict(reasons), time.perf_counter() - start)
+    return EvalResult(
+        rate,
+        std,
+        config.attempts,
+        per_seed,
+        dict(reasons),
+        time.perf_counter() - start,
+        dict(sorted(per_object.items())),
+        dict(sorted(per_family.items())),
+    )

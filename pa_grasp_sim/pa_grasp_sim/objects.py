@@ -45,6 +45,7 @@ class ObjectSpec:
     color: tuple = (0.7, 0.7, 0.7, 1.0)
     friction: float = 0.9
     extent: float = 0.0  # largest extent in metres (0 = unknown)
+    family: str = ""  # kind of object, for success by family ("flat_box", "random_urdf", "user", ...)
 
 
 @dataclass
@@ -60,9 +61,35 @@ class ObjectSet:
     def names(self) -> set[str]:
         return {o.name for o in self.objects}
 
-    def sample(self, rng: np.random.Generator, count: int) -> list[ObjectSpec]:
-        idx = rng.integers(0, len(self.objects), size=count)
+    @property
+    def families(self) -> set[str]:
+        return {o.family or o.name for o in self.objects}
+
+    def sample(
+        self, rng: np.random.Generator, count: int, family_weights: dict[str, float] | None = None
+    ) -> list[ObjectSpec]:
+        """`count` objects drawn with replacement: uniformly, or with each object's chance
+        multiplied by its family's weight (families not named keep weight 1)."""
+        if not family_weights:
+            idx = rng.integers(0, len(self.objects), size=count)
+        else:
+            weights = np.array([family_weights.get(o.family or o.name, 1.0) for o in self.objects], dtype=float)
+            idx = rng.choice(len(self.objects), size=count, p=weights / weights.sum())
         return [self.objects[i] for i in idx]
+
+    def check_family_weights(self, family_weights: dict[str, float]) -> None:
+        """Raise ObjectSetError unless every named family is in the set and the weights can be drawn from."""
+        unknown = sorted(set(family_weights) - self.families)
+        if unknown:
+            raise ObjectSetError(
+                f"object set '{self.name}' has no famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
+                f"it has: {', '.join(sorted(self.families))}"
+            )
+        bad = {k: v for k, v in family_weights.items() if not (np.isfinite(v) and v >= 0)}
+        if bad:
+            raise ObjectSetError(f"family weights must be finite and >= 0, got {bad}")
+        if not any(family_weights.get(o.family or o.name, 1.0) > 0 for o in self.objects):
+            raise ObjectSetError("family weights leave no object with a chance to be drawn")
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +162,7 @@ def procedural_objects(families: tuple[str, ...], seed_base: int, per_family: in
             out.append(
                 ObjectSpec(
                     name=f"{fam}_{seed_base}_{i:02d}",
+                    family=fam,
                     kind="primitive",
                     mass=mass,
                     parts=parts,
@@ -163,7 +191,7 @@ def random_urdf_objects(split: str, limit: int | None = None) -> list[ObjectSpec
         urdf = d / f"{d.name}.urdf"
         if urdf.exists():
             # Shipped scale 0.015 gives ~3-6 cm blobs; 1.6x brings them to 5-10 cm.
-            out.append(ObjectSpec(name=f"random_urdf_{d.name}", kind="urdf", path=str(urdf), scale=1.6))
+            out.append(ObjectSpec(f"random_urdf_{d.name}", "urdf", path=str(urdf), scale=1.6, family="random_urdf"))
         if limit is not None and len(out) >= limit:
             break
     return out
@@ -178,7 +206,7 @@ def directory_objects(directory: str | os.PathLike, target_extent: float = 0.10)
     for path in sorted(root.rglob("*")):
         suffix = path.suffix.lower()
         if suffix == ".urdf":
-            out.append(ObjectSpec(name=f"user:{path.relative_to(root)}", kind="urdf", path=str(path)))
+            out.append(ObjectSpec(f"user:{path.relative_to(root)}", "urdf", path=str(path), family="user"))
         elif suffix == ".obj":
             extent = mesh_extent(path)
             out.append(
@@ -189,6 +217,7 @@ def directory_objects(directory: str | os.PathLike, target_extent: float = 0.10)
                     scale=target_extent / extent,
                     mass=0.2,
                     extent=target_extent,
+                    family="user",
                 )
             )
     if not out:
@@ -225,7 +254,12 @@ def pybullet_mesh_objects() -> list[ObjectSpec]:
         if path.exists():
             out.append(
                 ObjectSpec(
-                    name=f"pybullet:{fname}", kind="mesh", path=str(path), scale=size / mesh_extent(path), extent=size
+                    name=f"pybullet:{fname}",
+                    kind="mesh",
+                    path=str(path),
+                    scale=size / mesh_extent(path),
+                    extent=size,
+                    family="pybullet_mesh",
                 )
             )
     return out

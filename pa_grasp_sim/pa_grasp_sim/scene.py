@@ -117,12 +117,20 @@ def _at_rest(client, body: int, threshold: float) -> bool:
     return max(abs(x) for x in lin) < threshold and max(abs(x) for x in ang) < 5 * threshold
 
 
-def build_scene(client, object_set: ObjectSet, count: int, rng: np.random.Generator, config: SceneConfig):
+def build_scene(
+    client,
+    object_set: ObjectSet,
+    count: int,
+    rng: np.random.Generator,
+    config: SceneConfig,
+    family_weights: dict[str, float] | None = None,
+):
     """Drop `count` objects (one at a time for a single object, in layers for clutter) and
-    settle. Objects that leave the workspace are removed. Returns the placed objects."""
+    settle. Objects that leave the workspace are removed. Returns the placed objects.
+    `family_weights` skews which objects are drawn (ObjectSet.sample); none: uniform."""
     if count < 1:
         raise ValueError(f"a scene needs at least one object, got {count}")
-    specs = object_set.sample(rng, count)
+    specs = object_set.sample(rng, count, family_weights)
     placed: list[PlacedObject] = []
     top = 0.0
     spread = config.single_radius_m if count == 1 else config.clutter_half_extent_m

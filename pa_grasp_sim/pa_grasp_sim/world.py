@@ -163,13 +163,18 @@ class GraspWorld:
             self.client.removeBody(p.body)
         self.objects = []
 
-    def reset(self, object_count: int = 1, seed: int | None = None) -> list[PlacedObject]:
-        """A new scene of `object_count` objects. Same seed -> same scene."""
+    def reset(
+        self, object_count: int = 1, seed: int | None = None, family_weights: dict[str, float] | None = None
+    ) -> list[PlacedObject]:
+        """A new scene of `object_count` objects (drawn uniformly, or skewed by family_weights).
+        Same seed and weights -> same scene."""
         self.scene_seed = int(self.rng.integers(2**31)) if seed is None else int(seed)
         rng = np.random.default_rng(self.scene_seed)
         for _ in range(5):  # everything rolled off the table: drop again (same seed, same retries)
             self._build_static()
-            self.objects = build_scene(self.client, self.object_set, object_count, rng, self.config.scene)
+            self.objects = build_scene(
+                self.client, self.object_set, object_count, rng, self.config.scene, family_weights
+            )
             if self.objects:
                 break
         self.camera.set_pose(camera_pose(self.config.camera, rng))  # jittered only if configured

@@ -1,0 +1,69 @@
+"""Object families: per-family tallies of the evaluation, and family-weighted draws for training."""
+
+import numpy as np
+import pytest
+
+from pa_grasp_sim.baselines import heuristic_grasp
+from pa_grasp_sim.evaluation import EvalConfig, EvalResult, evaluate
+from pa_grasp_sim.objects import ObjectSetError, load_object_set
+from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+
+def test_single_scenes_are_tallied_per_object_and_family_and_match_the_rate():
+    def choose(depth, world, rng):
+        return heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
+
+    result = evaluate(choose, EvalConfig(scene="single", objects="seen", attempts=6, seeds=2))
+    for tallies in (result.per_object, result.per_family):
+        assert sum(a for _, a in tallies.values()) == 6
+        assert sum(s for s, _ in tallies.values()) == round(6 * result.success_rate)
+        assert all(0 <= s <= a for s, a in tallies.values())
+    families = {spec.name: spec.family for spec in load_object_set("seen").objects}
+    assert set(result.per_family) == {families[name] for name in result.per_object}
+
+
+def test_every_built_in_object_has_a_family():
+    seen = {spec.family for spec in load_object_set("seen").objects}
+    novel = {spec.family for spec in load_object_set("novel").objects}
+    assert "" not in seen | novel
+    assert {"flat_box", "mug", "random_urdf"} <= seen
+    assert {"plate", "capsule", "pybullet_mesh"} <= novel - seen
+
+
+def test_families_are_listed_lowest_success_first():
+    result = EvalResult(0.5, 0.0, 9, [0.5], {}, 0.0, per_family={"ball": [0, 2], "box": [3, 3], "cup": [1, 3]})
+    assert result.families_by_success() == [("ball", 0, 2), ("cup", 1, 3), ("box", 3, 3)]
+    assert EvalResult(1.0, 0.0, 1, [1.0], {}, 0.0).families_by_success() == []
+
+
+def test_family_weights_skew_the_draw_and_no_weights_keep_the_uniform_stream():
+    objects = load_object_set("seen")
+    plain = objects.sample(np.random.default_rng(3), 50)
+    same = objects.sample(np.random.default_rng(3), 50, {})
+    assert [o.name for o in plain] == [o.name for o in same]
+    expected = np.random.default_rng(3).integers(0, len(objects.objects), size=50)
+    assert [o.name for o in plain] == [objects.objects[i].name for i in expected]  # eval scenes unchanged
+
+    skewed = objects.sample(np.random.default_rng(3), 400, {"flat_box": 10.0, "random_urdf": 0.0})
+    families = [o.family for o in skewed]
+    assert "random_urdf" not in families
+    # flat_box: 12 of 84 procedural objects, weight 10 -> 120 / 192 of the draws
+    assert 0.55 < families.count("flat_box") / len(families) < 0.70
+
+
+def test_family_weights_are_checked_against_the_set():
+    objects = load_object_set("seen")
+    objects.check_family_weights({"flat_box": 3.0, "mug": 0.0})
+    with pytest.raises(ObjectSetError, match="no family plate; it has: ball, bottle"):
+        objects.check_family_weights({"plate": 2.0})
+    with pytest.raises(ObjectSetError, match=">= 0"):
+        objects.check_family_weights({"mug": -1.0})
+    with pytest.raises(ObjectSetError, match="no object"):
+        objects.check_family_weights({f: 0.0 for f in objects.families})
+
+
+def test_a_world_scene_drawn_with_family_weights_holds_that_family():
+    with GraspWorld(WorldConfig(), "seen", seed=0) as world:
+        for seed in range(3):
+            placed = world.reset(1, seed=seed, family_weights={"ball": 1e9})
+            assert [p.spec.family for p in placed] == ["ball"]
