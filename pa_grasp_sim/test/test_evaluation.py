@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from pa_grasp_sim import grasp_probe
 from pa_grasp_sim.baselines import heuristic_grasp
 from pa_grasp_sim.evaluation import EvalConfig, EvalResult, evaluate
+from pa_grasp_sim.grasp_probe import probe_family
 from pa_grasp_sim.objects import ObjectSetError, load_object_set
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
@@ -67,3 +69,12 @@ def test_a_world_scene_drawn_with_family_weights_holds_that_family():
         for seed in range(3):
             placed = world.reset(1, seed=seed, family_weights={"ball": 1e9})
             assert [p.spec.family for p in placed] == ["ball"]
+
+
+def test_grasp_probe_lifts_plain_boxes_and_names_unknown_families(capsys):
+    result = probe_family("box", "seen", scenes=2)
+    assert result.scenes == 2 and result.scenes_lifted >= 1  # boxes are the easy family
+    assert sum(result.lifts_by_candidate.values()) >= result.scenes_lifted
+    assert all(len(key) == 4 for key in result.lifts_by_candidate)
+    assert grasp_probe.main(["--family", "plate", "--objects", "seen", "--scenes", "1"]) == 2
+    assert "has no family plate" in capsys.readouterr().err
