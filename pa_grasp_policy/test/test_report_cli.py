@@ -61,6 +61,12 @@ def test_tiny_heuristic_report(tmp_path):
     assert set(cells) == {"single_seen", "single_novel", "cluttered_seen", "cluttered_novel"}
     for cell in cells.values():
         assert cell["attempts"] == 2 and 0.0 <= cell["success_rate"] <= 1.0 and len(cell["per_seed"]) == 1
+    # Single cells are also counted by object family, and the report tabulates them.
+    seen_families = cells["single_seen"]["per_family"]
+    assert sum(a for _, a in seen_families.values()) == 2
+    assert "### Single objects by family" in md and "| Heuristic top-down grasp (baseline), seen |" in md
+    for family, (s, a) in seen_families.items():
+        assert f"| {family} | {s}/{a} |" in md
     # Clutter clearing: one round of 3 objects, stopped by one of the rules.
     (clutter,) = data["clutter"]
     assert clutter["row"] == "heuristic" and clutter["rounds"] == 1 and clutter["n_objects"] == 3
@@ -156,6 +162,7 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
         "std": 0.0,
         "per_seed": [0.123],
         "test_ablation": "full",  # what pa-grasp-eval writes without --test-ablation
+        "per_family": {"mug": [0, 2]},
     }
     other_protocol = {**measured_before, "scene": "cluttered", "attempts": 4, "success_rate": 0.999}
     files = []
@@ -172,6 +179,7 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
         assert "reused_from" not in table[cond] and table[cond]["attempts"] == 2
     md = (out / "report.md").read_text()
     assert "not re-measured by this command" in md and "single seen (`" + str(files[0]) in md
+    assert table["single_seen"]["per_family"] == {"mug": [0, 2]} and "| mug | 0/2 |" in md
     bad = tmp_path / "bad.json"
     bad.write_text('{"who": "baseline:heuristic"}')
     assert cli.main([*argv[:-2], str(bad)]) == 2

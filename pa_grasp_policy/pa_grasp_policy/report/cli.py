@@ -157,7 +157,7 @@ def _reused_result(task: Task, cells: list[tuple[str, dict]]) -> dict | None:
         else:
             same = Path(who).exists() and Path(who).resolve() == Path(row.checkpoint).resolve()
         if same:
-            fields = ("success_rate", "std", "attempts", "per_seed", "failure_reasons", "seconds")
+            fields = ("success_rate", "std", "attempts", "per_seed", "failure_reasons", "seconds", "per_family")
             return {
                 "task": {"scene": task.scene},
                 "row": row.key,

@@ -68,6 +68,33 @@ def _failures(results: dict) -> list[str]:
     return lines
 
 
+def _families(results: dict) -> list[str]:
+    """Single-object success by object family: one column per measured row and object set."""
+    columns = []
+    for key, row in results["rows"].items():
+        for objects in ("seen", "novel"):
+            per_family = (results["table"].get(key, {}).get(f"single_{objects}") or {}).get("per_family")
+            if per_family:
+                columns.append((f"{row['label']}, {objects}", per_family))
+    if not columns:
+        return []
+    families = sorted({f for _, per_family in columns for f in per_family})
+    lines = [
+        "Successes / attempts in the single-object cells, by object family (which family a scene shows is "
+        "random, so the counts differ between the seen and novel columns; a blank: none drawn):",
+        "",
+        "| Family | " + " | ".join(label for label, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for family in families:
+        cells = [
+            f"{per_family[family][0]}/{per_family[family][1]}" if family in per_family else ""
+            for _, per_family in columns
+        ]
+        lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _clutter(results: dict) -> list[str]:
     s = results["settings"]
     lines = [
@@ -218,6 +245,9 @@ def render_report(results: dict) -> str:
     fails = _failures(results)
     if fails:
         lines += ["", "Most frequent failure reasons (all four cells):", ""] + fails
+    families = _families(results)
+    if families:
+        lines += ["", "### Single objects by family", ""] + families
 
     if results["clutter"]:
         lines += ["", "## Clutter clearing", ""] + _clutter(results)
