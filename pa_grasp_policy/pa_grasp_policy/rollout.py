@@ -44,6 +44,7 @@ class Rollout:
     episode_zooms: list[int] = field(default_factory=list)
     episode_objects: list[int] = field(default_factory=list)
     episode_scene: list[tuple[int, int]] = field(default_factory=list)  # (worker, scene id in that worker)
+    episode_family: list[str] = field(default_factory=list)  # single-object scenes: the object's family, else ""
     failure_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -63,9 +64,19 @@ class Rollout:
             episode_zooms=sum((p.episode_zooms for p in parts), []),
             episode_objects=sum((p.episode_objects for p in parts), []),
             episode_scene=sum((p.episode_scene for p in parts), []),
+            episode_family=sum((p.episode_family for p in parts), []),
             failure_reasons=reasons,
             seconds=max(p.seconds for p in parts),
         )
+
+    def success_by_family(self) -> dict[str, tuple[int, int]]:
+        """Single-object episodes: family -> (successes, episodes)."""
+        out: dict[str, tuple[int, int]] = {}
+        for family, success in zip(self.episode_family, self.episode_success):
+            if family:
+                s, n = out.get(family, (0, 0))
+                out[family] = (s + int(success), n + 1)
+        return out
 
     def obs_batch(self) -> ObsBatch:
         return ObsBatch(
@@ -114,6 +125,7 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
         out.episode_zooms.append(int(info["zoom_steps"]))
         out.episode_objects.append(int(info["object_count"]))
         out.episode_scene.append((worker, int(info["scene_id"])))
+        out.episode_family.append(str(info["family"]))
         if not info["success"]:
             key = info["reason"].split(" with ")[0]
             reasons[key] = reasons.get(key, 0) + 1

@@ -372,6 +372,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 writer.add_scalar("rollout/success_single", float(np.mean(single)), step)
             if clutter:
                 writer.add_scalar("rollout/success_cluttered", float(np.mean(clutter)), step)
+            for family, (s, n) in rollout.success_by_family().items():  # noisy per update: smooth in TensorBoard
+                writer.add_scalar(f"rollout_family/success_{family}", s / n, step)
             writer.add_scalar("rollout/zoom_steps_per_episode", float(np.mean(rollout.episode_zooms)), step)
             writer.add_scalar("time/collect_s", t1 - t0, step)
             writer.add_scalar("time/update_s", t2 - t1, step)

@@ -54,6 +54,7 @@ class ZoomGraspEnv:
         self.depth: np.ndarray | None = None
         self.object_count = 0
         self.scene_id = -1  # counts the scenes this env has built; restored copies keep the id
+        self.family = ""  # the object's family in a single-object scene, else ""
 
     def reset(self, object_count: int | None = None) -> Observation:
         """The next episode: a scene of `object_count` objects, or of the training mix (replays
@@ -74,6 +75,7 @@ class ZoomGraspEnv:
                 self._snapshot_uses = 1
                 self.scene_id += 1
         self.object_count = len(self.world.objects)
+        self.family = self.world.objects[0].spec.family if self.object_count == 1 else ""
         self.depth = self.world.render_depth(self.rng)
         self.state = ZoomState(self.depth, self.config.zoom)
         return self.state.observation()
@@ -97,6 +99,7 @@ class ZoomGraspEnv:
             "boxes": list(self.state.boxes),
             "object_count": self.object_count,
             "scene_id": self.scene_id,
+            "family": self.family,
         }
         return None, outcome.reward, True, info
 

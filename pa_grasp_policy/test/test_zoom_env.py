@@ -52,3 +52,26 @@ def test_family_weights_shape_training_scenes_but_not_the_held_out_evaluation():
         eval_env.reset(1)
         families |= {p.spec.family for p in eval_env.world.objects}
     assert families != {"mug"}
+
+
+def test_collected_episodes_carry_their_family_for_per_family_success():
+    import torch
+
+    from pa_grasp_policy.network import NetworkConfig
+    from pa_grasp_policy.policy import Policy
+    from pa_grasp_policy.rollout import collect
+    from pa_grasp_policy.zoom import ZoomConfig
+
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=32))
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=32), scenes=SceneSampler(1.0, family_weights={"ball": 1e9}))
+    rollout = collect(ZoomGraspEnv(config, seed=1), policy, 3, torch.Generator().manual_seed(0))
+    assert rollout.episode_family == ["ball"] * len(rollout.episode_success)
+    assert rollout.success_by_family() == {"ball": (sum(rollout.episode_success), len(rollout.episode_success))}
+    cluttered = collect(
+        ZoomGraspEnv(ZoomEnvConfig(zoom=ZoomConfig(input_size=32), scenes=SceneSampler(0.0, 2, 3)), seed=1),
+        policy,
+        1,
+        torch.Generator(),
+    )
+    assert set(cluttered.episode_family) == {""} and cluttered.success_by_family() == {}
