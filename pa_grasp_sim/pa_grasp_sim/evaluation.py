@@ -116,7 +116,7 @@ def evaluate(
                 outcome = world.execute(choose(depth, world, choose_rng), depth)
                 results.append(outcome.success)
                 if single is not None:
-                    for tallies, key in ((per_object, single.name), (per_family, single.family or single.name)):
+                    for tallies, key in ((per_object, single.name), (per_family, single.family)):
                         tally = tallies.setdefault(key, [0, 0])
                         tally[0] += int(outcome.success)
                         tally[1] += 1

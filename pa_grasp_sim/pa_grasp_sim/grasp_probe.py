@@ -48,9 +48,9 @@ def grid(u: float, v: float, yaw: float) -> list[tuple[tuple[int, int, int, int]
 
 
 def probe_family(family: str, objects: str = "seen", scenes: int = 12, seed: int = 0) -> ProbeResult:
-    members = [o for o in load_object_set(objects).objects if (o.family or o.name) == family]
-    if not members:
-        raise ObjectSetError(f"object set '{objects}' has no family {family}")
+    object_set = load_object_set(objects)
+    object_set.check_family_weights({family: 1.0})  # a clear error for a family the set lacks
+    members = [o for o in object_set.objects if o.family == family]
     lifts: Counter = Counter()
     seen = lifted = 0
     with GraspWorld(WorldConfig(), ObjectSet(family, members), seed=seed) as world:

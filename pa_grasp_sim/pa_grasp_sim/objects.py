@@ -47,6 +47,10 @@ class ObjectSpec:
     extent: float = 0.0  # largest extent in metres (0 = unknown)
     family: str = ""  # kind of object, for success by family ("flat_box", "random_urdf", "user", ...)
 
+    def __post_init__(self):
+        if not self.family:  # an object of no named kind is a family of its own
+            object.__setattr__(self, "family", self.name)
+
 
 @dataclass
 class ObjectSet:
@@ -63,7 +67,7 @@ class ObjectSet:
 
     @property
     def families(self) -> set[str]:
-        return {o.family or o.name for o in self.objects}
+        return {o.family for o in self.objects}
 
     def sample(
         self, rng: np.random.Generator, count: int, family_weights: dict[str, float] | None = None
@@ -73,7 +77,7 @@ class ObjectSet:
         if not family_weights:
             idx = rng.integers(0, len(self.objects), size=count)
         else:
-            weights = np.array([family_weights.get(o.family or o.name, 1.0) for o in self.objects], dtype=float)
+            weights = np.array([family_weights.get(o.family, 1.0) for o in self.objects], dtype=float)
             idx = rng.choice(len(self.objects), size=count, p=weights / weights.sum())
         return [self.objects[i] for i in idx]
 
@@ -88,7 +92,7 @@ class ObjectSet:
         bad = {k: v for k, v in family_weights.items() if not (np.isfinite(v) and v >= 0)}
         if bad:
             raise ObjectSetError(f"family weights must be finite and >= 0, got {bad}")
-        if not any(family_weights.get(o.family or o.name, 1.0) > 0 for o in self.objects):
+        if not any(family_weights.get(o.family, 1.0) > 0 for o in self.objects):
             raise ObjectSetError("family weights leave no object with a chance to be drawn")
 
 

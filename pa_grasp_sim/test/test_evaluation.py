@@ -7,7 +7,7 @@ from pa_grasp_sim import grasp_probe
 from pa_grasp_sim.baselines import heuristic_grasp
 from pa_grasp_sim.evaluation import EvalConfig, EvalResult, evaluate
 from pa_grasp_sim.grasp_probe import probe_family
-from pa_grasp_sim.objects import ObjectSetError, load_object_set
+from pa_grasp_sim.objects import ObjectSetError, ObjectSpec, load_object_set
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 
@@ -25,9 +25,11 @@ def test_single_scenes_are_tallied_per_object_and_family_and_match_the_rate():
 
 
 def test_every_built_in_object_has_a_family():
+    specs = load_object_set("seen").objects + load_object_set("novel").objects
+    assert all(spec.family != spec.name for spec in specs)  # every built-in object has a named kind
     seen = {spec.family for spec in load_object_set("seen").objects}
     novel = {spec.family for spec in load_object_set("novel").objects}
-    assert "" not in seen | novel
+    assert ObjectSpec("lonely", "primitive").family == "lonely"  # no kind given: a family of its own
     assert {"flat_box", "mug", "random_urdf"} <= seen
     assert {"plate", "capsule", "pybullet_mesh"} <= novel - seen
 
