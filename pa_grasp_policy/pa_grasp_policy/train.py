@@ -287,6 +287,10 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         optimizer = make_optimizer(policy, ppo_cfg)
         if payload.get("optimizer_state"):
             optimizer.load_state_dict(payload["optimizer_state"])
+            # Loading Adam's state also restores the saved step size: the run's config (with any
+            # --lr / --adam-eps from the command line) decides it.
+            for group in optimizer.param_groups:
+                group["lr"], group["eps"] = ppo_cfg.lr, ppo_cfg.adam_eps
     elif cfg.init:
         policy, payload = load_checkpoint(cfg.init)
         if policy.config.input_size != cfg.input_size:
