@@ -99,7 +99,7 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     assert code == 0
     data = json.loads(report.read_text())
     assert data["attempts"] == 4 and 0.0 <= data["success_rate"] <= 1.0 and data["std"] >= 0.0
-    assert len(data["per_seed"]) == 2
+    assert len(data["per_seed"]) == 2 and data["first_seed"] == 0
     # single scenes (the default): every attempt is tallied under its object's name
     assert sum(a for _, a in data["per_object"].values()) == 4
     assert sum(s for s, _ in data["per_object"].values()) == round(4 * data["success_rate"])

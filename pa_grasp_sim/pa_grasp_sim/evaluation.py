@@ -30,6 +30,9 @@ class EvalConfig:
     objects: str = "seen"
     attempts: int = 200
     seeds: int = 5
+    # Seeds first_seed .. first_seed + seeds - 1. 0 is the reported protocol; choose checkpoints
+    # on other seeds (e.g. 100) so the reported scenes never take part in the choice.
+    first_seed: int = 0
     min_objects: int = 2
     max_objects: int = 30
     world: WorldConfig = field(default_factory=WorldConfig)
@@ -39,6 +42,8 @@ class EvalConfig:
             raise ValueError(f"scene must be 'single' or 'cluttered', got '{self.scene}'")
         if self.attempts < 1 or self.seeds < 1:
             raise ValueError("attempts and seeds must be at least 1")
+        if self.first_seed < 0:
+            raise ValueError(f"the first evaluation seed must be 0 or more, got {self.first_seed}")
         if self.seeds > self.attempts:
             raise ValueError(f"{self.seeds} seeds need at least as many attempts, got {self.attempts}")
 
@@ -98,7 +103,7 @@ def evaluate(
     done = 0
     split = np.array_split(np.arange(config.attempts), config.seeds)
     try:
-        for s, chunk in enumerate(split):
+        for s, chunk in enumerate(split, start=config.first_seed):
             # Separate streams: every chooser (deterministic or not) sees the same scenes.
             scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
             sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])

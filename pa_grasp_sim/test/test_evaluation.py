@@ -24,6 +24,25 @@ def test_single_scenes_are_tallied_per_object_and_family_and_match_the_rate():
     assert set(result.per_family) == {families[name] for name in result.per_object}
 
 
+def test_a_later_first_seed_plays_the_scenes_of_that_seed_and_no_others():
+    def recorder(seen_depths):
+        def choose(depth, world, rng):
+            seen_depths.append(depth.copy())
+            return heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
+
+        return choose
+
+    protocol, later = [], []
+    evaluate(recorder(protocol), EvalConfig(scene="single", attempts=4, seeds=2))
+    result = evaluate(recorder(later), EvalConfig(scene="single", attempts=2, seeds=1, first_seed=1))
+    assert result.attempts == 2 and len(result.per_seed) == 1
+    # seed 1's two scenes are the protocol's last two; seed 0's are not among them
+    assert all(np.array_equal(a, b) for a, b in zip(later, protocol[2:]))
+    assert not any(np.array_equal(a, b) for a in later for b in protocol[:2])
+    with pytest.raises(ValueError, match="first evaluation seed"):
+        EvalConfig(first_seed=-1)
+
+
 def test_every_built_in_object_has_a_family():
     specs = load_object_set("seen").objects + load_object_set("novel").objects
     assert all(spec.family != spec.name for spec in specs)  # every built-in object has a named kind
