@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.world import GraspWorld, WorldConfig
+from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
 
 # Evaluation scenes draw from seeds far from anything training uses.
 EVAL_SEED_BASE = 1_000_000
@@ -92,7 +92,11 @@ def evaluate(
     config: EvalConfig,
     progress: Callable[[int, int, float], None] | None = None,
     world: GraspWorld | None = None,
+    on_failure: Callable[[GraspWorld, np.ndarray, SceneSnapshot], None] | None = None,
 ) -> EvalResult:
+    """Run the protocol. `on_failure(world, depth, snapshot)`, if given, is called after every
+    failed attempt with the scene as it was before the grasp (to ask what else would have
+    lifted it); it may change the world, as the next attempt builds a new scene."""
     own_world = world is None
     world = world or GraspWorld(config.world, config.objects, seed=EVAL_SEED_BASE)
     start = time.perf_counter()
@@ -118,7 +122,11 @@ def evaluate(
                 placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
                 single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
                 depth = world.render_depth(sensor_rng)
-                outcome = world.execute(choose(depth, world, choose_rng), depth)
+                command = choose(depth, world, choose_rng)
+                before = world.snapshot() if on_failure is not None else None
+                outcome = world.execute(command, depth)
+                if before is not None and not outcome.success:
+                    on_failure(world, depth, before)
                 results.append(outcome.success)
                 if single is not None:
                     for tallies, key in ((per_object, single.name), (per_family, single.family)):

@@ -22,7 +22,7 @@ from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.objects import ObjectSet, ObjectSetError, load_object_set
 from pa_grasp_sim.teacher import wrap_half_turn
-from pa_grasp_sim.world import GraspWorld, WorldConfig
+from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
 
 YAW_OFFSETS = (0.0, math.pi / 2)
 PITCHES = (math.pi / 2, math.pi / 2 - 0.35)
@@ -47,6 +47,21 @@ def grid(u: float, v: float, yaw: float) -> list[tuple[tuple[int, int, int, int]
     return out
 
 
+def lifting_grid_grasps(world: GraspWorld, depth, snapshot: SceneSnapshot, first_only: bool = False) -> list[tuple]:
+    """Keys of the grid grasps at the highest object's top that lift something, each tried on the
+    scene of `snapshot` (restored before every try); [] when no object is in view."""
+    tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
+    lifting = []
+    for key, command in grid(tops[0].u, tops[0].v, tops[0].yaw) if tops else []:
+        world.restore(snapshot)
+        if world.execute(command, depth).success:
+            lifting.append(key)
+            if first_only:
+                break
+    world.restore(snapshot)
+    return lifting
+
+
 def probe_family(family: str, objects: str = "seen", scenes: int = 12, seed: int = 0) -> ProbeResult:
     object_set = load_object_set(objects)
     object_set.check_family_weights({family: 1.0})  # a clear error for a family the set lacks
@@ -57,18 +72,12 @@ def probe_family(family: str, objects: str = "seen", scenes: int = 12, seed: int
         for scene in range(scenes):
             world.reset(1, seed=seed + scene)
             depth = world.render_depth()
-            tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
-            if not tops:
+            if not object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera):
                 continue
             seen += 1
-            snapshot = world.snapshot()
-            any_lift = False
-            for key, command in grid(tops[0].u, tops[0].v, tops[0].yaw):
-                if world.execute(command, depth).success:
-                    lifts[key] += 1
-                    any_lift = True
-                world.restore(snapshot)
-            lifted += any_lift
+            lifting = lifting_grid_grasps(world, depth, world.snapshot())
+            lifts.update(lifting)
+            lifted += bool(lifting)
     return ProbeResult(family, seen, lifted, lifts)
 
 

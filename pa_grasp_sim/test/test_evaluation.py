@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pa_grasp_sim import grasp_probe
-from pa_grasp_sim.baselines import heuristic_grasp
+from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.evaluation import EvalConfig, EvalResult, evaluate
 from pa_grasp_sim.grasp_probe import probe_family
 from pa_grasp_sim.objects import ObjectSetError, ObjectSpec, load_object_set
@@ -41,6 +41,22 @@ def test_a_later_first_seed_plays_the_scenes_of_that_seed_and_no_others():
     assert not any(np.array_equal(a, b) for a in later for b in protocol[:2])
     with pytest.raises(ValueError, match="first evaluation seed"):
         EvalConfig(first_seed=-1)
+
+
+def test_on_failure_sees_each_failed_scene_as_it_was_before_the_grasp():
+    def choose(depth, world, rng):
+        return random_grasp(depth, rng)  # fails (almost) always: the pre-grasp pose hits the table
+
+    changed_fraction = []
+
+    def on_failure(world, depth, snapshot):
+        world.restore(snapshot)
+        changed_fraction.append(float((np.abs(world.render_depth() - depth) > 0.005).mean()))
+
+    result = evaluate(choose, EvalConfig(scene="single", attempts=3, seeds=1), on_failure=on_failure)
+    assert len(changed_fraction) == round(3 * (1 - result.success_rate)) > 0
+    # the restored scene is the one the grasp was chosen on (a few object-edge pixels may differ)
+    assert max(changed_fraction) < 0.01
 
 
 def test_every_built_in_object_has_a_family():
