@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="JSON",
         help="pa-grasp-eval JSON files whose cells are taken instead of re-measured when they match a row "
-        "(same baseline or checkpoint file), cell, attempts and seeds (listed as reused in the report)",
+        "(same baseline or checkpoint file), cell, attempts and seeds, measured on the protocol's seeds "
+        "(no --first-seed) (listed as reused in the report)",
     )
     return p
 
@@ -144,6 +145,8 @@ def _reused_result(task: Task, cells: list[tuple[str, dict]]) -> dict | None:
     if task.kind != "eval" or task.objects != task.objects_label or row.test_constraint or row.camera_angle:
         return None
     for path, cell in cells:
+        if cell.get("first_seed", 0) != 0:  # measured on other scenes than the protocol's
+            continue
         if (cell["scene"], cell["objects"], cell["attempts"], cell["seeds"]) != (
             task.scene,
             task.objects,
