@@ -90,6 +90,15 @@ def baseline_chooser(name: str):
     return lambda depth, world, rng: heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
 
 
+def chooser_for(checkpoint: str | None, baseline: str | None, test_ablation: str | None = None):
+    """(choose, world config, name) for a baseline, or else a policy checkpoint (the shipped
+    model when None)."""
+    if baseline:
+        return baseline_chooser(baseline), WorldConfig(), f"baseline:{baseline}"
+    policy, zoom_cfg, world_cfg = load_policy(checkpoint, test_ablation)
+    return policy_chooser(policy, zoom_cfg), world_cfg, checkpoint or shown_path(DEFAULT_MODEL)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     who = p.add_mutually_exclusive_group()
@@ -118,12 +127,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     try:
-        if args.baseline:
-            choose, world_cfg, who_name = baseline_chooser(args.baseline), WorldConfig(), f"baseline:{args.baseline}"
-        else:
-            policy, zoom_cfg, world_cfg = load_policy(args.checkpoint, args.test_ablation)
-            choose = policy_chooser(policy, zoom_cfg)
-            who_name = args.checkpoint or shown_path(DEFAULT_MODEL)
+        choose, world_cfg, who_name = chooser_for(args.checkpoint, args.baseline, args.test_ablation)
         if args.camera_angle is not None:
             world_cfg.camera.view_angle_deg = args.camera_angle
         config = EvalConfig(

@@ -19,11 +19,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pa_grasp_policy.checkpoint import CheckpointError
-from pa_grasp_policy.evaluate import baseline_chooser, load_policy, policy_chooser
+from pa_grasp_policy.evaluate import chooser_for
 from pa_grasp_sim.evaluation import EvalConfig, EvalResult, evaluate
 from pa_grasp_sim.grasp_probe import grid, lifting_grid_grasps
 from pa_grasp_sim.objects import ObjectSetError
-from pa_grasp_sim.world import WorldConfig
 
 
 @dataclass
@@ -65,11 +64,7 @@ def main(argv=None) -> int:
     )
     args = p.parse_args(argv)
     try:
-        if args.baseline:
-            choose, world_cfg, who_name = baseline_chooser(args.baseline), WorldConfig(), f"baseline:{args.baseline}"
-        else:
-            policy, zoom_cfg, world_cfg = load_policy(args.checkpoint)
-            choose, who_name = policy_chooser(policy, zoom_cfg), args.checkpoint or "shipped model"
+        choose, world_cfg, who_name = chooser_for(args.checkpoint, args.baseline)
         config = EvalConfig(
             scene="single",
             objects=args.objects,

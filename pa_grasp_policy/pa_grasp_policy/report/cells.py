@@ -51,14 +51,10 @@ class Task:
 
 def make_chooser(row: RowSpec):
     """(choose, world_config) of a measured row, built in the calling process."""
-    from pa_grasp_policy.evaluate import baseline_chooser, load_policy, policy_chooser
-    from pa_grasp_sim.world import WorldConfig
+    from pa_grasp_policy.evaluate import chooser_for
 
-    if row.kind == "baseline":
-        choose, world_cfg = baseline_chooser(row.baseline), WorldConfig()
-    else:
-        policy, zoom_cfg, world_cfg = load_policy(row.checkpoint, row.test_constraint)
-        choose = policy_chooser(policy, zoom_cfg)
+    baseline = row.baseline if row.kind == "baseline" else None
+    choose, world_cfg, _ = chooser_for(row.checkpoint, baseline, row.test_constraint)
     if row.camera_angle is not None:
         world_cfg.camera.view_angle_deg = row.camera_angle
     return choose, world_cfg
