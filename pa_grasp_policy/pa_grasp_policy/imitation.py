@@ -35,11 +35,12 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from pa_grasp_policy.distribution import DOF_SCALES, Action
+from pa_grasp_policy.demonstration import demonstration_steps, yaw_nearest_half_turn
+from pa_grasp_policy.distribution import Action
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.train import ABLATIONS, TrainConfig
-from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState, original_to_view, run_zoom_loop
+from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.teacher import ROBUSTNESS_TRIALS, TeacherConfig, wrap_half_turn
 
@@ -78,42 +79,6 @@ class ImitationConfig:
             max_objects=self.max_objects,
             seed=self.seed,
         )
-
-
-# -- demonstrations -> zoom-episode steps --------------------------------------------------------
-
-
-def command_to_dofs_raw(command: GraspCommand) -> list[float]:
-    """The grasp's 7 dofs in the distribution's raw (unscaled) units."""
-    applied = (command.roll, command.pitch, command.yaw, command.spread, *command.fingers)
-    return [a / s for a, s in zip(applied, DOF_SCALES)]
-
-
-def demonstration_steps(
-    depth: np.ndarray, command: GraspCommand, zoom: ZoomConfig, zoom_scale: float
-) -> list[tuple[Observation, Action]]:
-    """The demonstrated zoom episode for one grasp: (observation, action) per step."""
-    S = zoom.input_size
-    state = ZoomState(depth, zoom)
-    zooms_left = 0 if zoom.max_zoom_steps == 0 else 1
-    dofs = torch.tensor([command_to_dofs_raw(command)], dtype=torch.float32)
-    steps = []
-    while not state.done:
-        obs = state.observation()
-        row, col = original_to_view((command.u, command.v), state.box, S)
-        row, col = (min(max(int(round(x)), 0), S - 1) for x in (row, col))
-        zoom_flag = 0.0 if (obs.must_grasp or zooms_left == 0) else 1.0
-        action = Action(
-            torch.tensor([row * S + col]),
-            torch.tensor([zoom_flag]),
-            torch.tensor([zoom_scale], dtype=torch.float32),
-            dofs.clone(),
-            S,
-        )
-        steps.append((obs, action))
-        state.apply(action)
-        zooms_left -= 1
-    return steps
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -267,12 +232,7 @@ def imitation_loss(policy: Policy, obs: ObsBatch, actions: Action) -> torch.Tens
     two opposite labels for one image. The bound keeps targets clear of the tanh mean's
     saturation at ±1 (targets there drive the pre-activation to infinity)."""
     dist, _ = policy.distribution(obs)
-    mean_yaw = dist.params_at(actions.pixel).dof_mean[:, 2].detach()
-    dofs = actions.dofs_raw.clone()
-    yaw = dofs[:, 2]
-    other = yaw - torch.sign(yaw)
-    use_other = (other.abs() <= 0.75) & ((other - mean_yaw).abs() < (yaw - mean_yaw).abs())
-    dofs[:, 2] = torch.where(use_other, other, yaw)
+    dofs = yaw_nearest_half_turn(actions.dofs_raw, dist.params_at(actions.pixel).dof_mean)
     return -dist.log_prob(dataclasses.replace(actions, dofs_raw=dofs)).mean()
 
 

@@ -15,7 +15,7 @@ with a learned V(s).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,8 +155,12 @@ def ppo_update(
     batch: PPOBatch,
     config: PPOConfig,
     generator: torch.Generator | None = None,
+    auxiliary: Callable[[], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Clipped-surrogate PPO on one batch: ``update_epochs`` passes over shuffled minibatches.
+
+    ``auxiliary()``, when given, returns an extra loss added to every minibatch step's loss
+    (e.g. the weighted correction loss on a minibatch of corrections; logged as auxiliary_loss).
 
     Each epoch splits the batch into ceil(N / minibatch_size) near-equal minibatches (all
     data is used; 500 / 96 -> 6 minibatches of 83-84). Advantages are normalised once over
@@ -175,7 +179,8 @@ def ppo_update(
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     n_mb = max(1, -(-N // config.minibatch_size))
 
-    log: dict[str, list[float]] = {k: [] for k in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")}
+    names = ("policy_loss", "value_loss", "auxiliary_loss", "entropy", "approx_kl", "clipfrac")
+    log: dict[str, list[float]] = {k: [] for k in names}
     log["grad_norm"] = []
     policy.train()
     stop = False
@@ -203,6 +208,10 @@ def ppo_update(
                 v_loss = 0.5 * ((new_value - mb.returns) ** 2).mean()
                 loss = loss + config.vf_coef * v_loss
                 log["value_loss"].append(v_loss.item())
+            if auxiliary is not None:
+                aux_loss = auxiliary()
+                loss = loss + aux_loss
+                log["auxiliary_loss"].append(aux_loss.item())
 
             optimizer.zero_grad()
             loss.backward()

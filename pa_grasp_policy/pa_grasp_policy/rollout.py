@@ -1,7 +1,7 @@
 """Rollout collection: worker processes, each with its own PyBullet world and a CPU copy of
 the policy, collect whole episodes of the zoom MDP with the current weights.
 
-Workers talk to the trainer over pipes: ("collect", weights, min_steps) -> Rollout;
+Workers talk to the trainer over pipes: ("collect", weights, min_steps, corrections) -> Rollout;
 ("evaluate", weights, scene, attempts, seed) -> list of successes; ("close",).
 """
 
@@ -17,18 +17,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from pa_grasp_policy.demonstration import correction_steps
 from pa_grasp_policy.distribution import Action, DofConstraints
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
+from pa_grasp_policy.zoom import Observation
 from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.grasp_probe import lifting_grid_grasps
 
-# The per-step arrays of a Rollout, in field order.
-STEP_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw", "log_prob", "reward", "done")
+# The per-step arrays of LabelledSteps and of a Rollout, in field order.
+LABEL_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw")
+STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
 
 
 @dataclass
-class Rollout:
-    """Steps of complete episodes, flattened: depth (N,1,S,S) float16 to halve the pipe load."""
+class LabelledSteps:
+    """Observations and the actions taken (or to take) in them, flattened: depth (N,1,S,S)
+    float16 to halve the pipe load."""
 
     depth: np.ndarray
     scale: np.ndarray
@@ -37,6 +43,54 @@ class Rollout:
     zoom: np.ndarray
     scale_raw: np.ndarray
     dofs_raw: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pixel)
+
+    @staticmethod
+    def from_steps(steps: list[tuple[Observation, Action]]) -> LabelledSteps:
+        return LabelledSteps(
+            np.stack([np.asarray(o.depth, dtype=np.float16) for o, _ in steps]),
+            np.asarray([o.scale for o, _ in steps], dtype=np.float32),
+            np.asarray([o.must_grasp for o, _ in steps], dtype=bool),
+            np.asarray([int(a.pixel[0]) for _, a in steps], dtype=np.int64),
+            np.asarray([float(a.zoom[0]) for _, a in steps], dtype=np.float32),
+            np.asarray([float(a.scale_raw[0]) for _, a in steps], dtype=np.float32),
+            np.stack([a.dofs_raw[0].numpy() for _, a in steps]).astype(np.float32),
+        )
+
+    @staticmethod
+    def concat(parts: list[LabelledSteps]) -> LabelledSteps | None:
+        parts = [p for p in parts if p is not None and len(p)]
+        if not parts:
+            return None
+        return LabelledSteps(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in LABEL_FIELDS})
+
+    def index(self, idx) -> LabelledSteps:
+        return LabelledSteps(**{k: getattr(self, k)[idx] for k in LABEL_FIELDS})
+
+    def obs_batch(self) -> ObsBatch:
+        return ObsBatch(
+            torch.from_numpy(self.depth.astype(np.float32)),
+            torch.from_numpy(self.scale),
+            torch.from_numpy(self.must_grasp),
+        )
+
+    def actions(self, width: int) -> Action:
+        return Action(
+            torch.from_numpy(self.pixel),
+            torch.from_numpy(self.zoom),
+            torch.from_numpy(self.scale_raw),
+            torch.from_numpy(self.dofs_raw),
+            width,
+        )
+
+
+@dataclass
+class Rollout(LabelledSteps):
+    """Steps of complete episodes with their log-probabilities and rewards, plus (optionally)
+    corrections of its failed single-object episodes (`collect`)."""
+
     log_prob: np.ndarray
     reward: np.ndarray
     done: np.ndarray
@@ -47,6 +101,9 @@ class Rollout:
     episode_family: list[str] = field(default_factory=list)  # single-object scenes: the object's family, else ""
     failure_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    corrections: LabelledSteps | None = None  # failed episodes relabelled with a lifting grasp
+    failures_probed: int = 0  # failed single-object scenes the grasp grid was tried on
+    failures_corrected: int = 0  # ... and where some grid grasp lifted the object
 
     def __len__(self) -> int:
         return len(self.reward)
@@ -67,6 +124,9 @@ class Rollout:
             episode_family=sum((p.episode_family for p in parts), []),
             failure_reasons=reasons,
             seconds=max(p.seconds for p in parts),
+            corrections=LabelledSteps.concat([p.corrections for p in parts]),
+            failures_probed=sum(p.failures_probed for p in parts),
+            failures_corrected=sum(p.failures_corrected for p in parts),
         )
 
     def success_by_family(self) -> dict[str, tuple[int, int]]:
@@ -78,37 +138,36 @@ class Rollout:
                 out[family] = (s + int(success), n + 1)
         return out
 
-    def obs_batch(self) -> ObsBatch:
-        return ObsBatch(
-            torch.from_numpy(self.depth.astype(np.float32)),
-            torch.from_numpy(self.scale),
-            torch.from_numpy(self.must_grasp),
-        )
 
-    def actions(self, width: int) -> Action:
-        return Action(
-            torch.from_numpy(self.pixel),
-            torch.from_numpy(self.zoom),
-            torch.from_numpy(self.scale_raw),
-            torch.from_numpy(self.dofs_raw),
-            width,
-        )
+def collect(
+    env: ZoomGraspEnv,
+    policy: Policy,
+    min_steps: int,
+    generator: torch.Generator,
+    worker: int = 0,
+    corrections: bool = False,
+) -> Rollout:
+    """Complete episodes until at least `min_steps` steps; `worker` tags their scenes.
 
-
-def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator, worker: int = 0) -> Rollout:
-    """Complete episodes until at least `min_steps` steps; `worker` tags their scenes."""
+    With `corrections`, every failed single-object episode is relabelled with a grasp that lifts
+    the object on that scene, when the grasp probe's grid has one (tried once per scene, on the
+    scene as built): `demonstration.correction_steps`, gathered in `Rollout.corrections`."""
     start = time.perf_counter()
     cols: dict[str, list] = {k: [] for k in STEP_FIELDS}
     out = Rollout(*[np.zeros(0)] * 10)
     reasons: dict[str, int] = {}
+    lifting: dict[int, GraspCommand | None] = {}  # scene id -> first lifting grid grasp
+    corrected: list[tuple[Observation, Action]] = []
     steps = 0
     while steps < min_steps:
         obs = env.reset()
+        episode = []
         done = False
         while not done:
             batch = ObsBatch.from_observations([obs])
             action, log_prob = policy.act(batch, generator=generator)
             next_obs, reward, done, info = env.step(action)
+            episode.append((obs, env.state.last_action))
             cols["depth"].append(obs.depth.astype(np.float16))
             cols["scale"].append(obs.scale)
             cols["must_grasp"].append(obs.must_grasp)
@@ -129,6 +188,15 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
         if not info["success"]:
             key = info["reason"].split(" with ")[0]
             reasons[key] = reasons.get(key, 0) + 1
+            if corrections and info["object_count"] == 1:
+                scene = int(info["scene_id"])
+                if scene not in lifting:
+                    found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
+                    lifting[scene] = found[0][1] if found else None
+                    out.failures_probed += 1
+                    out.failures_corrected += lifting[scene] is not None
+                if lifting[scene] is not None:
+                    corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
     out.depth = np.stack(cols["depth"])
     out.scale = np.asarray(cols["scale"], dtype=np.float32)
     out.must_grasp = np.asarray(cols["must_grasp"], dtype=bool)
@@ -140,6 +208,7 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
     out.reward = np.asarray(cols["reward"], dtype=np.float32)
     out.done = np.asarray(cols["done"], dtype=bool)
     out.failure_reasons = reasons
+    out.corrections = LabelledSteps.from_steps(corrected) if corrected else None
     out.seconds = time.perf_counter() - start
     return out
 
@@ -176,9 +245,9 @@ def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict
             if msg[0] == "close":
                 break
             if msg[0] == "collect":
-                _, weights, min_steps = msg
+                _, weights, min_steps, corrections = msg
                 policy.load_state_dict(weights)
-                conn.send(("ok", collect(env, policy, min_steps, generator, worker=index)))
+                conn.send(("ok", collect(env, policy, min_steps, generator, index, corrections)))
             elif msg[0] == "evaluate":
                 _, weights, scene, attempts, eval_seed = msg
                 policy.load_state_dict(weights)
@@ -217,11 +286,11 @@ class WorkerPool:
             results.append(payload)
         return results
 
-    def collect(self, policy: Policy, total_steps: int) -> Rollout:
+    def collect(self, policy: Policy, total_steps: int, corrections: bool = False) -> Rollout:
         weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
         per_worker = -(-total_steps // len(self.conns))
         for conn in self.conns:
-            conn.send(("collect", weights, per_worker))
+            conn.send(("collect", weights, per_worker, corrections))
         return Rollout.concat(self._gather())
 
     def evaluate(self, policy: Policy, scene: str, attempts: int, seed: int) -> list[bool]:

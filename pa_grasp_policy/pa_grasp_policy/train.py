@@ -26,11 +26,12 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint
+from pa_grasp_policy.demonstration import correction_loss
 from pa_grasp_policy.distribution import DofConstraints
 from pa_grasp_policy.network import NetworkConfig, count_parameters, std_vector
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
-from pa_grasp_policy.rollout import WorkerPool
+from pa_grasp_policy.rollout import LabelledSteps, WorkerPool
 from pa_grasp_policy.zoom import ZoomConfig
 from pa_grasp_policy.zoom_env import ZoomEnvConfig
 from pa_grasp_sim.camera import CameraConfig
@@ -74,6 +75,13 @@ class TrainConfig:
     # With `init`: set the σ's to init_std / init_std_rpy instead of keeping the checkpoint's
     # (imitation freezes them at their initial values, which may explore too wildly for PPO).
     init_reset_std: bool = False
+    # Not in the paper: DAgger-style corrections. Failed single-object episodes are relabelled
+    # with a grid grasp that lifts the object on the same scene (rollout.collect); PPO's loss
+    # gains correction_coef x the correction loss on a minibatch of the latest corrections.
+    corrections: bool = False
+    correction_coef: float = 0.1
+    correction_buffer: int = 2000  # correction steps kept (the newest)
+    correction_minibatch: int = 32
     ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
 
     def ppo_config(self) -> PPOConfig:
@@ -161,6 +169,17 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         type=int,
         help=f"episodes played on each training scene in a row (default {d.scene_repeats}: fresh scenes)",
     )
+    p.add_argument(
+        "--corrections",
+        action="store_true",
+        default=None,
+        help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a "
+        "grid grasp that lifts the object and add their imitation loss to PPO's; with --resume it turns them on",
+    )
+    p.add_argument("--correction-coef", type=float, help=f"weight of the correction loss (default {d.correction_coef})")
+    p.add_argument(
+        "--correction-buffer", type=int, help=f"newest correction steps kept (default {d.correction_buffer})"
+    )
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
     for f in dataclasses.fields(PPOConfig):
         if f.type in ("float", "int") or f.type in (float, int):
@@ -203,6 +222,9 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
         init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
         threads=args.threads,
+        corrections=bool(args.corrections),
+        correction_coef=d.correction_coef if args.correction_coef is None else args.correction_coef,
+        correction_buffer=d.correction_buffer if args.correction_buffer is None else args.correction_buffer,
         ppo=ppo,
         init=args.init or "",
     )
@@ -216,12 +238,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--init-std and --init-std-rpy must be positive")
     if cfg.scene_repeats < 1:
         p.error(f"--scene-repeats must be at least 1, got {cfg.scene_repeats}")
+    if not (cfg.correction_coef >= 0 and cfg.correction_buffer >= 1):
+        p.error("--correction-coef must be >= 0 and --correction-buffer at least 1")
     if args.baseline == "scene" and cfg.scene_repeats < 2 and not args.resume:
         p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
-    # command line sets explicitly: PPO hyper-parameters, the scene mix and the baseline.
+    # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, corrections.
     extend = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
-    for name in ("single_probability", "baseline", "scene_repeats"):
+    overridable = ("single_probability", "baseline", "scene_repeats", "corrections", "correction_coef")
+    for name in (*overridable, "correction_buffer"):
         if getattr(args, name) is not None:
             extend[name] = getattr(cfg, name)
     if args.family_weight is not None:
@@ -263,6 +288,38 @@ def scene_baseline_returns(
         steps_to_end = np.arange(b - a, -1, -1)
         advantages[a : b + 1] = returns[a : b + 1] - gamma**steps_to_end * baseline[i]
     return advantages, returns
+
+
+class CorrectionBuffer:
+    """The newest `cfg.correction_buffer` correction steps; `loss_fn` draws a minibatch of them
+    for every PPO minibatch step. Not checkpointed: a resumed run collects afresh."""
+
+    def __init__(self, cfg: TrainConfig, seed: int):
+        self.cfg = cfg
+        self.steps: LabelledSteps | None = None
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return 0 if self.steps is None else len(self.steps)
+
+    def add(self, new: LabelledSteps | None) -> None:
+        merged = LabelledSteps.concat([self.steps, new])
+        if merged is not None and len(merged) > self.cfg.correction_buffer:
+            merged = merged.index(slice(len(merged) - self.cfg.correction_buffer, None))
+        self.steps = merged
+
+    def loss_fn(self, policy: Policy):
+        """None without corrections; else () -> correction_coef x correction loss on a random minibatch."""
+        if not self.cfg.corrections or self.steps is None or self.cfg.correction_coef == 0:
+            return None
+        obs, actions = self.steps.obs_batch(), self.steps.actions(self.cfg.input_size)
+        n = len(self.steps)
+
+        def loss() -> torch.Tensor:
+            idx = torch.randint(n, (min(n, self.cfg.correction_minibatch),), generator=self.generator)
+            return self.cfg.correction_coef * correction_loss(policy, obs.index(idx), actions.index(idx))
+
+        return loss
 
 
 def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) -> dict:
@@ -335,6 +392,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
         bar = tqdm(
             total=cfg.total_steps, initial=min(counters["env_steps"], cfg.total_steps), unit="step", dynamic_ncols=True
         )
+    corrections = CorrectionBuffer(cfg, seed=cfg.seed + counters["updates"])
     session_start = time.perf_counter()
     wall_before = counters["wall_time_s"]
     recent: list[bool] = []
@@ -345,8 +403,9 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 break
             t0 = time.perf_counter()
             policy.eval()
-            rollout = pool.collect(policy, ppo_cfg.batch_size)
+            rollout = pool.collect(policy, ppo_cfg.batch_size, corrections=cfg.corrections)
             t1 = time.perf_counter()
+            corrections.add(rollout.corrections)
             if cfg.baseline == "scene":
                 adv, ret = scene_baseline_returns(rollout.reward, rollout.done, rollout.episode_scene, ppo_cfg.gamma)
             else:
@@ -358,7 +417,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 torch.from_numpy(adv),
                 torch.from_numpy(ret),
             )
-            stats = ppo_update(policy, optimizer, batch, ppo_cfg)
+            stats = ppo_update(policy, optimizer, batch, ppo_cfg, auxiliary=corrections.loss_fn(policy))
             t2 = time.perf_counter()
 
             counters["updates"] += 1
@@ -379,6 +438,12 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             for family, (s, n) in rollout.success_by_family().items():  # noisy per update: smooth in TensorBoard
                 writer.add_scalar(f"rollout_family/success_{family}", s / n, step)
             writer.add_scalar("rollout/zoom_steps_per_episode", float(np.mean(rollout.episode_zooms)), step)
+            if cfg.corrections:
+                counters["failures_probed"] = counters.get("failures_probed", 0) + rollout.failures_probed
+                counters["failures_corrected"] = counters.get("failures_corrected", 0) + rollout.failures_corrected
+                writer.add_scalar("corrections/scenes_probed", rollout.failures_probed, step)
+                writer.add_scalar("corrections/scenes_corrected", rollout.failures_corrected, step)
+                writer.add_scalar("corrections/buffer_steps", len(corrections), step)
             writer.add_scalar("time/collect_s", t1 - t0, step)
             writer.add_scalar("time/update_s", t2 - t1, step)
             for k, v in stats.items():
@@ -389,6 +454,11 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 f"zooms {np.mean(rollout.episode_zooms):.2f} kl {stats['approx_kl']:.4f} "
                 f"collect {t1 - t0:.0f}s update {t2 - t1:.0f}s"
             )
+            if cfg.corrections:
+                line += (
+                    f" corrected {rollout.failures_corrected}/{rollout.failures_probed} scenes"
+                    f" aux {stats.get('auxiliary_loss', float('nan')):.2f}"
+                )
             if bar is not None:
                 bar.update(len(rollout))
                 bar.set_postfix(success=f"{np.mean(recent):.3f}", zooms=f"{np.mean(rollout.episode_zooms):.2f}")

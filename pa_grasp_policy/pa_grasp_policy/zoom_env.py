@@ -48,7 +48,8 @@ class ZoomGraspEnv:
         self.config = config or ZoomEnvConfig()
         self.rng = np.random.default_rng(seed)
         self.world = world or GraspWorld(self.config.world, self.config.objects, seed=int(self.rng.integers(2**31)))
-        self._snapshot: SceneSnapshot | None = None
+        self._snapshot: SceneSnapshot | None = None  # the scene replays restore, if any
+        self.scene_snapshot: SceneSnapshot | None = None  # the current scene as built (e.g. to try other grasps on it)
         self._snapshot_uses = 0
         self.state: ZoomState | None = None
         self.depth: np.ndarray | None = None
@@ -71,7 +72,8 @@ class ZoomGraspEnv:
                 self.world.reset(
                     count, seed=int(self.rng.integers(2**31)), family_weights=self.config.scenes.family_weights
                 )
-                self._snapshot = self.world.snapshot() if count > 1 or repeats > 1 else None
+                self.scene_snapshot = self.world.snapshot()
+                self._snapshot = self.scene_snapshot if count > 1 or repeats > 1 else None
                 self._snapshot_uses = 1
                 self.scene_id += 1
         self.object_count = len(self.world.objects)

@@ -47,15 +47,17 @@ def grid(u: float, v: float, yaw: float) -> list[tuple[tuple[int, int, int, int]
     return out
 
 
-def lifting_grid_grasps(world: GraspWorld, depth, snapshot: SceneSnapshot, first_only: bool = False) -> list[tuple]:
-    """Keys of the grid grasps at the highest object's top that lift something, each tried on the
-    scene of `snapshot` (restored before every try); [] when no object is in view."""
+def lifting_grid_grasps(
+    world: GraspWorld, depth, snapshot: SceneSnapshot, first_only: bool = False
+) -> list[tuple[tuple[int, int, int, int], GraspCommand]]:
+    """(key, command) of the grid grasps at the highest object's top that lift something, each
+    tried on the scene of `snapshot` (restored before every try); [] when no object is in view."""
     tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
     lifting = []
     for key, command in grid(tops[0].u, tops[0].v, tops[0].yaw) if tops else []:
         world.restore(snapshot)
         if world.execute(command, depth).success:
-            lifting.append(key)
+            lifting.append((key, command))
             if first_only:
                 break
     world.restore(snapshot)
@@ -76,7 +78,7 @@ def probe_family(family: str, objects: str = "seen", scenes: int = 12, seed: int
                 continue
             seen += 1
             lifting = lifting_grid_grasps(world, depth, world.snapshot())
-            lifts.update(lifting)
+            lifts.update(key for key, _ in lifting)
             lifted += bool(lifting)
     return ProbeResult(family, seen, lifted, lifts)
 

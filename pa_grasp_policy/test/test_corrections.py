@@ -1,0 +1,159 @@
+"""DAgger-style corrections: failed episodes relabelled with a lifting grasp (pure relabelling,
+the correction loss and its gradients, real collection in PyBullet, PPO's auxiliary term and
+the trainer's flags)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pa_grasp_policy import train
+from pa_grasp_policy.demonstration import command_to_dofs_raw, correction_loss, correction_steps, demonstration_steps
+from pa_grasp_policy.distribution import Action
+from pa_grasp_policy.network import NetworkConfig
+from pa_grasp_policy.policy import ObsBatch, Policy
+from pa_grasp_policy.ppo import PPOBatch, PPOConfig, make_optimizer, ppo_update
+from pa_grasp_policy.rollout import LabelledSteps, collect
+from pa_grasp_policy.zoom import ZoomConfig, ZoomState, view_to_original
+from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
+from pa_grasp_sim.env import SceneSampler
+from pa_grasp_sim.grasp import GraspCommand
+
+S = 32
+ZOOM = ZoomConfig(input_size=S, max_zoom_steps=4, min_crop_px=16)
+
+
+def block_depth(u: int = 60, v: int = 50, size: int = 128) -> np.ndarray:
+    depth = np.full((size, size), 0.75, dtype=np.float32)
+    depth[v - 6 : v + 7, u - 6 : u + 7] = 0.69
+    return depth
+
+
+def action(row: int, col: int, zoom: float, scale: float = 0.5) -> Action:
+    return Action(torch.tensor([row * S + col]), torch.tensor([zoom]), torch.tensor([scale]), torch.zeros(1, 7), S)
+
+
+def policy_episode(depth, actions) -> list:
+    """(observation, applied action) pairs of playing `actions` through the zoom loop."""
+    state, episode = ZoomState(depth, ZOOM), []
+    for a in actions:
+        obs = state.observation()
+        state.apply(a)
+        episode.append((obs, state.last_action))
+    return episode
+
+
+COMMAND = GraspCommand(62.0, 48.0, roll=0.0, pitch=math.pi / 2 - 0.35, yaw=1.0, spread=math.pi / 4, fingers=(0.3,) * 3)
+
+
+def test_correction_keeps_the_policys_states_and_zoom_and_labels_the_grasp():
+    depth = block_depth()
+    # The policy zoomed at the block (view pixel ~ (12, 15)) at scale 0.6, then grasped off it.
+    episode = policy_episode(depth, [action(12, 15, 1.0, 0.6), action(2, 2, 0.0)])
+    steps = correction_steps(episode, depth, COMMAND, ZOOM)
+    assert [o for o, _ in steps] == [o for o, _ in episode]  # the very states it visited
+    assert [float(a.zoom[0]) for _, a in steps] == [1.0, 0.0]
+    assert float(steps[0][1].scale_raw[0]) == pytest.approx(0.6)  # its own zoom scale
+    for obs, label in steps:  # every label points at the command's pixel in that view
+        row, col = (int(x) for x in label.rows_cols()[0])
+        u, v = view_to_original((row, col), obs.box, S)
+        pixel_size = obs.box[2] / S
+        assert abs(u - COMMAND.u) <= pixel_size and abs(v - COMMAND.v) <= pixel_size
+    assert steps[1][1].dofs_raw[0].tolist() == pytest.approx(command_to_dofs_raw(COMMAND))
+    assert steps[0][1].dofs_raw.abs().sum() == 0  # a zoom step keeps its own (unused) DOFs
+
+
+def test_correction_falls_back_to_the_demonstration_when_the_policy_zoomed_elsewhere():
+    depth = block_depth()
+    episode = policy_episode(depth, [action(30, 30, 1.0, 0.3), action(5, 5, 0.0)])  # far corner
+    steps = correction_steps(episode, depth, COMMAND, ZOOM)
+    demo = demonstration_steps(depth, COMMAND, ZOOM, 0.4)
+    assert len(steps) == len(demo)
+    for (o1, a1), (o2, a2) in zip(steps, demo):
+        assert o1.box == o2.box and int(a1.pixel[0]) == int(a2.pixel[0])
+
+
+def test_correction_loss_trains_position_and_dofs_but_not_the_sigmas():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    depth = block_depth()
+    steps = correction_steps(policy_episode(depth, [action(12, 15, 1.0, 0.6), action(2, 2, 0.0)]), depth, COMMAND, ZOOM)
+    labels = LabelledSteps.from_steps(steps)
+    obs, actions = labels.obs_batch(), labels.actions(S)
+    loss = correction_loss(policy, obs, actions)
+    loss.backward()
+    assert policy.net.log_std.grad is None or float(policy.net.log_std.grad.abs().sum()) == 0.0
+    # A few steps on the loss move the deterministic grasp toward the label.
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    for _ in range(40):
+        optimizer.zero_grad()
+        correction_loss(policy, obs, actions).backward()
+        optimizer.step()
+    assert float(correction_loss(policy, obs, actions).detach()) < 0.5 * float(loss.detach())
+    with torch.no_grad():
+        dist, _ = policy.distribution(obs.index(slice(1, 2)))
+        mode = dist.mode()
+    label_rc = actions.index(slice(1, 2)).rows_cols()[0]
+    assert (mode.rows_cols()[0] - label_rc).abs().max() <= 1
+    assert mode.grasp_rpy()[0, 1] == pytest.approx(COMMAND.pitch, abs=0.1)
+
+
+def test_collect_relabels_failed_single_object_episodes_with_lifting_grid_grasps():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))  # untrained: it fails most grasps
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=SceneSampler(1.0, family_weights={"mug": 1e9}))
+    env = ZoomGraspEnv(config, seed=3)
+    rollout = collect(env, policy, 6, torch.Generator().manual_seed(0), corrections=True)
+    failures = len(rollout.episode_success) - sum(rollout.episode_success)
+    assert failures >= 1
+    assert rollout.failures_probed == failures  # fresh scenes: one probe per failed episode
+    assert 1 <= rollout.failures_corrected <= rollout.failures_probed  # the grid lifts mugs (grasp_probe: 23/24)
+    labels = rollout.corrections
+    grasps = labels.zoom == 0
+    assert grasps.sum() == rollout.failures_corrected  # one grasp label per corrected episode
+    pitches = {round(float(p) * math.pi, 3) for p in labels.dofs_raw[grasps, 1]}
+    assert pitches <= {round(math.pi / 2, 3), round(math.pi / 2 - 0.35, 3)}  # the grid's two pitches
+    plain = collect(ZoomGraspEnv(config, seed=3), policy, 6, torch.Generator().manual_seed(0))
+    assert plain.corrections is None and plain.failures_probed == 0
+    assert plain.episode_success == rollout.episode_success[: len(plain.episode_success)]
+
+
+def test_ppo_update_adds_the_auxiliary_loss():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    depth = block_depth()
+    obs = ObsBatch.from_observations([ZoomState(depth, ZOOM).observation()] * 4)
+    with torch.no_grad():
+        acts, logp = policy.act(obs)
+    batch = PPOBatch(obs, acts, logp, torch.tensor([1.0, 0.0, 1.0, 0.0]))
+    config = PPOConfig(update_epochs=1, minibatch_size=4)
+    start = {k: v.clone() for k, v in policy.state_dict().items()}
+    results = []
+    for aux in (None, lambda: 10.0 * policy.net.log_std.square().sum()):
+        policy.load_state_dict(start)
+        stats = ppo_update(policy, make_optimizer(policy, config), batch, config, auxiliary=aux)
+        results.append((stats, policy.net.log_std.detach().clone()))
+    assert "auxiliary_loss" not in results[0][0] and results[1][0]["auxiliary_loss"] > 0
+    assert not torch.allclose(results[0][1], results[1][1])
+
+
+def test_training_with_corrections_runs_and_records_them(tmp_path):
+    argv = ["--out", str(tmp_path), "--total-steps", "12", "--workers", "1", "--batch-size", "12"]
+    argv += ["--input-size", "32", "--update-epochs", "1", "--eval-every", "100", "--threads", "1"]
+    argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "--correction-coef", "0.5"]
+    cfg, resume, _ = train.parse_args(argv)
+    assert (cfg.corrections, cfg.correction_coef) == (True, 0.5)
+    counters = train.train(cfg, resume, progress=False)
+    assert counters["updates"] == 1 and counters["failures_probed"] >= 1
+    assert 0 <= counters["failures_corrected"] <= counters["failures_probed"]
+    # A resumed run keeps corrections on unless told; the flag turns them on for an old run.
+    assert "corrections" not in train.parse_args(["--resume", "x.pt"])[2]
+    assert train.parse_args(["--resume", "x.pt", "--corrections"])[2]["corrections"] is True
+
+
+def test_bad_correction_settings_are_rejected(capsys):
+    for bad in (["--correction-coef", "-1"], ["--correction-buffer", "0"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(bad)
+    assert "correction" in capsys.readouterr().err
