@@ -1,7 +1,8 @@
 """Rollout collection: worker processes, each with its own PyBullet world and a CPU copy of
 the policy, collect whole episodes of the zoom MDP with the current weights.
 
-Workers talk to the trainer over pipes: ("collect", weights, min_steps, corrections) -> Rollout;
+Workers talk to the trainer over pipes: ("collect", weights, min_steps, corrections, max_probes) ->
+Rollout;
 ("evaluate", weights, scene, attempts, seed) -> list of successes; ("close",).
 """
 
@@ -22,13 +23,14 @@ from pa_grasp_policy.distribution import Action, DofConstraints
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Observation
-from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
+from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv, action_to_command
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.grasp_probe import lifting_grid_grasps
+from pa_grasp_sim.grasp_probe import lifting_grasps, lifting_grid_grasps, neighbours
 
 # The per-step arrays of LabelledSteps and of a Rollout, in field order.
 LABEL_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw")
 STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
+CORRECTIONS = ("", "grid", "local")  # none, or where `collect` looks for a lifting grasp
 
 
 @dataclass
@@ -145,18 +147,24 @@ def collect(
     min_steps: int,
     generator: torch.Generator,
     worker: int = 0,
-    corrections: bool = False,
+    corrections: str = "",
+    max_probes: int | None = None,
 ) -> Rollout:
     """Complete episodes until at least `min_steps` steps; `worker` tags their scenes.
 
     With `corrections`, every failed single-object episode is relabelled with a grasp that lifts
-    the object on that scene, when the grasp probe's grid has one (tried once per scene, on the
-    scene as built): `demonstration.correction_steps`, gathered in `Rollout.corrections`."""
+    the object on that scene, tried on the scene as built (`demonstration.correction_steps`,
+    gathered in `Rollout.corrections`), when there is one among the candidates: "grid" = the
+    grasp probe's 16 grasps at the object's top (tried once per scene), "local" = small changes
+    of the policy's own failed grasp (`grasp_probe.neighbours`, tried per failed episode). Each
+    probe costs up to a dozen simulated grasps: `max_probes` bounds them per call."""
+    if corrections not in CORRECTIONS:
+        raise ValueError(f"corrections must be one of {CORRECTIONS}, got '{corrections}'")
     start = time.perf_counter()
     cols: dict[str, list] = {k: [] for k in STEP_FIELDS}
     out = Rollout(*[np.zeros(0)] * 10)
     reasons: dict[str, int] = {}
-    lifting: dict[int, GraspCommand | None] = {}  # scene id -> first lifting grid grasp
+    lifting: dict[int, GraspCommand | None] = {}  # scene id -> first lifting grid grasp ("grid")
     corrected: list[tuple[Observation, Action]] = []
     steps = 0
     while steps < min_steps:
@@ -190,12 +198,18 @@ def collect(
             reasons[key] = reasons.get(key, 0) + 1
             if corrections and info["object_count"] == 1:
                 scene = int(info["scene_id"])
-                if scene not in lifting:
-                    found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
+                budget_left = max_probes is None or out.failures_probed < max_probes
+                if budget_left and (corrections == "local" or scene not in lifting):
+                    if corrections == "grid":
+                        found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
+                    else:
+                        failed = action_to_command(env.state.last_action, env.state.grasp_uv)
+                        candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
+                        found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
                     lifting[scene] = found[0][1] if found else None
                     out.failures_probed += 1
                     out.failures_corrected += lifting[scene] is not None
-                if lifting[scene] is not None:
+                if lifting.get(scene) is not None:
                     corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
     out.depth = np.stack(cols["depth"])
     out.scale = np.asarray(cols["scale"], dtype=np.float32)
@@ -245,9 +259,9 @@ def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict
             if msg[0] == "close":
                 break
             if msg[0] == "collect":
-                _, weights, min_steps, corrections = msg
+                _, weights, min_steps, corrections, max_probes = msg
                 policy.load_state_dict(weights)
-                conn.send(("ok", collect(env, policy, min_steps, generator, index, corrections)))
+                conn.send(("ok", collect(env, policy, min_steps, generator, index, corrections, max_probes)))
             elif msg[0] == "evaluate":
                 _, weights, scene, attempts, eval_seed = msg
                 policy.load_state_dict(weights)
@@ -286,11 +300,14 @@ class WorkerPool:
             results.append(payload)
         return results
 
-    def collect(self, policy: Policy, total_steps: int, corrections: bool = False) -> Rollout:
+    def collect(
+        self, policy: Policy, total_steps: int, corrections: str = "", max_probes: int | None = None
+    ) -> Rollout:
         weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
         per_worker = -(-total_steps // len(self.conns))
+        probes = None if max_probes is None else -(-max_probes // len(self.conns))
         for conn in self.conns:
-            conn.send(("collect", weights, per_worker, corrections))
+            conn.send(("collect", weights, per_worker, corrections, probes))
         return Rollout.concat(self._gather())
 
     def evaluate(self, policy: Policy, scene: str, attempts: int, seed: int) -> list[bool]:

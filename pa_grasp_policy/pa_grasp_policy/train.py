@@ -31,7 +31,7 @@ from pa_grasp_policy.distribution import DofConstraints
 from pa_grasp_policy.network import NetworkConfig, count_parameters, std_vector
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
-from pa_grasp_policy.rollout import LabelledSteps, WorkerPool
+from pa_grasp_policy.rollout import CORRECTIONS, LabelledSteps, WorkerPool
 from pa_grasp_policy.zoom import ZoomConfig
 from pa_grasp_policy.zoom_env import ZoomEnvConfig
 from pa_grasp_sim.camera import CameraConfig
@@ -76,12 +76,13 @@ class TrainConfig:
     # (imitation freezes them at their initial values, which may explore too wildly for PPO).
     init_reset_std: bool = False
     # Not in the paper: DAgger-style corrections. Failed single-object episodes are relabelled
-    # with a grid grasp that lifts the object on the same scene (rollout.collect); PPO's loss
-    # gains correction_coef x the correction loss on a minibatch of the latest corrections.
-    corrections: bool = False
+    # with a grasp that lifts the object on the same scene ("grid" or "local", rollout.collect);
+    # PPO's loss gains correction_coef x the correction loss on a minibatch of the latest ones.
+    corrections: str = ""
     correction_coef: float = 0.1
     correction_buffer: int = 2000  # correction steps kept (the newest)
     correction_minibatch: int = 32
+    correction_probes: int = 24  # failures probed per update at most (each costs up to ~16 simulated grasps)
     ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
 
     def ppo_config(self) -> PPOConfig:
@@ -171,14 +172,19 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
     )
     p.add_argument(
         "--corrections",
-        action="store_true",
-        default=None,
-        help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a "
-        "grid grasp that lifts the object and add their imitation loss to PPO's; with --resume it turns them on",
+        choices=[c for c in CORRECTIONS if c],
+        help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a grasp "
+        "that lifts the object (grid: the grasp probe's grid at its top; local: small changes of the policy's "
+        "grasp) and add their imitation loss to PPO's; with --resume it replaces the run's",
     )
     p.add_argument("--correction-coef", type=float, help=f"weight of the correction loss (default {d.correction_coef})")
     p.add_argument(
         "--correction-buffer", type=int, help=f"newest correction steps kept (default {d.correction_buffer})"
+    )
+    p.add_argument(
+        "--correction-probes",
+        type=int,
+        help=f"failures probed for a correction per update at most (default {d.correction_probes})",
     )
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
     for f in dataclasses.fields(PPOConfig):
@@ -222,9 +228,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
         init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
         threads=args.threads,
-        corrections=bool(args.corrections),
+        corrections=args.corrections or "",
         correction_coef=d.correction_coef if args.correction_coef is None else args.correction_coef,
         correction_buffer=d.correction_buffer if args.correction_buffer is None else args.correction_buffer,
+        correction_probes=d.correction_probes if args.correction_probes is None else args.correction_probes,
         ppo=ppo,
         init=args.init or "",
     )
@@ -238,15 +245,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--init-std and --init-std-rpy must be positive")
     if cfg.scene_repeats < 1:
         p.error(f"--scene-repeats must be at least 1, got {cfg.scene_repeats}")
-    if not (cfg.correction_coef >= 0 and cfg.correction_buffer >= 1):
-        p.error("--correction-coef must be >= 0 and --correction-buffer at least 1")
+    if not (cfg.correction_coef >= 0 and cfg.correction_buffer >= 1 and cfg.correction_probes >= 1):
+        p.error("--correction-coef must be >= 0, --correction-buffer and --correction-probes at least 1")
     if args.baseline == "scene" and cfg.scene_repeats < 2 and not args.resume:
         p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
     # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, corrections.
     extend = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
     overridable = ("single_probability", "baseline", "scene_repeats", "corrections", "correction_coef")
-    for name in (*overridable, "correction_buffer"):
+    for name in (*overridable, "correction_buffer", "correction_probes"):
         if getattr(args, name) is not None:
             extend[name] = getattr(cfg, name)
     if args.family_weight is not None:
@@ -403,7 +410,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 break
             t0 = time.perf_counter()
             policy.eval()
-            rollout = pool.collect(policy, ppo_cfg.batch_size, corrections=cfg.corrections)
+            rollout = pool.collect(policy, ppo_cfg.batch_size, cfg.corrections, cfg.correction_probes)
             t1 = time.perf_counter()
             corrections.add(rollout.corrections)
             if cfg.baseline == "scene":
@@ -441,8 +448,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             if cfg.corrections:
                 counters["failures_probed"] = counters.get("failures_probed", 0) + rollout.failures_probed
                 counters["failures_corrected"] = counters.get("failures_corrected", 0) + rollout.failures_corrected
-                writer.add_scalar("corrections/scenes_probed", rollout.failures_probed, step)
-                writer.add_scalar("corrections/scenes_corrected", rollout.failures_corrected, step)
+                writer.add_scalar("corrections/failures_probed", rollout.failures_probed, step)
+                writer.add_scalar("corrections/failures_corrected", rollout.failures_corrected, step)
                 writer.add_scalar("corrections/buffer_steps", len(corrections), step)
             writer.add_scalar("time/collect_s", t1 - t0, step)
             writer.add_scalar("time/update_s", t2 - t1, step)
@@ -456,7 +463,7 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             )
             if cfg.corrections:
                 line += (
-                    f" corrected {rollout.failures_corrected}/{rollout.failures_probed} scenes"
+                    f" corrected {rollout.failures_corrected}/{rollout.failures_probed} failures"
                     f" aux {stats.get('auxiliary_loss', float('nan')):.2f}"
                 )
             if bar is not None:

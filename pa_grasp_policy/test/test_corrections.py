@@ -104,7 +104,7 @@ def test_collect_relabels_failed_single_object_episodes_with_lifting_grid_grasps
     policy = Policy(NetworkConfig(input_size=S))  # untrained: it fails most grasps
     config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=SceneSampler(1.0, family_weights={"mug": 1e9}))
     env = ZoomGraspEnv(config, seed=3)
-    rollout = collect(env, policy, 6, torch.Generator().manual_seed(0), corrections=True)
+    rollout = collect(env, policy, 6, torch.Generator().manual_seed(0), corrections="grid")
     failures = len(rollout.episode_success) - sum(rollout.episode_success)
     assert failures >= 1
     assert rollout.failures_probed == failures  # fresh scenes: one probe per failed episode
@@ -117,6 +117,36 @@ def test_collect_relabels_failed_single_object_episodes_with_lifting_grid_grasps
     plain = collect(ZoomGraspEnv(config, seed=3), policy, 6, torch.Generator().manual_seed(0))
     assert plain.corrections is None and plain.failures_probed == 0
     assert plain.episode_success == rollout.episode_success[: len(plain.episode_success)]
+
+
+def test_local_corrections_change_the_failed_grasp_a_little_and_respect_the_probe_budget():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=SceneSampler(1.0, family_weights={"box": 1e9}))
+    rollout = collect(
+        ZoomGraspEnv(config, seed=3), policy, 10, torch.Generator().manual_seed(0), corrections="local", max_probes=2
+    )
+    failures = len(rollout.episode_success) - sum(rollout.episode_success)
+    assert failures > 2 and rollout.failures_probed == 2  # the budget, not every failure
+    grasps = rollout.corrections.zoom == 0 if rollout.corrections is not None else np.zeros(0, bool)
+    assert grasps.sum() == rollout.failures_corrected
+    with pytest.raises(ValueError, match="corrections must be one of"):
+        collect(ZoomGraspEnv(config, seed=3), policy, 1, torch.Generator(), corrections="everything")
+
+
+def test_neighbours_are_small_changes_of_the_grasp():
+    from pa_grasp_sim.grasp_probe import neighbours
+
+    variants = dict(neighbours(COMMAND, 160, 160))
+    assert variants["yaw+20"].yaw == pytest.approx(COMMAND.yaw + math.radians(20))
+    assert (variants["u+"].u, variants["u+"].v) == (COMMAND.u + 1.5, COMMAND.v)
+    assert variants["spread"].spread == 0.0 and variants["upright"].pitch == pytest.approx(math.pi / 2)
+    for name, variant in variants.items():  # exactly one thing changed, and always something
+        changed = [f for f in ("u", "v", "yaw", "spread", "pitch") if getattr(variant, f) != getattr(COMMAND, f)]
+        assert len(changed) == 1, (name, changed)
+    edge = dict(neighbours(GraspCommand(0.0, 159.0), 160, 160))
+    assert edge["u-"].u == 0.0 and edge["v+"].v == 159.0  # stays on the image
+    assert "upright" not in edge  # already upright
 
 
 def test_ppo_update_adds_the_auxiliary_loss():
@@ -141,19 +171,19 @@ def test_ppo_update_adds_the_auxiliary_loss():
 def test_training_with_corrections_runs_and_records_them(tmp_path):
     argv = ["--out", str(tmp_path), "--total-steps", "12", "--workers", "1", "--batch-size", "12"]
     argv += ["--input-size", "32", "--update-epochs", "1", "--eval-every", "100", "--threads", "1"]
-    argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "--correction-coef", "0.5"]
-    cfg, resume, _ = train.parse_args(argv)
-    assert (cfg.corrections, cfg.correction_coef) == (True, 0.5)
+    argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "grid"]
+    cfg, resume, _ = train.parse_args([*argv, "--correction-coef", "0.5"])
+    assert (cfg.corrections, cfg.correction_coef) == ("grid", 0.5)
     counters = train.train(cfg, resume, progress=False)
     assert counters["updates"] == 1 and counters["failures_probed"] >= 1
     assert 0 <= counters["failures_corrected"] <= counters["failures_probed"]
     # A resumed run keeps corrections on unless told; the flag turns them on for an old run.
     assert "corrections" not in train.parse_args(["--resume", "x.pt"])[2]
-    assert train.parse_args(["--resume", "x.pt", "--corrections"])[2]["corrections"] is True
+    assert train.parse_args(["--resume", "x.pt", "--corrections", "local"])[2]["corrections"] == "local"
 
 
 def test_bad_correction_settings_are_rejected(capsys):
-    for bad in (["--correction-coef", "-1"], ["--correction-buffer", "0"]):
+    for bad in (["--correction-coef", "-1"], ["--correction-buffer", "0"], ["--correction-probes", "0"]):
         with pytest.raises(SystemExit):
             train.parse_args(bad)
     assert "correction" in capsys.readouterr().err

@@ -16,7 +16,7 @@ import itertools
 import math
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.grasp import GraspCommand
@@ -47,14 +47,28 @@ def grid(u: float, v: float, yaw: float) -> list[tuple[tuple[int, int, int, int]
     return out
 
 
-def lifting_grid_grasps(
-    world: GraspWorld, depth, snapshot: SceneSnapshot, first_only: bool = False
-) -> list[tuple[tuple[int, int, int, int], GraspCommand]]:
-    """(key, command) of the grid grasps at the highest object's top that lift something, each
-    tried on the scene of `snapshot` (restored before every try); [] when no object is in view."""
-    tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
+def neighbours(command: GraspCommand, width: int, height: int) -> list[tuple[str, GraspCommand]]:
+    """Small changes of one grasp, nearest first: yaw ±20°, the pixel moved 1.5 px (~1.3 cm at the
+    table), yaw ±45° and +90°, the other pre-shape (parallel <-> tripod), and upright. Each
+    comes with a name (e.g. "yaw+20")."""
+    out = [(f"yaw{d:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(d)))) for d in (20, -20)]
+    for name, du, dv in (("u+", 1.5, 0), ("u-", -1.5, 0), ("v+", 0, 1.5), ("v-", 0, -1.5)):
+        u, v = min(max(command.u + du, 0.0), width - 1.0), min(max(command.v + dv, 0.0), height - 1.0)
+        out.append((name, replace(command, u=u, v=v)))
+    out += [(f"yaw{d:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(d)))) for d in (45, -45, 90)]
+    out.append(("spread", replace(command, spread=0.0 if command.spread > math.pi / 8 else math.pi / 4)))
+    if abs(command.pitch - math.pi / 2) > math.radians(5):
+        out.append(("upright", replace(command, pitch=math.pi / 2)))
+    return out
+
+
+def lifting_grasps(
+    world: GraspWorld, depth, snapshot: SceneSnapshot, candidates: list[tuple], first_only: bool = False
+) -> list[tuple]:
+    """The (key, command) candidates that lift something, each tried on the scene of `snapshot`
+    (restored before every try, and after the last)."""
     lifting = []
-    for key, command in grid(tops[0].u, tops[0].v, tops[0].yaw) if tops else []:
+    for key, command in candidates:
         world.restore(snapshot)
         if world.execute(command, depth).success:
             lifting.append((key, command))
@@ -62,6 +76,16 @@ def lifting_grid_grasps(
                 break
     world.restore(snapshot)
     return lifting
+
+
+def lifting_grid_grasps(
+    world: GraspWorld, depth, snapshot: SceneSnapshot, first_only: bool = False
+) -> list[tuple[tuple[int, int, int, int], GraspCommand]]:
+    """(key, command) of the grid grasps at the highest object's top that lift something, each
+    tried on the scene of `snapshot`; [] when no object is in view."""
+    tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
+    candidates = grid(tops[0].u, tops[0].v, tops[0].yaw) if tops else []
+    return lifting_grasps(world, depth, snapshot, candidates, first_only)
 
 
 def probe_family(family: str, objects: str = "seen", scenes: int = 12, seed: int = 0) -> ProbeResult:
