@@ -104,8 +104,8 @@ class Rollout(LabelledSteps):
     failure_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     corrections: LabelledSteps | None = None  # failed episodes relabelled with a lifting grasp
-    failures_probed: int = 0  # failed single-object scenes the grasp grid was tried on
-    failures_corrected: int = 0  # ... and where some grid grasp lifted the object
+    failures_probed: int = 0  # failed single-object episodes searched for a lifting grasp
+    failures_corrected: int = 0  # ... and where some candidate lifted the object
 
     def __len__(self) -> int:
         return len(self.reward)
