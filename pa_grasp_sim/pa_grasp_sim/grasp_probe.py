@@ -48,7 +48,7 @@ def grid(u: float, v: float, yaw: float) -> list[tuple[tuple[int, int, int, int]
 
 
 def neighbours(command: GraspCommand, width: int, height: int) -> list[tuple[str, GraspCommand]]:
-    """Small changes of one grasp, nearest first: yaw ±20°, the pixel moved 1.5 px (~1.3 cm at the
+    """Small changes of one grasp, nearest first: yaw ±20°, the pixel moved 1.5 px (~6 mm at the
     table), yaw ±45° and +90°, the other pre-shape (parallel <-> tripod), and upright. Each
     comes with a name (e.g. "yaw+20")."""
     out = [(f"yaw{d:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(d)))) for d in (20, -20)]
