@@ -161,33 +161,25 @@ def collect(
     if corrections not in CORRECTIONS:
         raise ValueError(f"corrections must be one of {CORRECTIONS}, got '{corrections}'")
     start = time.perf_counter()
-    cols: dict[str, list] = {k: [] for k in STEP_FIELDS}
     out = Rollout(*[np.zeros(0)] * 10)
+    taken: list[tuple[Observation, Action]] = []  # (observation, action as applied) per step
+    log_probs, rewards, dones = [], [], []
     reasons: dict[str, int] = {}
-    lifting: dict[int, GraspCommand | None] = {}  # scene id -> first lifting grid grasp ("grid")
+    lifting: dict[int, GraspCommand | None] = {}  # scene id -> its correction grasp
     corrected: list[tuple[Observation, Action]] = []
-    steps = 0
-    while steps < min_steps:
+    while len(taken) < min_steps:
         obs = env.reset()
         episode = []
         done = False
         while not done:
-            batch = ObsBatch.from_observations([obs])
-            action, log_prob = policy.act(batch, generator=generator)
+            action, log_prob = policy.act(ObsBatch.from_observations([obs]), generator=generator)
             next_obs, reward, done, info = env.step(action)
-            episode.append((obs, env.state.last_action))
-            cols["depth"].append(obs.depth.astype(np.float16))
-            cols["scale"].append(obs.scale)
-            cols["must_grasp"].append(obs.must_grasp)
-            cols["pixel"].append(int(action.pixel[0]))
-            cols["zoom"].append(float(env.state.last_action.zoom[0]) if done else float(action.zoom[0]))
-            cols["scale_raw"].append(float(action.scale_raw[0]))
-            cols["dofs_raw"].append(action.dofs_raw[0].numpy())
-            cols["log_prob"].append(float(log_prob[0]))
-            cols["reward"].append(reward)
-            cols["done"].append(done)
-            steps += 1
+            episode.append((obs, env.state.last_action))  # a grasp's zoom flag as the env applied it
+            log_probs.append(float(log_prob[0]))
+            rewards.append(reward)
+            dones.append(done)
             obs = next_obs
+        taken += episode
         out.episode_success.append(bool(info["success"]))
         out.episode_zooms.append(int(info["zoom_steps"]))
         out.episode_objects.append(int(info["object_count"]))
@@ -200,31 +192,33 @@ def collect(
                 scene = int(info["scene_id"])
                 budget_left = max_probes is None or out.failures_probed < max_probes
                 if budget_left and (corrections == "local" or scene not in lifting):
-                    if corrections == "grid":
-                        found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
-                    else:
-                        failed = action_to_command(env.state.last_action, env.state.grasp_uv)
-                        candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
-                        found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
-                    lifting[scene] = found[0][1] if found else None
+                    lifting[scene] = _lifting_correction(env, corrections)
                     out.failures_probed += 1
                     out.failures_corrected += lifting[scene] is not None
                 if lifting.get(scene) is not None:
                     corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
-    out.depth = np.stack(cols["depth"])
-    out.scale = np.asarray(cols["scale"], dtype=np.float32)
-    out.must_grasp = np.asarray(cols["must_grasp"], dtype=bool)
-    out.pixel = np.asarray(cols["pixel"], dtype=np.int64)
-    out.zoom = np.asarray(cols["zoom"], dtype=np.float32)
-    out.scale_raw = np.asarray(cols["scale_raw"], dtype=np.float32)
-    out.dofs_raw = np.stack(cols["dofs_raw"]).astype(np.float32)
-    out.log_prob = np.asarray(cols["log_prob"], dtype=np.float32)
-    out.reward = np.asarray(cols["reward"], dtype=np.float32)
-    out.done = np.asarray(cols["done"], dtype=bool)
+    labels = LabelledSteps.from_steps(taken)
+    for k in LABEL_FIELDS:
+        setattr(out, k, getattr(labels, k))
+    out.log_prob = np.asarray(log_probs, dtype=np.float32)
+    out.reward = np.asarray(rewards, dtype=np.float32)
+    out.done = np.asarray(dones, dtype=bool)
     out.failure_reasons = reasons
     out.corrections = LabelledSteps.from_steps(corrected) if corrected else None
     out.seconds = time.perf_counter() - start
     return out
+
+
+def _lifting_correction(env: ZoomGraspEnv, mode: str) -> GraspCommand | None:
+    """The first grasp among `mode`'s candidates that lifts the object of the episode just
+    failed, tried on its scene as built (restored after); None when none does."""
+    if mode == "grid":
+        found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
+    else:
+        failed = action_to_command(env.state.last_action, env.state.grasp_uv)
+        candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
+        found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
+    return found[0][1] if found else None
 
 
 def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attempts: int) -> list[bool]:

@@ -51,11 +51,15 @@ def neighbours(command: GraspCommand, width: int, height: int) -> list[tuple[str
     """Small changes of one grasp, nearest first: yaw ±20°, the pixel moved 1.5 px (~6 mm at the
     table), yaw ±45° and +90°, the other pre-shape (parallel <-> tripod), and upright. Each
     comes with a name (e.g. "yaw+20")."""
-    out = [(f"yaw{d:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(d)))) for d in (20, -20)]
+
+    def turned(degrees: int) -> tuple[str, GraspCommand]:
+        return f"yaw{degrees:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(degrees)))
+
+    out = [turned(20), turned(-20)]
     for name, du, dv in (("u+", 1.5, 0), ("u-", -1.5, 0), ("v+", 0, 1.5), ("v-", 0, -1.5)):
         u, v = min(max(command.u + du, 0.0), width - 1.0), min(max(command.v + dv, 0.0), height - 1.0)
         out.append((name, replace(command, u=u, v=v)))
-    out += [(f"yaw{d:+d}", replace(command, yaw=wrap_half_turn(command.yaw + math.radians(d)))) for d in (45, -45, 90)]
+    out += [turned(45), turned(-45), turned(90)]
     out.append(("spread", replace(command, spread=0.0 if command.spread > math.pi / 8 else math.pi / 4)))
     if abs(command.pitch - math.pi / 2) > math.radians(5):
         out.append(("upright", replace(command, pitch=math.pi / 2)))
