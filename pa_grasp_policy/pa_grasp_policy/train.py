@@ -56,6 +56,9 @@ class TrainConfig:
     hours: float = 0.0  # stop after this wall time (0 = no limit)
     eval_every: int = 10
     eval_attempts: int = 40
+    # Keep snapshots/update_NNNN.pt (weights and counters, no optimizer state) every this many
+    # updates, for choosing among checkpoints on other scenes afterwards (0 = off).
+    snapshot_every: int = 0
     seed: int = 0
     clutter_reuse: int = 8
     # "batch": the paper's (return-to-go, normalised per batch); "scene": minus the mean outcome
@@ -131,6 +134,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
     p.add_argument("--hours", type=float, default=d.hours, help="stop after this many hours (0 = no limit)")
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="updates between held-out evaluations")
     p.add_argument("--eval-attempts", type=int, default=d.eval_attempts, help="attempts per held-out evaluation")
+    p.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=d.snapshot_every,
+        help="keep snapshots/update_NNNN.pt (weights, no optimizer) every N updates (default 0: off)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
     p.add_argument(
@@ -218,6 +227,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         hours=args.hours,
         eval_every=args.eval_every,
         eval_attempts=args.eval_attempts,
+        snapshot_every=args.snapshot_every,
         seed=args.seed,
         camera_noise=args.camera_noise,
         single_probability=d.single_probability if args.single_probability is None else args.single_probability,
@@ -239,6 +249,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
+    if cfg.snapshot_every < 0:
+        p.error(f"--snapshot-every must be 0 (off) or positive, got {cfg.snapshot_every}")
     if not 0.0 <= cfg.single_probability <= 1.0:
         p.error(f"--single-probability must be in [0, 1], got {cfg.single_probability}")
     if not (cfg.init_std > 0 and cfg.init_std_rpy > 0):
@@ -251,7 +263,13 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
     # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, corrections.
-    extend = {"total_steps": cfg.total_steps, "hours": cfg.hours, "workers": cfg.workers, "out": cfg.out}
+    extend = {
+        "total_steps": cfg.total_steps,
+        "hours": cfg.hours,
+        "workers": cfg.workers,
+        "out": cfg.out,
+        "snapshot_every": cfg.snapshot_every,
+    }
     overridable = ("single_probability", "baseline", "scene_repeats", "corrections", "correction_coef")
     for name in (*overridable, "correction_buffer", "correction_probes"):
         if getattr(args, name) is not None:
@@ -489,12 +507,18 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                     counters["best_eval_success"] = score
                     save_checkpoint(out / "best.pt", policy, optimizer, run_config, counters)
             save_checkpoint(out / "latest.pt", policy, optimizer, run_config, counters)
+            if cfg.snapshot_every and counters["updates"] % cfg.snapshot_every == 0:
+                save_checkpoint(snapshot_path(out, counters["updates"]), policy, None, run_config, counters)
     finally:
         pool.close()
         writer.close()
         if bar is not None:
             bar.close()
     return counters
+
+
+def snapshot_path(out: Path, update: int) -> Path:
+    return Path(out) / "snapshots" / f"update_{update:04d}.pt"
 
 
 def _family_weight(text: str) -> tuple[str, float]:

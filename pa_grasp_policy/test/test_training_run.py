@@ -40,6 +40,8 @@ def tiny_run(tmp_path_factory):
         "2",
         "--eval-attempts",
         "2",
+        "--snapshot-every",
+        "2",
         "--threads",
         "1",
         "--seed",
@@ -66,6 +68,11 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
     changed = [name for name, p in trained.state_dict().items() if not torch.allclose(p, fresh.state_dict()[name])]
     assert len(changed) > 10, "PPO must change the weights"
     assert any((out / "tensorboard").iterdir())
+    # --snapshot-every 2: update 2 kept on its own, weights as latest.pt's, without Adam's state.
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["update_0002.pt"]
+    snapshot, snapshot_payload = load_checkpoint(out / "snapshots" / "update_0002.pt")
+    assert snapshot_payload["optimizer_state"] is None and snapshot_payload["counters"]["updates"] == 2
+    assert all(torch.equal(p, trained.state_dict()[name]) for name, p in snapshot.state_dict().items())
 
 
 def test_resume_continues_counters(tiny_run):
