@@ -112,7 +112,17 @@ def graph(tmp_path):
     executor = MultiThreadedExecutor(num_threads=6, context=context)
     executor.add_node(policy_node)
     executor.add_node(probe)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
+    # Spin until told to stop, and shut the executor down only after: rclpy's shutdown() does not
+    # wait for a callback in flight, which then triggers the destroyed guard condition and leaves
+    # "exception was never retrieved: cannot use Destroyable" on stderr (ros2/rclpy#968).
+    spinning = threading.Event()
+    spinning.set()
+
+    def spin():
+        while spinning.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     client = ActionClient(probe, Grasp, "/grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
@@ -121,8 +131,10 @@ def graph(tmp_path):
         yield policy_node, robot, client
     finally:
         robot.stop()
-        executor.shutdown()
+        spinning.clear()
         spinner.join(timeout=5)
+        executor._executor.shutdown(wait=True)  # callbacks already handed to its threads finish (Jazzy rclpy)
+        executor.shutdown()
         client.destroy()
         if robot.server is not None:
             robot.server.destroy()
