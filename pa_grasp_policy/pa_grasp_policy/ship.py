@@ -107,14 +107,16 @@ def model_card(
         lines += ["| who | scene | objects | success % | ± std | attempts | seeds |", "|---|---|---|---|---|---|---|"]
         for e in evals:
             who = Path(e.get("who", "?")).name
+            # Other seeds than the protocol's 0.. are validation scenes: say which.
+            seeds = f"{e.get('seeds', '?')}" + (f" from {e['first_seed']}" if e.get("first_seed") else "")
             lines.append(
                 f"| {who} | {e['scene']} | {e['objects']} | {100 * e['success_rate']:.1f} | "
-                f"{100 * e['std']:.1f} | {e['attempts']} | {e.get('seeds', '?')} |"
+                f"{100 * e['std']:.1f} | {e['attempts']} | {seeds} |"
             )
         lines += [
             "",
             "Made with `pa-grasp-eval [--checkpoint PATH | --baseline NAME] --scene S --objects O "
-            "--attempts N --seeds K --json FILE`.",
+            "--attempts N --seeds K [--first-seed S] --json FILE`.",
         ]
     else:
         lines.append("(no evaluation given)")

@@ -132,3 +132,14 @@ def test_cards_and_reports_name_the_source_file_not_the_build_symlink(tmp_path, 
     (build / "pa_grasp.pt").symlink_to(source)  # what colcon's --symlink-install leaves in build/
     monkeypatch.chdir(tmp_path)
     assert shown_path(build / "pa_grasp.pt") == os.path.join("src", "models", "pa_grasp.pt")
+
+
+def test_model_card_tells_validation_seeds_from_the_protocol_ones():
+    from pa_grasp_policy.ship import model_card
+
+    result = {"scene": "single", "objects": "seen", "success_rate": 0.8, "std": 0.05, "attempts": 200, "seeds": 5}
+    protocol = {**result, "who": "runs/a/update_0335.pt", "first_seed": 0}
+    validation = {**result, "who": "runs/a/update_0335.pt", "first_seed": 300, "seeds": 15, "attempts": 600}
+    card = model_card({}, 10, [protocol, validation], "runs/a/update_0335.pt", shipped=False)
+    assert "| update_0335.pt | single | seen | 80.0 | 5.0 | 200 | 5 |" in card
+    assert "| update_0335.pt | single | seen | 80.0 | 5.0 | 600 | 15 from 300 |" in card
