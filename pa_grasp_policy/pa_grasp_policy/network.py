@@ -41,7 +41,7 @@ No batch norm (batch-1 acting and minibatch training must see the same function)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -296,6 +296,12 @@ class PixelAttentiveNet(nn.Module):
             nn.init.zeros_(self.value[2].bias)
 
     # -- backbone ---------------------------------------------------------------------------
+
+    def set_input_size(self, input_size: int) -> None:
+        """Use the same weights at another input side. Every layer is convolutional or
+        per-pixel, so nothing depends on S; only the scale objects appear at in pixels changes,
+        which is why a re-sized network needs fine-tuning before it acts as well."""
+        self.config = replace(self.config, input_size=int(input_size))
 
     def _check_input(self, depth: torch.Tensor, scale: torch.Tensor):
         if depth.dim() != 4 or depth.shape[1] != 1 or depth.shape[2] % 16 or depth.shape[3] % 16:

@@ -118,7 +118,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
     d = TrainConfig()
     p.add_argument("--out", default=d.out, help="run directory: checkpoints, TensorBoard logs, config")
     p.add_argument("--resume", metavar="CKPT", help="continue from this checkpoint (its config is used)")
-    p.add_argument("--init", metavar="CKPT", help="start from this checkpoint's weights (new optimizer and counters)")
+    p.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="start from this checkpoint's weights (new optimizer and counters; "
+        "a different --input-size re-sizes the fully convolutional network, weights unchanged)",
+    )
     p.add_argument(
         "--ablation",
         choices=ABLATIONS,
@@ -376,7 +381,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     elif cfg.init:
         policy, payload = load_checkpoint(cfg.init)
         if policy.config.input_size != cfg.input_size:
-            raise CheckpointError(f"{cfg.init}: input size {policy.config.input_size}, this run {cfg.input_size}")
+            print(f"{cfg.init}: input size {policy.config.input_size} -> {cfg.input_size} (same weights)")
+            policy.net.set_input_size(cfg.input_size)
         policy.constraints = cfg.constraints()
         if cfg.init_reset_std:
             with torch.no_grad():

@@ -143,3 +143,23 @@ def test_model_card_tells_validation_seeds_from_the_protocol_ones():
     card = model_card({}, 10, [protocol, validation], "runs/a/update_0335.pt", shipped=False)
     assert "| update_0335.pt | single | seen | 80.0 | 5.0 | 200 | 5 |" in card
     assert "| update_0335.pt | single | seen | 80.0 | 5.0 | 600 | 15 from 300 |" in card
+
+
+def test_resized_network_keeps_its_weights_and_saves_its_new_size(tmp_path):
+    policy, _, _ = trained_policy()
+    obs64 = ObsBatch(torch.randn(3, 1, 64, 64), torch.rand(3), torch.tensor([False, True, False]))
+    weights = {k: v.clone() for k, v in policy.state_dict().items()}
+    policy.net.set_input_size(64)
+    with pytest.raises(ValueError):
+        policy.net.set_input_size(50)  # not a multiple of 16: refused, size unchanged
+    assert policy.config.input_size == 64
+    assert all(torch.equal(weights[k], v) for k, v in policy.state_dict().items())
+
+    path = tmp_path / "resized.pt"
+    save_checkpoint(path, policy, None)
+    loaded, payload = load_checkpoint(path)
+    assert loaded.config.input_size == 64 and payload["network_config"]["input_size"] == 64
+    a1, _ = policy.act(obs64, deterministic=True)
+    a2, _ = loaded.act(obs64, deterministic=True)
+    assert torch.equal(a1.pixel, a2.pixel) and torch.equal(a1.dofs_raw, a2.dofs_raw)
+    assert int(a1.pixel.max()) < 64 * 64
