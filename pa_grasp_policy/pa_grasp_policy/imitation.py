@@ -264,8 +264,9 @@ def fit(cfg: ImitationConfig, data: dict) -> Path:
     zoom = train_cfg.env_config().zoom
     if cfg.init:
         policy, _ = load_checkpoint(cfg.init)
-        if policy.config.input_size != cfg.input_size:
-            raise CheckpointError(f"{cfg.init}: input size {policy.config.input_size}, asked for {cfg.input_size}")
+        if policy.config.input_size != cfg.input_size:  # fully convolutional: the weights fit any size
+            print(f"{cfg.init}: input size {policy.config.input_size} -> {cfg.input_size} (same weights)")
+            policy.net.set_input_size(cfg.input_size)
         policy.constraints = train_cfg.constraints()
     else:
         policy = Policy(NetworkConfig(input_size=cfg.input_size, init_std=train_cfg.init_std), train_cfg.constraints())

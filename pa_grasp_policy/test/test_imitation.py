@@ -108,7 +108,8 @@ def test_bad_demonstration_file_gives_a_clear_error(tmp_path, capsys):
 def test_ppo_starts_from_the_imitation_weights(tiny_fit, tmp_path):
     out = tmp_path / "ppo"
     argv = ["--init", str(tiny_fit / "latest.pt"), "--out", str(out), "--total-steps", "40", "--workers", "1"]
-    argv += ["--batch-size", "40", "--minibatch-size", "20", "--update-epochs", "1", "--input-size", "64"]
+    # The fit was at input 64; PPO runs at 48 on the same (re-sized, fully convolutional) weights.
+    argv += ["--batch-size", "40", "--minibatch-size", "20", "--update-epochs", "1", "--input-size", "48"]
     argv += ["--eval-every", "100", "--threads", "1", "--init-std", "0.05", "--init-std-rpy", "0.02"]
     assert train.main(argv) == 0
     policy, payload = load_checkpoint(out / "latest.pt")
@@ -116,6 +117,7 @@ def test_ppo_starts_from_the_imitation_weights(tiny_fit, tmp_path):
     # The σ's were reset to the asked values (one update at lr 1e-4 moves them by well under 1%).
     expected = torch.tensor([0.05, 0.02, 0.02, 0.02, 0.05, 0.05, 0.05, 0.05])
     assert torch.allclose(policy.net.log_std.exp(), expected, rtol=0.01), policy.net.log_std.exp()
+    assert payload["network_config"]["input_size"] == 48 and policy.config.input_size == 48
     assert payload["counters"]["imitation_demos"] == 24  # the warm start stays on the record
     assert payload["config"]["train"]["init"] == str(tiny_fit / "latest.pt")
 
@@ -197,3 +199,16 @@ def test_teacher_choice_reaches_the_collector(tiny_fit):
         imitation.teacher_config("best")
     # Files from before robust labels load with robustness unknown, not a made-up 1.0.
     assert np.isnan(imitation.load_demos(tiny_fit / "demos.npz")["robustness"]).all()
+
+
+def test_fit_continues_from_weights_of_another_input_size(tiny_fit, tmp_path):
+    out = tmp_path / "refit"
+    argv = ["--out", str(out), "--demos-file", str(tiny_fit / "demos.npz"), "--init", str(tiny_fit / "latest.pt")]
+    argv += ["--input-size", "32", "--epochs", "1", "--batch-size", "16", "--threads", "1", "--no-augment"]
+    assert imitation.main(argv) == 0
+    policy, payload = load_checkpoint(out / "latest.pt")
+    start, _ = load_checkpoint(tiny_fit / "latest.pt")
+    assert policy.config.input_size == 32 and payload["config"]["imitation"]["input_size"] == 32
+    moved = (policy.net.stem.weight - start.net.stem.weight).norm()
+    fresh = train.Policy(train.NetworkConfig(input_size=32))
+    assert 0 < moved < 0.1 * (fresh.net.stem.weight - start.net.stem.weight).norm()  # fitted on from those weights
