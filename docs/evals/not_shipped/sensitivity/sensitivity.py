@@ -9,7 +9,10 @@ how often each error flips the outcome, the success with each error, the share o
 any of them does, and the success averaged over the errors.
 
     python docs/evals/not_shipped/sensitivity/sensitivity.py [--checkpoint C] [--attempts 200]
-        [--seeds 5] [--first-seed 500] [--objects seen] [--json F]
+        [--seeds 5] [--first-seed 500] [--objects seen] [--solver-iterations N] [--json F]
+
+--solver-iterations changes the physics (scenes then settle slightly differently): is the chaos
+numerical? (The time step is left alone: settling and the hand's stall detection count steps.)
 """
 
 from __future__ import annotations
@@ -56,10 +59,13 @@ def main() -> None:
     p.add_argument("--attempts", type=int, default=200)
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--first-seed", type=int, default=500)
+    p.add_argument("--solver-iterations", type=int, help="PyBullet solver iterations (default 50)")
     p.add_argument("--json")
     a = p.parse_args()
     torch.set_num_threads(1)
     policy, zoom_cfg, world_cfg = load_policy(a.checkpoint)
+    if a.solver_iterations:
+        world_cfg.solver_iterations = a.solver_iterations
     choose = policy_chooser(policy, zoom_cfg)
     world = GraspWorld(world_cfg, a.objects, seed=EVAL_SEED_BASE)
     first, restored = [], []
@@ -102,6 +108,7 @@ def main() -> None:
         "first_seed": a.first_seed,
         "seeds": a.seeds,
         "attempts": n,
+        "solver_iterations": world_cfg.solver_iterations,
         "success_rate": float(np.mean(first)),
         "success_rate_restored": float(np.mean(restored)),
         "restored_agrees": float(np.mean(np.array(first) == np.array(restored))),
