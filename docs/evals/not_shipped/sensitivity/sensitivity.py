@@ -5,14 +5,16 @@ On the scenes of `pa-grasp-eval --first-seed S` (same seeds, same scenes, same d
 deterministic policy's grasp is executed as the evaluation does, then the scene is restored from
 its snapshot and the same grasp is executed again, and again with small errors: yaw ±2° and ±5°,
 the grasp pixel moved 1 px (~4 mm at the table) along u or v. Reported: the policy's success,
-how often each error flips the outcome, the success with each error, the share of scenes where
-any of them does, and the success averaged over the errors.
+how often each error flips the outcome, the share of scenes where any of them does, the success
+with each error, and the success averaged over the errors.
 
     python docs/evals/not_shipped/sensitivity/sensitivity.py [--checkpoint C] [--attempts 200]
         [--seeds 5] [--first-seed 500] [--objects seen] [--solver-iterations N] [--json F]
 
 --solver-iterations changes the physics (scenes then settle slightly differently): is the chaos
 numerical? (The time step is left alone: settling and the hand's stall detection count steps.)
+The JSONs here without a `solver_iterations` key were written at the default 50, before the
+option existed.
 """
 
 from __future__ import annotations
