@@ -3,8 +3,9 @@ pick, among grasps sampled from the policy on its grasp view, a better one than 
 
 collect: per scene (one object, or 2-30 with probability 1 - single_probability), the deterministic
 zoom loop's grasp view; its mode grasp and K grasps sampled from π on that view (flag forced to
-grasp), each executed from the scene's snapshot (restoring is exact: the same grasp gives the same
-outcome). Saves views, grasps and outcomes to an .npz.
+grasp), each executed on the scene restored from its snapshot (repeatable: the same grasp on the
+restored scene gives the same outcome; the restored scene is not quite the settled original, see
+../sensitivity/). Saves views, grasps and outcomes to an .npz.
 
 fit: a GQ-CNN-like critic P(success | view, grasp): a patch of the view centred on the grasp pixel
 and turned by the grasp's yaw, plus the other grasp values as numbers; trained by binary cross-
