@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +87,34 @@ def success_stats(outcomes_per_seed: list[list[bool]]) -> tuple[float, float, li
     return float(total), float(np.std(per_seed)), per_seed
 
 
+@dataclass
+class ProtocolAttempt:
+    """One attempt of the protocol: its seed, the placed objects, the depth image to choose on
+    and the chooser's random stream."""
+
+    seed: int
+    placed: list
+    depth: np.ndarray
+    choose_rng: np.random.Generator
+
+
+def protocol_attempts(world: GraspWorld, config: EvalConfig) -> Iterator[ProtocolAttempt]:
+    """The protocol's scenes in order, built in `world` one at a time (each is reset before the
+    next attempt is yielded). Every consumer sees the same scenes and images."""
+    split = np.array_split(np.arange(config.attempts), config.seeds)
+    for s, chunk in enumerate(split, start=config.first_seed):
+        # Separate streams: every chooser (deterministic or not) sees the same scenes.
+        scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
+        sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
+        choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
+        for _ in chunk:
+            count = (
+                1 if config.scene == "single" else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
+            )
+            placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
+            yield ProtocolAttempt(s, placed, world.render_depth(sensor_rng), choose_rng)
+
+
 def evaluate(
     choose: GraspChooser,
     config: EvalConfig,
@@ -103,46 +131,32 @@ def evaluate(
     reasons: Counter = Counter()
     per_object: dict[str, list[int]] = {}
     per_family: dict[str, list[int]] = {}
-    outcomes: list[list[bool]] = []
+    outcomes: dict[int, list[bool]] = {}  # per seed
     done = 0
-    split = np.array_split(np.arange(config.attempts), config.seeds)
     try:
-        for s, chunk in enumerate(split, start=config.first_seed):
-            # Separate streams: every chooser (deterministic or not) sees the same scenes.
-            scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
-            sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
-            choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
-            results = []
-            for _ in chunk:
-                count = (
-                    1
-                    if config.scene == "single"
-                    else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
-                )
-                placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
-                single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
-                depth = world.render_depth(sensor_rng)
-                command = choose(depth, world, choose_rng)
-                before = world.snapshot() if on_failure is not None else None
-                outcome = world.execute(command, depth)
-                if before is not None and not outcome.success:
-                    on_failure(world, depth, before)
-                results.append(outcome.success)
-                if single is not None:
-                    for tallies, key in ((per_object, single.name), (per_family, single.family)):
-                        tally = tallies.setdefault(key, [0, 0])
-                        tally[0] += int(outcome.success)
-                        tally[1] += 1
-                if not outcome.success:
-                    reasons[outcome.reason.split(" with ")[0]] += 1
-                done += 1
-                if progress is not None:
-                    progress(done, config.attempts, float(np.mean([r for o in outcomes for r in o] + results)))
-            outcomes.append(results)
+        for attempt in protocol_attempts(world, config):
+            placed, depth = attempt.placed, attempt.depth
+            single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
+            command = choose(depth, world, attempt.choose_rng)
+            before = world.snapshot() if on_failure is not None else None
+            outcome = world.execute(command, depth)
+            if before is not None and not outcome.success:
+                on_failure(world, depth, before)
+            outcomes.setdefault(attempt.seed, []).append(outcome.success)
+            if single is not None:
+                for tallies, key in ((per_object, single.name), (per_family, single.family)):
+                    tally = tallies.setdefault(key, [0, 0])
+                    tally[0] += int(outcome.success)
+                    tally[1] += 1
+            if not outcome.success:
+                reasons[outcome.reason.split(" with ")[0]] += 1
+            done += 1
+            if progress is not None:
+                progress(done, config.attempts, float(np.mean([r for o in outcomes.values() for r in o])))
     finally:
         if own_world:
             world.close()
-    rate, std, per_seed = success_stats(outcomes)
+    rate, std, per_seed = success_stats(list(outcomes.values()))
     return EvalResult(
         rate,
         std,

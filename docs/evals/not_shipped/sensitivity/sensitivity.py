@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.evaluate import default_model_path, load_policy, policy_chooser, shown_path
-from pa_grasp_sim.evaluation import EVAL_SEED_BASE
+from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
 from pa_grasp_sim.world import GraspWorld
 
 ERRORS = {
@@ -74,35 +74,31 @@ def main() -> None:
     flips, lifted = {name: 0 for name in ERRORS}, {name: 0 for name in ERRORS}
     perturbed_success, any_flip, per_family = [], 0, {}
     start = time.perf_counter()
-    for s, chunk in enumerate(np.array_split(np.arange(a.attempts), a.seeds), start=a.first_seed):
-        # The evaluation's streams (pa_grasp_sim.evaluation.evaluate): the same scenes and images.
-        scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
-        sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
-        choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
-        for _ in chunk:
-            placed = world.reset(1, seed=int(scene_rng.integers(2**31)))
-            depth = world.render_depth(sensor_rng)
-            command = choose(depth, world, choose_rng)
-            snapshot = world.snapshot()
-            first.append(world.execute(command, depth).success)
+    config = EvalConfig("single", a.objects, a.attempts, a.seeds, a.first_seed, world=world_cfg)
+    for attempt in protocol_attempts(world, config):  # the evaluation's scenes and images
+        depth = attempt.depth
+        command = choose(depth, world, attempt.choose_rng)
+        snapshot = world.snapshot()
+        first.append(world.execute(command, depth).success)
+        world.restore(snapshot)
+        base = world.execute(command, depth).success
+        restored.append(base)
+        outcomes = []
+        for name, error in ERRORS.items():
             world.restore(snapshot)
-            base = world.execute(command, depth).success
-            restored.append(base)
-            outcomes = []
-            for name, error in ERRORS.items():
-                world.restore(snapshot)
-                ok = world.execute(with_error(command, error, depth.shape), depth).success
-                outcomes.append(ok)
-                flips[name] += ok != base
-                lifted[name] += ok
-            any_flip += any(ok != base for ok in outcomes)
-            perturbed_success.append(float(np.mean(outcomes)))
-            tally = per_family.setdefault(placed[0].spec.family, [0, 0, 0.0, 0])
-            tally[0] += first[-1]
-            tally[1] += 1
-            tally[2] += perturbed_success[-1]
-            tally[3] += any(ok != base for ok in outcomes)
-        print(f"seed {s}: {len(first)} scenes, {time.perf_counter() - start:.0f} s", flush=True)
+            ok = world.execute(with_error(command, error, depth.shape), depth).success
+            outcomes.append(ok)
+            flips[name] += ok != base
+            lifted[name] += ok
+        any_flip += any(ok != base for ok in outcomes)
+        perturbed_success.append(float(np.mean(outcomes)))
+        tally = per_family.setdefault(attempt.placed[0].spec.family, [0, 0, 0.0, 0])
+        tally[0] += first[-1]
+        tally[1] += 1
+        tally[2] += perturbed_success[-1]
+        tally[3] += any(ok != base for ok in outcomes)
+        if len(first) % 40 == 0:
+            print(f"{len(first)} scenes, {time.perf_counter() - start:.0f} s", flush=True)
     n = len(first)
     result = {
         "who": a.checkpoint or shown_path(default_model_path()),
