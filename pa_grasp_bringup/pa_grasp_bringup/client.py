@@ -28,6 +28,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from pa_grasp_interfaces.action import Grasp
+from pa_grasp_perception.spinning import BackgroundSpinner
 
 STATUS_NAMES = {
     GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED",
@@ -159,8 +160,7 @@ def run(args) -> int:
     recorder = DepthRecorder(node, args.depth_topic) if args.save_zoom else None
     executor = MultiThreadedExecutor(num_threads=2, context=context)
     executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor, name="pa_grasp_client").start()
     client = ActionClient(node, Grasp, args.action)
     panels, codes = [], []
     try:
@@ -220,8 +220,7 @@ def run(args) -> int:
             Path(args.save_zoom).parent.mkdir(parents=True, exist_ok=True)
             save_png(args.save_zoom, np.concatenate(panels, axis=1))
             print(f"wrote the zoom sequence of {len(panels)} goal(s) to {args.save_zoom}", flush=True)
-        executor.shutdown()
-        spinner.join(timeout=5)
+        spinner.stop()  # no callback runs while the node is destroyed
         client.destroy()
         node.destroy_node()
         rclpy.try_shutdown(context=context)

@@ -15,7 +15,6 @@ cannot start is reported and gives exit status 1.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -23,11 +22,12 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 from rclpy.signals import SignalHandlerOptions
 
 from pa_grasp_bringup.stack import MODES, STACK, NodeSpec, params_file
+from pa_grasp_perception.spinning import BackgroundSpinner
 
 
 class StackError(RuntimeError):
@@ -91,7 +91,7 @@ class StackRunner:
         self._own_context = context is None
         self.nodes: dict[str, object] = {}
         self.executor: MultiThreadedExecutor | None = None
-        self._thread: threading.Thread | None = None
+        self._spinner: BackgroundSpinner | None = None
         unknown = set(self.overrides) - {spec.name for spec in STACK[mode]}
         if unknown:
             raise StackError(f"overrides for nodes that are not in the {mode} stack: {sorted(unknown)}")
@@ -134,27 +134,23 @@ class StackRunner:
 
     def start(self) -> StackRunner:
         self.build()
-        self._thread = threading.Thread(target=self._spin, name=f"pa_grasp_{self.mode}_stack", daemon=True)
-        self._thread.start()
+        self._spinner = BackgroundSpinner(self.executor, name=f"pa_grasp_{self.mode}_stack").start()
         return self
-
-    def _spin(self) -> None:
-        with contextlib.suppress(ExternalShutdownException, KeyboardInterrupt):
-            self.executor.spin()
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._spinner is not None and self._spinner.running
 
     def node(self, name: str):
         return self.nodes[name]
 
     def stop(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(timeout_sec=5.0)
-        if self._thread is not None:  # no callback may run while the nodes are destroyed
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        if self._spinner is not None:  # no callback may run while the nodes are destroyed
+            if not self._spinner.stop(timeout_s=5.0):
+                print("pa-grasp-bringup: callbacks still running after 5 s; destroying the nodes", file=sys.stderr)
+            self._spinner = None
+        elif self.executor is not None:
+            self.executor.shutdown(timeout_sec=0)
         for node in reversed(list(self.nodes.values())):
             try:
                 node.destroy_node()

@@ -2,7 +2,6 @@
 policy_node from config/sim.yaml; a separate client node calls /grasp. Untrained checkpoint
 (tmp_path), except for the shipped-model test (skipped only if the shipped file is missing)."""
 
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from pa_grasp_bringup import client as grasp_client  # noqa: E402
 from pa_grasp_bringup.runner import StackRunner  # noqa: E402
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.evaluate import default_model_path  # noqa: E402
 from pa_grasp_policy.policy import Policy  # noqa: E402
@@ -42,8 +42,7 @@ class Client:
         self.node = rclpy.create_node("sim_stack_test_client", context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
+        self.spinner = BackgroundSpinner(self.executor, name="sim_stack_test_client").start()
         self.action = ActionClient(self.node, Grasp, "/grasp")
         assert self.action.wait_for_server(timeout_sec=TIMEOUT_S), "no /grasp server"
 
@@ -64,8 +63,7 @@ class Client:
         return wait_for(lambda: future.done() and future.result(), "the reset")
 
     def close(self):
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
+        self.spinner.stop()
         self.action.destroy()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)

@@ -19,6 +19,7 @@ from pa_grasp_execution.executor_node import ExecutorNode  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_perception.conversions import to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 
 TIMEOUT_S = 15.0
 
@@ -57,16 +58,14 @@ def graph():
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     executor.add_node(node)
     executor.add_node(probe)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor, name="executor_node_test").start()
     client = ActionClient(probe, ExecuteGrasp, "/pa_grasp/execute_grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
     try:
         yield backend, client
     finally:
         backend.release.set()
-        executor.shutdown()
-        spinner.join(timeout=5)
+        spinner.stop()  # no callback runs while the nodes are destroyed
         client.destroy()
         node.destroy_node()
         probe.destroy_node()

@@ -1,7 +1,6 @@
 """/grasp over real DDS: goal, feedback, result and cancel between an rclpy ActionServer and
 ActionClient in one process (two nodes, one multi-threaded executor)."""
 
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalRespons
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 
 ZOOM_STEPS = 3
 
@@ -57,14 +57,14 @@ def graph():
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     executor.add_node(server_node)
     executor.add_node(client_node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    yield server_node, client_node
-    executor.shutdown()
-    server_node.destroy_node()
-    client_node.destroy_node()
-    rclpy.shutdown(context=context)
-    spinner.join(timeout=5)
+    spinner = BackgroundSpinner(executor, name="grasp_roundtrip").start()
+    try:
+        yield server_node, client_node
+    finally:
+        spinner.stop()  # no callback runs while the nodes are destroyed
+        server_node.destroy_node()
+        client_node.destroy_node()
+        rclpy.shutdown(context=context)
 
 
 def wait(future, timeout_s=10.0):

@@ -12,6 +12,8 @@ from collections.abc import Callable
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
+from pa_grasp_perception.spinning import wait_for_callbacks
+
 
 def run_node(
     make_node: Callable[[], rclpy.node.Node],
@@ -34,6 +36,7 @@ def run_node(
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        wait_for_callbacks(executor)  # a callback in flight finishes before its node is destroyed
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()

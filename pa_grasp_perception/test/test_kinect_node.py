@@ -21,6 +21,7 @@ from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conditioning import DepthConditioningConfig, condition_depth  # noqa: E402
 from pa_grasp_perception.conversions import from_image_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.kinect_node import KinectNode  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 
 RAW_DEPTH, RAW_INFO = "/camera/depth/image_raw", "/camera/depth/camera_info"  # the default "freenect" preset
 INTRINSICS = CameraIntrinsics(64, 48, 60.0, 60.0, 31.5, 23.5)
@@ -141,16 +142,14 @@ def graph(request):
     executor = MultiThreadedExecutor(num_threads=3, context=context)
     executor.add_node(kinect)
     executor.add_node(probe_node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor, name="kinect_node_test").start()
     try:
         yield Probe(probe_node, kinect)
     finally:
-        executor.shutdown()
+        spinner.stop()  # no callback runs while the nodes are destroyed
         kinect.destroy_node()
         probe_node.destroy_node()
         rclpy.shutdown(context=context)
-        spinner.join(timeout=5)
 
 
 @pytest.mark.parametrize("graph", [{"workspace_crop": [8, 4, 48, 40], "output_size": [24, 20]}], indirect=True)

@@ -23,6 +23,7 @@ from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
 from pa_grasp_policy.network import NetworkConfig  # noqa: E402
@@ -112,18 +113,7 @@ def graph(tmp_path):
     executor = MultiThreadedExecutor(num_threads=6, context=context)
     executor.add_node(policy_node)
     executor.add_node(probe)
-    # Spin until told to stop, and shut the executor down only after: rclpy's shutdown() does not
-    # wait for a callback in flight, which then triggers the destroyed guard condition and leaves
-    # "exception was never retrieved: cannot use Destroyable" on stderr (ros2/rclpy#968).
-    spinning = threading.Event()
-    spinning.set()
-
-    def spin():
-        while spinning.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spinner = threading.Thread(target=spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor, name="policy_node_test").start()
     client = ActionClient(probe, Grasp, "/grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
     robot = FakeRobot(probe)
@@ -131,10 +121,7 @@ def graph(tmp_path):
         yield policy_node, robot, client
     finally:
         robot.stop()
-        spinning.clear()
-        spinner.join(timeout=5)
-        executor._executor.shutdown(wait=True)  # callbacks already handed to its threads finish (Jazzy rclpy)
-        executor.shutdown()
+        spinner.stop()  # no callback runs while the nodes are destroyed
         client.destroy()
         if robot.server is not None:
             robot.server.destroy()

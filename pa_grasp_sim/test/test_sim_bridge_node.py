@@ -2,7 +2,6 @@
 not, scene bookkeeping after a pick) and reset_scene."""
 
 import math
-import threading
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
 from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 from pa_grasp_sim.sim_bridge_node import SimBridgeNode  # noqa: E402
 
 TIMEOUT_S = 15.0
@@ -56,13 +56,11 @@ def graph():
     executor = MultiThreadedExecutor(num_threads=4, context=context)
     executor.add_node(bridge)
     executor.add_node(probe)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner = BackgroundSpinner(executor, name="sim_bridge_test").start()
     try:
         yield bridge, probe
     finally:
-        executor.shutdown()
-        spinner.join(timeout=5)
+        spinner.stop()  # no callback runs while the nodes are destroyed
         bridge.destroy_node()
         probe.destroy_node()
         rclpy.shutdown(context=context)
