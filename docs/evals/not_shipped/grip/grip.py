@@ -28,10 +28,12 @@ from pa_grasp_sim.world import GraspWorld
 
 
 class FrictionHandWorld(GraspWorld):
-    """GraspWorld whose hand links get one lateral friction (re-applied at every scene reset,
-    which reloads the hand)."""
+    """GraspWorld whose floating hand's links get one lateral friction (re-applied at every
+    scene reset, which reloads the hand). Floating mode only, as the evaluation runs."""
 
-    hand_friction: float = 0.5
+    def __init__(self, hand_friction: float, *args, **kwargs):
+        self.hand_friction = hand_friction  # read while the base class loads the hand
+        super().__init__(*args, **kwargs)
 
     def _load_floating_hand(self) -> None:
         super()._load_floating_hand()
@@ -61,8 +63,7 @@ def main() -> None:
     config = EvalConfig(args.scene, args.objects, args.attempts, args.seeds, args.first_seed, world=world_cfg)
     world = None
     if args.hand_friction is not None:
-        FrictionHandWorld.hand_friction = args.hand_friction
-        world = FrictionHandWorld(world_cfg, args.objects, seed=EVAL_SEED_BASE)
+        world = FrictionHandWorld(args.hand_friction, world_cfg, args.objects, seed=EVAL_SEED_BASE)
     try:
         result = evaluate(choose, config, world=world)
     finally:
