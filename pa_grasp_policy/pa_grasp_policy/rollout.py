@@ -236,9 +236,9 @@ def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attemp
 
 def evaluation_env_config(env_config: ZoomEnvConfig) -> ZoomEnvConfig:
     """The held-out evaluation's env: a fresh scene for every attempt, objects drawn uniformly
-    (the protocol of pa-grasp-eval), whatever the training mix replays or favours."""
+    (the protocol of pa-grasp-eval), whatever the training mix replays, favours or re-tries."""
     uniform = dataclasses.replace(env_config.scenes, family_weights={})
-    return dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1, scenes=uniform)
+    return dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1, reward_trials=1, scenes=uniform)
 
 
 def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int, index: int) -> None:

@@ -65,6 +65,9 @@ class TrainConfig:
     # of the other episodes on the same scene (needs scene_repeats > 1; not in the paper).
     baseline: str = "batch"
     scene_repeats: int = 1
+    # Not in the paper: a grasp's reward is its mean outcome with this many - 1 perturbed copies
+    # executed on the same scene (zoom_env's module doc); 1 = the paper's single outcome.
+    reward_trials: int = 1
     single_probability: float = 0.5
     # Not in the paper: objects of these families are drawn this many times more often in
     # training scenes (held-out and pa-grasp-eval scenes stay uniform).
@@ -109,6 +112,7 @@ class TrainConfig:
             scenes=SceneSampler(self.single_probability, 2, self.max_objects, dict(self.family_weights)),
             clutter_reuse=self.clutter_reuse,
             scene_repeats=self.scene_repeats,
+            reward_trials=self.reward_trials,
         )
 
 
@@ -185,6 +189,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         help=f"episodes played on each training scene in a row (default {d.scene_repeats}: fresh scenes)",
     )
     p.add_argument(
+        "--reward-trials",
+        type=int,
+        help=f"grasp reward = mean outcome of the grasp and this many - 1 copies with small pixel/yaw errors on "
+        f"the same scene (default {d.reward_trials}: the grasp's own outcome, the paper's; not in the paper)",
+    )
+    p.add_argument(
         "--corrections",
         choices=[c for c in CORRECTIONS if c],
         help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a grasp "
@@ -239,6 +249,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         family_weights=dict(args.family_weight or []),
         baseline=args.baseline or d.baseline,
         scene_repeats=d.scene_repeats if args.scene_repeats is None else args.scene_repeats,
+        reward_trials=d.reward_trials if args.reward_trials is None else args.reward_trials,
         init_std=d.init_std if args.init_std is None else args.init_std,
         init_std_rpy=d.init_std_rpy if args.init_std_rpy is None else args.init_std_rpy,
         init_reset_std=bool(args.init) and (args.init_std is not None or args.init_std_rpy is not None),
@@ -262,12 +273,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--init-std and --init-std-rpy must be positive")
     if cfg.scene_repeats < 1:
         p.error(f"--scene-repeats must be at least 1, got {cfg.scene_repeats}")
+    if cfg.reward_trials < 1:
+        p.error(f"--reward-trials must be at least 1, got {cfg.reward_trials}")
     if not (cfg.correction_coef >= 0 and cfg.correction_buffer >= 1 and cfg.correction_probes >= 1):
         p.error("--correction-coef must be >= 0, --correction-buffer and --correction-probes at least 1")
     if args.baseline == "scene" and cfg.scene_repeats < 2 and not args.resume:
         p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
-    # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, corrections.
+    # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, reward
+    # trials, corrections.
     extend = {
         "total_steps": cfg.total_steps,
         "hours": cfg.hours,
@@ -275,7 +289,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "out": cfg.out,
         "snapshot_every": cfg.snapshot_every,
     }
-    overridable = ("single_probability", "baseline", "scene_repeats", "corrections", "correction_coef")
+    overridable = ("single_probability", "baseline", "scene_repeats", "reward_trials", "corrections", "correction_coef")
     for name in (*overridable, "correction_buffer", "correction_probes"):
         if getattr(args, name) is not None:
             extend[name] = getattr(cfg, name)
@@ -469,6 +483,8 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             for family, (s, n) in rollout.success_by_family().items():  # noisy per update: smooth in TensorBoard
                 writer.add_scalar(f"rollout_family/success_{family}", s / n, step)
             writer.add_scalar("rollout/zoom_steps_per_episode", float(np.mean(rollout.episode_zooms)), step)
+            if cfg.reward_trials > 1:  # the mean over each grasp's perturbed copies (the success above: its own)
+                writer.add_scalar("rollout/grasp_reward", float(np.mean(rollout.reward[rollout.done])), step)
             if cfg.corrections:
                 counters["failures_probed"] = counters.get("failures_probed", 0) + rollout.failures_probed
                 counters["failures_corrected"] = counters.get("failures_corrected", 0) + rollout.failures_corrected

@@ -136,6 +136,9 @@ def test_init_errors_are_clear(tmp_path, capsys):
         train.parse_args(["--baseline", "scene"])
     assert "--scene-repeats 2 or more" in capsys.readouterr().err
     with pytest.raises(SystemExit):
+        train.parse_args(["--reward-trials", "0"])
+    assert "--reward-trials must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
         train.parse_args(["--family-weight", "flat_box:3"])
     assert "expected FAMILY=W" in capsys.readouterr().err
     assert train.main(["--family-weight", "plate=2", "--out", str(tmp_path)]) == 2  # plates are novel-only

@@ -80,7 +80,7 @@ def test_resume_continues_counters(tiny_run):
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
     mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2", "--family-weight", "ball=4"]
-    code = train.main([*resume, *mix, "--lr", "2e-4"])
+    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -89,11 +89,11 @@ def test_resume_continues_counters(tiny_run):
     saved = payload["config"]["train"]
     assert saved["input_size"] == 64
     assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
-    assert saved["family_weights"] == {"ball": 4.0}
+    assert saved["family_weights"] == {"ball": 4.0} and saved["reward_trials"] == 2
     # A new step size reaches Adam, whose saved state (lr 1e-3) was loaded on resume.
     assert payload["config"]["ppo"]["lr"] == 2e-4
     assert {g["lr"] for g in payload["optimizer_state"]["param_groups"]} == {2e-4}
-    not_given = {"single_probability", "baseline", "family_weights"}
+    not_given = {"single_probability", "baseline", "family_weights", "reward_trials"}
     assert not not_given & set(train.parse_args(resume)[2])  # the run's stay
 
 

@@ -75,3 +75,57 @@ def test_collected_episodes_carry_their_family_for_per_family_success():
         torch.Generator(),
     )
     assert set(cluttered.episode_family) == {""} and cluttered.success_by_family() == {}
+
+
+def play_grasp(env, command) -> tuple[float, dict]:
+    """Play the demonstrated zoom episode of `command` through the env: (reward, info)."""
+    from pa_grasp_policy.demonstration import demonstration_steps
+
+    for _, action in demonstration_steps(env.depth, command, env.config.zoom, 0.5):
+        _, reward, done, info = env.step(action)
+    assert done
+    return reward, info
+
+
+def teacher_grasp(env):
+    from pa_grasp_sim.teacher import TeacherConfig, candidate_grasps
+
+    return candidate_grasps(env.depth, env.world, TeacherConfig())[0]  # top-down at the object's top
+
+
+def test_reward_trials_average_the_grasp_with_perturbed_copies_on_the_same_scene():
+    import dataclasses
+
+    from pa_grasp_sim.grasp import GraspCommand
+
+    balls = SceneSampler(1.0, family_weights={"ball": 1e9})
+    exact = ZoomEnvConfig(scenes=balls, reward_trials=4, trial_shift_px=0.0, trial_yaw_deg=0.0)
+    env = ZoomGraspEnv(exact, seed=3)
+    env.reset()
+    command = teacher_grasp(env)
+    reward, info = play_grasp(env, command)
+    # Exact copies on the restored scene repeat the grasp's outcome: a lift counts 4/4.
+    assert info["success"] and reward == 1.0
+
+    env.reset()
+    empty = GraspCommand(2.0, 2.0, roll=0.0, pitch=1.5708, yaw=0.0)  # the image corner: table only
+    reward, info = play_grasp(env, empty)
+    assert not info["success"] and reward == 0.0
+
+    # Copies a few centimetres off the ball miss it: the grasp's own lift still counts, for a quarter.
+    far = ZoomGraspEnv(dataclasses.replace(exact, trial_shift_px=40.0), seed=3)
+    far.reset()
+    reward, info = play_grasp(far, teacher_grasp(far))
+    assert info["success"] and reward in (0.25, 0.5, 0.75) and reward * 4 == int(reward * 4)
+
+
+def test_reward_trials_leave_the_scene_sequence_of_a_seed_unchanged():
+    single = SceneSampler(1.0)
+    plain = ZoomGraspEnv(ZoomEnvConfig(scenes=single), seed=7)
+    tried = ZoomGraspEnv(ZoomEnvConfig(scenes=single, reward_trials=3), seed=7)
+    for env in (plain, tried):
+        env.reset()
+        play_grasp(env, teacher_grasp(env))
+        env.reset()
+    np.testing.assert_array_equal(plain.depth, tried.depth)
+    assert [p.spec.name for p in plain.world.objects] == [p.spec.name for p in tried.world.objects]
