@@ -28,6 +28,7 @@ from pa_grasp_policy.distribution import Action
 from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState
 from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.grasp import GraspCommand, GraspOutcome
+from pa_grasp_sim.grasp_probe import lifting_grasps
 from pa_grasp_sim.teacher import perturbed
 from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
 
@@ -106,7 +107,7 @@ class ZoomGraspEnv:
         outcome: GraspOutcome = self.world.execute(command, self.depth)
         reward = outcome.reward
         if self.config.reward_trials > 1:
-            reward = (reward + sum(self._perturbed_outcomes(command))) / self.config.reward_trials
+            reward = (reward + self._perturbed_lifts(command)) / self.config.reward_trials
         info = {
             "success": outcome.success,
             "reason": outcome.reason,
@@ -118,17 +119,15 @@ class ZoomGraspEnv:
         }
         return None, reward, True, info
 
-    def _perturbed_outcomes(self, command: GraspCommand) -> list[float]:
-        """Rewards of `reward_trials` - 1 copies of `command` with random execution errors, each
-        on the scene as built (the world is left in the last copy's end state)."""
-        cfg, rewards = self.config, []
-        for _ in range(cfg.reward_trials - 1):
+    def _perturbed_lifts(self, command: GraspCommand) -> int:
+        """How many of `reward_trials` - 1 copies of `command` with random execution errors lift
+        something, each tried on the scene as built (restored after the last)."""
+        cfg, copies = self.config, []
+        for i in range(cfg.reward_trials - 1):
             du, dv = self._trial_rng.uniform(-cfg.trial_shift_px, cfg.trial_shift_px, size=2)
             dyaw = np.radians(self._trial_rng.uniform(-cfg.trial_yaw_deg, cfg.trial_yaw_deg))
-            self.world.restore(self.scene_snapshot)
-            copy = perturbed(command, (float(du), float(dv), float(dyaw)), self.depth.shape)
-            rewards.append(self.world.execute(copy, self.depth).reward)
-        return rewards
+            copies.append((i, perturbed(command, (float(du), float(dv), float(dyaw)), self.depth.shape)))
+        return len(lifting_grasps(self.world, self.depth, self.scene_snapshot, copies))
 
     def close(self) -> None:
         self.world.close()
