@@ -149,7 +149,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         default=d.snapshot_every,
         help="keep snapshots/update_NNNN.pt (weights, no optimizer) every N updates (default 0: off)",
     )
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--seed",
+        type=int,
+        help=f"seeds scenes, sampling and weights (default {d.seed}); with --resume it replaces the run's, "
+        "for a second run of one recipe from the same weights",
+    )
     p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
     p.add_argument(
         "--single-probability",
@@ -243,7 +248,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         eval_every=args.eval_every,
         eval_attempts=args.eval_attempts,
         snapshot_every=args.snapshot_every,
-        seed=args.seed,
+        seed=d.seed if args.seed is None else args.seed,
         camera_noise=args.camera_noise,
         single_probability=d.single_probability if args.single_probability is None else args.single_probability,
         family_weights=dict(args.family_weight or []),
@@ -281,7 +286,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--baseline scene compares episodes on the same scene: give --scene-repeats 2 or more")
     # A resumed run keeps its own config, except the budget, workers and output and what the
     # command line sets explicitly: PPO hyper-parameters, the scene mix, the baseline, reward
-    # trials, corrections.
+    # trials, corrections, the seed.
     extend = {
         "total_steps": cfg.total_steps,
         "hours": cfg.hours,
@@ -289,7 +294,15 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "out": cfg.out,
         "snapshot_every": cfg.snapshot_every,
     }
-    overridable = ("single_probability", "baseline", "scene_repeats", "reward_trials", "corrections", "correction_coef")
+    overridable = (
+        "single_probability",
+        "baseline",
+        "scene_repeats",
+        "reward_trials",
+        "corrections",
+        "correction_coef",
+        "seed",
+    )
     for name in (*overridable, "correction_buffer", "correction_probes"):
         if getattr(args, name) is not None:
             extend[name] = getattr(cfg, name)

@@ -95,6 +95,10 @@ def test_resume_continues_counters(tiny_run):
     assert {g["lr"] for g in payload["optimizer_state"]["param_groups"]} == {2e-4}
     not_given = {"single_probability", "baseline", "family_weights", "reward_trials"}
     assert not not_given & set(train.parse_args(resume)[2])  # the run's stay
+    # A second run of one recipe from the same weights: only an explicit --seed replaces the run's.
+    assert "seed" not in train.parse_args(resume)[2]
+    assert train.parse_args([*resume, "--seed", "7"])[2]["seed"] == 7
+    assert train.parse_args([])[0].seed == train.TrainConfig().seed
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
