@@ -22,7 +22,7 @@ from pa_grasp_policy.demonstration import correction_steps
 from pa_grasp_policy.distribution import Action, DofConstraints
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
-from pa_grasp_policy.zoom import Observation
+from pa_grasp_policy.zoom import Observation, run_zoom_loop
 from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv, action_to_command
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.grasp_probe import lifting_grasps, lifting_grid_grasps, neighbours
@@ -30,7 +30,9 @@ from pa_grasp_sim.grasp_probe import lifting_grasps, lifting_grid_grasps, neighb
 # The per-step arrays of LabelledSteps and of a Rollout, in field order.
 LABEL_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw")
 STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
-CORRECTIONS = ("", "grid", "local")  # none, or where `collect` looks for a lifting grasp
+# None, or where `collect` looks for a lifting grasp; "local+mode" also checks the deterministic
+# policy (the one evaluated and served) on every new single-object scene and corrects it the same way.
+CORRECTIONS = ("", "grid", "local", "local+mode")
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Rollout(LabelledSteps):
     corrections: LabelledSteps | None = None  # failed episodes relabelled with a lifting grasp
     failures_probed: int = 0  # failed single-object episodes searched for a lifting grasp
     failures_corrected: int = 0  # ... and where some candidate lifted the object
+    mode_checked: int = 0  # new single-object scenes where the deterministic policy was tried ("local+mode")
+    mode_failed: int = 0  # ... where its grasp did not lift the object
+    mode_corrected: int = 0  # ... and where a small change of that grasp did
 
     def __len__(self) -> int:
         return len(self.reward)
@@ -129,6 +134,9 @@ class Rollout(LabelledSteps):
             corrections=LabelledSteps.concat([p.corrections for p in parts]),
             failures_probed=sum(p.failures_probed for p in parts),
             failures_corrected=sum(p.failures_corrected for p in parts),
+            mode_checked=sum(p.mode_checked for p in parts),
+            mode_failed=sum(p.mode_failed for p in parts),
+            mode_corrected=sum(p.mode_corrected for p in parts),
         )
 
     def success_by_family(self) -> dict[str, tuple[int, int]]:
@@ -157,7 +165,10 @@ def collect(
     gathered in `Rollout.corrections`), when there is one among the candidates: "grid" = the
     grasp probe's 16 grasps at the object's top (tried once per scene), "local" = small changes
     of the policy's own failed grasp (`grasp_probe.neighbours`, tried per failed episode). Each
-    probe costs up to a dozen simulated grasps: `max_probes` bounds them per call."""
+    probe costs up to a dozen simulated grasps: `max_probes` bounds them per call. "local+mode"
+    adds, on every new single-object scene, the deterministic policy's episode on the same image:
+    when its grasp fails, it is corrected like a failed sample (outside the `max_probes` budget:
+    these failures are the ones evaluation counts)."""
     if corrections not in CORRECTIONS:
         raise ValueError(f"corrections must be one of {CORRECTIONS}, got '{corrections}'")
     start = time.perf_counter()
@@ -167,6 +178,7 @@ def collect(
     reasons: dict[str, int] = {}
     lifting: dict[int, GraspCommand | None] = {}  # scene id -> its correction grasp
     corrected: list[tuple[Observation, Action]] = []
+    mode_checked: set[int] = set()  # scene ids
     while len(taken) < min_steps:
         obs = env.reset()
         episode = []
@@ -191,12 +203,19 @@ def collect(
             if corrections and info["object_count"] == 1:
                 scene = int(info["scene_id"])
                 budget_left = max_probes is None or out.failures_probed < max_probes
-                if budget_left and (corrections == "local" or scene not in lifting):
+                if budget_left and (corrections != "grid" or scene not in lifting):
                     lifting[scene] = _lifting_correction(env, corrections)
                     out.failures_probed += 1
                     out.failures_corrected += lifting[scene] is not None
                 if lifting.get(scene) is not None:
                     corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
+        if corrections == "local+mode" and info["object_count"] == 1 and int(info["scene_id"]) not in mode_checked:
+            mode_checked.add(int(info["scene_id"]))
+            lifted, steps = _mode_correction(env, policy)
+            out.mode_checked += 1
+            out.mode_failed += not lifted
+            out.mode_corrected += steps is not None
+            corrected += steps or []
     labels = LabelledSteps.from_steps(taken)
     for k in LABEL_FIELDS:
         setattr(out, k, getattr(labels, k))
@@ -219,6 +238,23 @@ def _lifting_correction(env: ZoomGraspEnv, mode: str) -> GraspCommand | None:
         candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
         found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
     return found[0][1] if found else None
+
+
+def _mode_correction(env: ZoomGraspEnv, policy: Policy) -> tuple[bool, list[tuple[Observation, Action]] | None]:
+    """The deterministic policy's episode on the current scene's image, its grasp tried on the
+    scene as built: (lifted, None) or (False, its steps relabelled with the first small change of
+    its grasp that lifts the object, or None when none does). The world is left as built."""
+    with torch.no_grad():
+        result = run_zoom_loop(env.depth, policy.actor(deterministic=True), env.config.zoom)
+    command = action_to_command(result.final_action, result.grasp_uv)
+    if lifting_grasps(env.world, env.depth, env.scene_snapshot, [(0, command)]):
+        return True, None
+    candidates = neighbours(command, env.depth.shape[1], env.depth.shape[0])
+    found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
+    if not found:
+        return False, None
+    episode = [(step.observation, step.action) for step in result.steps]
+    return False, correction_steps(episode, env.depth, found[0][1], env.config.zoom)
 
 
 def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attempts: int) -> list[bool]:

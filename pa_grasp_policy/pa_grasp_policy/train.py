@@ -204,7 +204,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         choices=[c for c in CORRECTIONS if c],
         help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a grasp "
         "that lifts the object (grid: the grasp probe's grid at its top; local: small changes of the policy's "
-        "grasp) and add their imitation loss to PPO's; with --resume it replaces the run's",
+        "grasp; local+mode: local, and the deterministic policy tried on every new single-object scene and its "
+        "failures corrected the same way) and add their imitation loss to PPO's; with --resume it replaces the run's",
     )
     p.add_argument("--correction-coef", type=float, help=f"weight of the correction loss (default {d.correction_coef})")
     p.add_argument(
@@ -504,6 +505,12 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 writer.add_scalar("corrections/failures_probed", rollout.failures_probed, step)
                 writer.add_scalar("corrections/failures_corrected", rollout.failures_corrected, step)
                 writer.add_scalar("corrections/buffer_steps", len(corrections), step)
+            if rollout.mode_checked:  # deterministic success on this update's new single-object scenes
+                for key in ("mode_checked", "mode_failed", "mode_corrected"):
+                    counters[key] = counters.get(key, 0) + getattr(rollout, key)
+                lifted = 1 - rollout.mode_failed / rollout.mode_checked
+                writer.add_scalar("corrections/mode_success_single", lifted, step)
+                writer.add_scalar("corrections/mode_corrected", rollout.mode_corrected, step)
             writer.add_scalar("time/collect_s", t1 - t0, step)
             writer.add_scalar("time/update_s", t2 - t1, step)
             for k, v in stats.items():
@@ -518,6 +525,11 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 line += (
                     f" corrected {rollout.failures_corrected}/{rollout.failures_probed} failures"
                     f" aux {stats.get('auxiliary_loss', float('nan')):.2f}"
+                )
+            if rollout.mode_checked:
+                line += (
+                    f" mode lifted {rollout.mode_checked - rollout.mode_failed}/{rollout.mode_checked}"
+                    f" (corrected {rollout.mode_corrected})"
                 )
             if bar is not None:
                 bar.update(len(rollout))

@@ -134,6 +134,29 @@ def test_local_corrections_change_the_failed_grasp_a_little_and_respect_the_prob
         collect(ZoomGraspEnv(config, seed=3), policy, 1, torch.Generator(), corrections="everything")
 
 
+def test_mode_corrections_check_the_deterministic_policy_once_per_new_single_object_scene():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    scenes = SceneSampler(1.0, family_weights={"cylinder": 1e9})
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes, scene_repeats=2)
+    rollout = collect(
+        ZoomGraspEnv(config, seed=2),
+        policy,
+        8,
+        torch.Generator().manual_seed(0),
+        corrections="local+mode",
+        max_probes=0,
+    )
+    new_scenes = len(set(rollout.episode_scene))
+    assert len(rollout.episode_success) > new_scenes  # replays are not checked again
+    assert rollout.mode_checked == new_scenes and rollout.failures_probed == 0  # outside the sampled budget
+    assert 1 <= rollout.mode_corrected <= rollout.mode_failed <= rollout.mode_checked  # untrained: it misses
+    assert (rollout.corrections.zoom == 0).sum() == rollout.mode_corrected  # one grasp label per corrected scene
+    # The check leaves the collection as it was: the sampled episodes match a run without it.
+    plain = collect(ZoomGraspEnv(config, seed=2), policy, 8, torch.Generator().manual_seed(0))
+    assert plain.mode_checked == 0 and plain.episode_success == rollout.episode_success[: len(plain.episode_success)]
+
+
 def test_neighbours_are_small_changes_of_the_grasp():
     from pa_grasp_sim.grasp_probe import neighbours
 
@@ -171,12 +194,13 @@ def test_ppo_update_adds_the_auxiliary_loss():
 def test_training_with_corrections_runs_and_records_them(tmp_path):
     argv = ["--out", str(tmp_path), "--total-steps", "12", "--workers", "1", "--batch-size", "12"]
     argv += ["--input-size", "32", "--update-epochs", "1", "--eval-every", "100", "--threads", "1"]
-    argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "grid"]
+    argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "local+mode"]
     cfg, resume, _ = train.parse_args([*argv, "--correction-coef", "0.5"])
-    assert (cfg.corrections, cfg.correction_coef) == ("grid", 0.5)
+    assert (cfg.corrections, cfg.correction_coef) == ("local+mode", 0.5)
     counters = train.train(cfg, resume, progress=False)
     assert counters["updates"] == 1 and counters["failures_probed"] >= 1
     assert 0 <= counters["failures_corrected"] <= counters["failures_probed"]
+    assert counters["mode_checked"] >= 1 and counters["mode_corrected"] <= counters["mode_failed"]
     # A resumed run keeps corrections on unless told; the flag turns them on for an old run.
     assert "corrections" not in train.parse_args(["--resume", "x.pt"])[2]
     assert train.parse_args(["--resume", "x.pt", "--corrections", "local"])[2]["corrections"] == "local"
