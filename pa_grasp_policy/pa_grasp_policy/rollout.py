@@ -178,7 +178,6 @@ def collect(
     reasons: dict[str, int] = {}
     lifting: dict[int, GraspCommand | None] = {}  # scene id -> its correction grasp
     corrected: list[tuple[Observation, Action]] = []
-    mode_checked: set[int] = set()  # scene ids
     while len(taken) < min_steps:
         obs = env.reset()
         episode = []
@@ -209,8 +208,7 @@ def collect(
                     out.failures_corrected += lifting[scene] is not None
                 if lifting.get(scene) is not None:
                     corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
-        if corrections == "local+mode" and info["object_count"] == 1 and int(info["scene_id"]) not in mode_checked:
-            mode_checked.add(int(info["scene_id"]))
+        if corrections == "local+mode" and info["object_count"] == 1 and env.scene_is_new:
             lifted, steps = _mode_correction(env, policy)
             out.mode_checked += 1
             out.mode_failed += not lifted
@@ -231,12 +229,17 @@ def collect(
 def _lifting_correction(env: ZoomGraspEnv, mode: str) -> GraspCommand | None:
     """The first grasp among `mode`'s candidates that lifts the object of the episode just
     failed, tried on its scene as built (restored after); None when none does."""
-    if mode == "grid":
-        found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
-    else:
-        failed = action_to_command(env.state.last_action, env.state.grasp_uv)
-        candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
-        found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
+    if mode != "grid":
+        return _lifting_neighbour(env, action_to_command(env.state.last_action, env.state.grasp_uv))
+    found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
+    return found[0][1] if found else None
+
+
+def _lifting_neighbour(env: ZoomGraspEnv, failed: GraspCommand) -> GraspCommand | None:
+    """The first small change of `failed` (`grasp_probe.neighbours`) that lifts the object on
+    the current scene as built (restored after); None when none does."""
+    candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
+    found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
     return found[0][1] if found else None
 
 
@@ -249,12 +252,11 @@ def _mode_correction(env: ZoomGraspEnv, policy: Policy) -> tuple[bool, list[tupl
     command = action_to_command(result.final_action, result.grasp_uv)
     if lifting_grasps(env.world, env.depth, env.scene_snapshot, [(0, command)]):
         return True, None
-    candidates = neighbours(command, env.depth.shape[1], env.depth.shape[0])
-    found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
-    if not found:
+    lifting = _lifting_neighbour(env, command)
+    if lifting is None:
         return False, None
     episode = [(step.observation, step.action) for step in result.steps]
-    return False, correction_steps(episode, env.depth, found[0][1], env.config.zoom)
+    return False, correction_steps(episode, env.depth, lifting, env.config.zoom)
 
 
 def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attempts: int) -> list[bool]:

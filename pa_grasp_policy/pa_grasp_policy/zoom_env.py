@@ -94,6 +94,11 @@ class ZoomGraspEnv:
         self.state = ZoomState(self.depth, self.config.zoom)
         return self.state.observation()
 
+    @property
+    def scene_is_new(self) -> bool:
+        """The current episode's scene was just built (its first play, not a replay)."""
+        return self._snapshot_uses == 1
+
     def _replay(self) -> None:
         self.world.restore(self._snapshot)
         self._snapshot_uses += 1
