@@ -82,7 +82,7 @@ class TrainConfig:
     # (imitation freezes them at their initial values, which may explore too wildly for PPO).
     init_reset_std: bool = False
     # Not in the paper: DAgger-style corrections. Failed single-object episodes are relabelled
-    # with a grasp that lifts the object on the same scene ("grid" or "local", rollout.collect);
+    # with a grasp that lifts the object on the same scene ("grid", "local", ..., rollout.collect);
     # PPO's loss gains correction_coef x the correction loss on a minibatch of the latest ones.
     corrections: str = ""
     correction_coef: float = 0.1
@@ -205,7 +205,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         help="DAgger-style corrections (not in the paper): relabel failed single-object episodes with a grasp "
         "that lifts the object (grid: the grasp probe's grid at its top; local: small changes of the policy's "
         "grasp; local+mode: local, and the deterministic policy tried on every new single-object scene and its "
-        "failures corrected the same way) and add their imitation loss to PPO's; with --resume it replaces the run's",
+        "failures corrected the same way; local+far: local, then grasps of another kind at the same pixel, turned "
+        "and tilted or spread 90°) and add their imitation loss to PPO's; with --resume it replaces the run's",
     )
     p.add_argument("--correction-coef", type=float, help=f"weight of the correction loss (default {d.correction_coef})")
     p.add_argument(

@@ -134,6 +134,20 @@ def test_local_corrections_change_the_failed_grasp_a_little_and_respect_the_prob
         collect(ZoomGraspEnv(config, seed=3), policy, 1, torch.Generator(), corrections="everything")
 
 
+def test_far_corrections_fall_back_to_other_grasp_kinds_at_the_pixel():
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    scenes = SceneSampler(1.0, family_weights={"wide_box": 1e9})
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes)
+    far = collect(ZoomGraspEnv(config, seed=3), policy, 10, torch.Generator().manual_seed(0), corrections="local+far")
+    local = collect(ZoomGraspEnv(config, seed=3), policy, 10, torch.Generator().manual_seed(0), corrections="local")
+    assert far.episode_success == local.episode_success and far.failures_probed == local.failures_probed
+    assert far.failures_corrected > local.failures_corrected  # some failures only another kind mends
+    grasps = far.corrections.zoom == 0
+    pitches = {round(math.degrees(float(p) * math.pi)) for p in far.corrections.dofs_raw[grasps, 1]}
+    assert 55 in pitches  # a turned and tilted grasp among the labels
+
+
 def test_mode_corrections_check_the_deterministic_policy_once_per_new_single_object_scene():
     torch.manual_seed(0)
     policy = Policy(NetworkConfig(input_size=S))
@@ -170,6 +184,22 @@ def test_neighbours_are_small_changes_of_the_grasp():
     edge = dict(neighbours(GraspCommand(0.0, 159.0), 160, 160))
     assert edge["u-"].u == 0.0 and edge["v+"].v == 159.0  # stays on the image
     assert "upright" not in edge  # already upright
+
+
+def test_other_kinds_turn_tilt_or_spread_the_grasp_at_its_pixel():
+    from pa_grasp_sim.grasp_probe import other_kinds
+    from pa_grasp_sim.teacher import wrap_half_turn
+
+    kinds = dict(other_kinds(COMMAND))
+    assert list(kinds) == ["turn90-tilt35-spread45", "turn90-tilt35-spread90", "spread90"]
+    for kind in kinds.values():
+        assert (kind.u, kind.v, kind.fingers) == (COMMAND.u, COMMAND.v, (0.0, 0.0, 0.0))
+    turned = kinds["turn90-tilt35-spread45"]
+    assert turned.yaw == pytest.approx(wrap_half_turn(COMMAND.yaw + math.pi / 2))
+    assert (turned.pitch, turned.spread) == (pytest.approx(math.radians(55)), pytest.approx(math.pi / 4))
+    assert kinds["spread90"].pitch == COMMAND.pitch and kinds["spread90"].spread == pytest.approx(math.pi / 2)
+    already_spread = GraspCommand(10.0, 10.0, spread=math.radians(85))
+    assert "spread90" not in dict(other_kinds(already_spread))  # not a kind of its own
 
 
 def test_ppo_update_adds_the_auxiliary_loss():

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from pa_grasp_sim.baselines import object_tops
-from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.grasp import SPREAD_MAX, GraspCommand
 from pa_grasp_sim.objects import ObjectSet, ObjectSetError, load_object_set
 from pa_grasp_sim.teacher import wrap_half_turn
 from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
@@ -63,6 +63,31 @@ def neighbours(command: GraspCommand, width: int, height: int) -> list[tuple[str
     out.append(("spread", replace(command, spread=0.0 if command.spread > math.pi / 8 else math.pi / 4)))
     if abs(command.pitch - math.pi / 2) > math.radians(5):
         out.append(("upright", replace(command, pitch=math.pi / 2)))
+    return out
+
+
+# Grasps of another kind at the same pixel. The policy's grasps are nearly all top-down, spread 0:
+# that kind cannot hold boxes whose narrow side is wider than the hand's top-down opening
+# (~8 cm); turned 90° and tilted 35° with a spread pre-shape, it lifts all 9 such wide boxes
+# probed (docs/experiments.md, "Wide boxes").
+OTHER_KINDS = (  # (name, yaw change, pitch, spread), angles in degrees
+    ("turn90-tilt35-spread45", 90, 55, 45),
+    ("turn90-tilt35-spread90", 90, 55, 90),
+    ("spread90", 0, None, 90),
+)
+
+
+def other_kinds(command: GraspCommand) -> list[tuple[str, GraspCommand]]:
+    """Grasps of another kind than `command` at its pixel (`OTHER_KINDS`), with straight fingers;
+    a kind the command already is (same pitch and spread within 10°) is left out."""
+    out = []
+    for name, dyaw, pitch, spread in OTHER_KINDS:
+        pitch_rad = command.pitch if pitch is None else math.radians(pitch)
+        spread_rad = min(math.radians(spread), SPREAD_MAX)
+        if dyaw == 0 and abs(spread_rad - command.spread) < math.radians(10):
+            continue
+        yaw = wrap_half_turn(command.yaw + math.radians(dyaw))
+        out.append((name, replace(command, yaw=yaw, pitch=pitch_rad, spread=spread_rad, fingers=(0.0, 0.0, 0.0))))
     return out
 
 

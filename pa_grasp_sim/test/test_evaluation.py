@@ -115,3 +115,26 @@ def test_grasp_probe_lifts_plain_boxes_and_names_unknown_families(capsys):
     assert all(len(key) == 4 for key in result.lifts_by_candidate)
     assert grasp_probe.main(["--family", "plate", "--objects", "seen", "--scenes", "1"]) == 2
     assert "has no family plate" in capsys.readouterr().err
+
+
+def test_other_grasp_kinds_lift_a_box_too_wide_for_a_top_down_grip():
+    import math
+
+    from pa_grasp_sim.baselines import object_tops
+    from pa_grasp_sim.grasp import GraspCommand
+    from pa_grasp_sim.grasp_probe import lifting_grasps, other_kinds
+    from pa_grasp_sim.objects import ObjectSet
+
+    # 13 x 9.6 x 9 cm: its narrow side is at the limit of the hand's top-down opening.
+    wide = ObjectSpec("wide", "primitive", mass=0.3, parts=(("box", (0.065, 0.048, 0.045), (0, 0, 0), (0, 0, 0, 1)),))
+    with GraspWorld(WorldConfig(), ObjectSet("one", [wide]), seed=0) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        top = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)[0]
+        across = GraspCommand(top.u, top.v, 0.0, math.pi / 2, top.yaw, 0.0, (0.0, 0.0, 0.0))  # top-down, spread 0
+        snapshot = world.snapshot()
+        assert not lifting_grasps(world, depth, snapshot, [("across", across)])
+        kinds = other_kinds(across)
+        assert [name for name, _ in kinds] == ["turn90-tilt35-spread45", "turn90-tilt35-spread90", "spread90"]
+        lifting = [name for name, _ in lifting_grasps(world, depth, snapshot, kinds)]
+        assert "turn90-tilt35-spread45" in lifting
