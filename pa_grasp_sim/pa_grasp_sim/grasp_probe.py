@@ -66,10 +66,10 @@ def neighbours(command: GraspCommand, width: int, height: int) -> list[tuple[str
     return out
 
 
-# Grasps of another kind at the same pixel. The policy's grasps are nearly all top-down, spread 0:
-# that kind cannot hold boxes whose narrow side is wider than the hand's top-down opening
-# (~8 cm); turned 90° and tilted 35° with a spread pre-shape, it lifts all 9 such wide boxes
-# probed (docs/experiments.md, "Wide boxes").
+# Grasps of another kind at the same pixel. The shipped policy's grasps are all top-down with
+# spread ~0, a kind that rarely holds boxes lying with a narrow side of 8 cm or more (1 of 14);
+# turned 90° and tilted 35° with a spread pre-shape, 9 of 9 such boxes probed were lifted
+# (docs/experiments.md, "One kind of grasp for every object").
 OTHER_KINDS = (  # (name, yaw change, pitch, spread), angles in degrees
     ("turn90-tilt35-spread45", 90, 55, 45),
     ("turn90-tilt35-spread90", 90, 55, 90),
@@ -79,7 +79,7 @@ OTHER_KINDS = (  # (name, yaw change, pitch, spread), angles in degrees
 
 def other_kinds(command: GraspCommand) -> list[tuple[str, GraspCommand]]:
     """Grasps of another kind than `command` at its pixel (`OTHER_KINDS`), with straight fingers;
-    a kind the command already is (same pitch and spread within 10°) is left out."""
+    the untilted spread-90° kind is left out when the command's spread is already within 10° of it."""
     out = []
     for name, dyaw, pitch, spread in OTHER_KINDS:
         pitch_rad = command.pitch if pitch is None else math.radians(pitch)
