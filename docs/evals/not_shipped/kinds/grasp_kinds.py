@@ -49,12 +49,18 @@ def box_pose(world, placed) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(pos), np.array(world.client.getMatrixFromQuaternion(q)).reshape(3, 3)
 
 
+def lying_axes(half: np.ndarray, R: np.ndarray) -> tuple[int, int, int]:
+    """Indices of a box's (narrow horizontal, long horizontal, vertical) axes as it lies."""
+    up = int(np.argmax(np.abs(R[2, :])))
+    narrow, long = sorted((i for i in range(3) if i != up), key=lambda i: half[i])
+    return narrow, long, up
+
+
 def box_geometry(placed, pose, T_palm, surface) -> dict:
     """Sides of a lying box (narrow, long horizontal; height) and where the grasp met it."""
     pos, R = pose
     half = np.asarray(placed.spec.parts[0][1])
-    up = int(np.argmax(np.abs(R[2, :])))
-    narrow, long = sorted((i for i in range(3) if i != up), key=lambda i: half[i])
+    narrow, long, up = lying_axes(half, R)
     axis = {i: R[:2, i] / np.linalg.norm(R[:2, i]) for i in (narrow, long)}
     offset = np.asarray(surface)[:2] - pos[:2]
     palm_x = np.asarray(T_palm)[:2, 0] / (np.linalg.norm(np.asarray(T_palm)[:2, 0]) + 1e-12)

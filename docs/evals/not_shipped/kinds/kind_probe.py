@@ -15,7 +15,7 @@ import math
 from collections import Counter
 
 import numpy as np
-from grasp_kinds import write_json  # this script's neighbour
+from grasp_kinds import box_pose, lying_axes, write_json  # this script's neighbour
 
 from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.grasp import GraspCommand
@@ -44,11 +44,8 @@ def main() -> None:
             tops = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)
             if not tops:
                 continue
-            _, q = world.client.getBasePositionAndOrientation(placed.body)
-            R = np.array(world.client.getMatrixFromQuaternion(q)).reshape(3, 3)
             half = np.asarray(placed.spec.parts[0][1])
-            up = int(np.argmax(np.abs(R[2, :])))
-            narrow = 2 * min(float(half[i]) for i in range(3) if i != up)
+            narrow_axis, _, up = lying_axes(half, box_pose(world, placed)[1])
             candidates = [
                 (
                     (turn, pitch, spread),
@@ -66,6 +63,7 @@ def main() -> None:
             ]
             lifted = [key for key, _ in lifting_grasps(world, depth, world.snapshot(), candidates)]
             height = 2 * float(half[up])
+            narrow = 2 * float(half[narrow_axis])
             rows.append({"seed": a.first_seed + s, "narrow_m": narrow, "height_m": height, "lifts": lifted})
     write_json(a.json, {"family": a.family, "rows": rows})
     for name, cell in (
