@@ -25,7 +25,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Observation, run_zoom_loop
 from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv, action_to_command
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.grasp_probe import lifting_grasps, lifting_grid_grasps, neighbours, other_kinds
+from pa_grasp_sim.grasp_probe import lifting_grasps, lifting_grid_grasps, neighbours, other_kinds, robust_lifting_grasp
 
 # The per-step arrays of LabelledSteps and of a Rollout, in field order.
 LABEL_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "dofs_raw")
@@ -33,7 +33,7 @@ STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
 # None, or where `collect` looks for a lifting grasp; "local+mode" also checks the deterministic
 # policy (the one evaluated and served) on every new single-object scene and corrects it the same way;
 # "local+far" tries grasps of another kind at the same pixel when no small change lifts the object.
-CORRECTIONS = ("", "grid", "local", "local+mode", "local+far")
+CORRECTIONS = ("", "grid", "local", "local+mode", "local+far", "local+robust")
 
 
 @dataclass
@@ -166,8 +166,10 @@ def collect(
     gathered in `Rollout.corrections`), when there is one among the candidates: "grid" = the
     grasp probe's 16 grasps at the object's top (tried once per scene), "local" = small changes
     of the policy's own failed grasp (`grasp_probe.neighbours`, tried per failed episode),
-    "local+far" = those, then grasps of another kind at its pixel (`grasp_probe.other_kinds`). Each
-    probe costs up to a dozen simulated grasps: `max_probes` bounds them per call. "local+mode"
+    "local+far" = those, then grasps of another kind at its pixel (`grasp_probe.other_kinds`);
+    "local+robust" = the first small change that lifts the object also with at least 3 of 4 small
+    execution errors (`grasp_probe.robust_lifting_grasp`), so that a lucky lift is no label. Each
+    probe costs up to a dozen simulated grasps (more with robust): `max_probes` bounds them per call. "local+mode"
     adds, on every new single-object scene, the deterministic policy's episode on the same image:
     when its grasp fails, it is corrected like a failed sample (outside the `max_probes` budget:
     these failures are the ones evaluation counts)."""
@@ -233,18 +235,24 @@ def _lifting_correction(env: ZoomGraspEnv, mode: str) -> GraspCommand | None:
     failed, tried on its scene as built (restored after); None when none does."""
     if mode != "grid":
         failed = action_to_command(env.state.last_action, env.state.grasp_uv)
-        return _lifting_neighbour(env, failed, far=mode == "local+far")
+        return _lifting_neighbour(env, failed, far=mode == "local+far", robust=mode == "local+robust")
     found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
     return found[0][1] if found else None
 
 
-def _lifting_neighbour(env: ZoomGraspEnv, failed: GraspCommand, far: bool = False) -> GraspCommand | None:
+def _lifting_neighbour(
+    env: ZoomGraspEnv, failed: GraspCommand, far: bool = False, robust: bool = False
+) -> GraspCommand | None:
     """The first small change of `failed` (`grasp_probe.neighbours`), then with `far` the first
     grasp of another kind at its pixel (`grasp_probe.other_kinds`), that lifts the object on the
-    current scene as built (restored after); None when none does."""
+    current scene as built (restored after), with `robust` also under small errors; None when
+    none does."""
     candidates = neighbours(failed, env.depth.shape[1], env.depth.shape[0])
     if far:
         candidates += other_kinds(failed)
+    if robust:
+        found = robust_lifting_grasp(env.world, env.depth, env.scene_snapshot, candidates)
+        return found[1] if found else None
     found = lifting_grasps(env.world, env.depth, env.scene_snapshot, candidates, first_only=True)
     return found[0][1] if found else None
 

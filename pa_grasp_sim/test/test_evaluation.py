@@ -138,3 +138,30 @@ def test_other_grasp_kinds_lift_a_box_too_wide_for_a_top_down_grip():
         assert [name for name, _ in kinds] == ["turn90-tilt35-spread45", "turn90-tilt35-spread90", "spread90"]
         lifting = [name for name, _ in lifting_grasps(world, depth, snapshot, kinds)]
         assert "turn90-tilt35-spread45" in lifting
+
+
+def test_a_robust_lifting_grasp_must_also_lift_with_small_errors():
+    import math
+
+    from pa_grasp_sim.baselines import object_tops
+    from pa_grasp_sim.grasp import GraspCommand
+    from pa_grasp_sim.grasp_probe import SMALL_ERRORS, robust_lifting_grasp
+    from pa_grasp_sim.objects import ObjectSet
+
+    # A 6 x 5 x 8 cm box: a top-down grip across its narrow side lifts it with a few mm or degrees off.
+    box = ObjectSpec("box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), (0, 0, 0, 1)),))
+    with GraspWorld(WorldConfig(), ObjectSet("one", [box]), seed=0) as world:
+        placed = world.reset(1, seed=0)
+        depth = world.render_depth()
+        top = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)[0]
+        centre = GraspCommand(top.u, top.v, 0.0, math.pi / 2, top.yaw, 0.0, (0.0, 0.0, 0.0))
+        beside = GraspCommand(5.0, 5.0, 0.0, math.pi / 2, 0.0, 0.0, (0.0, 0.0, 0.0))  # the table's corner
+        snapshot = world.snapshot()
+        pose = world.client.getBasePositionAndOrientation(placed[0].body)
+        found = robust_lifting_grasp(world, depth, snapshot, [("beside", beside), ("centre", centre)])
+        assert found is not None and found[0] == "centre"
+        # Asking for more lifts than there are erroneous copies rejects every grasp.
+        assert robust_lifting_grasp(world, depth, snapshot, [("centre", centre)], len(SMALL_ERRORS) + 1) is None
+        # The scene is as it was (to well under a millimetre), not where the last grasp dropped it.
+        after = world.client.getBasePositionAndOrientation(placed[0].body)
+        assert np.allclose(after[0], pose[0], atol=5e-4) and np.allclose(after[1], pose[1], atol=1e-3)

@@ -74,20 +74,36 @@ def box_geometry(placed, pose, T_palm, surface) -> dict:
     }
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def protocol_parser(doc: str) -> argparse.ArgumentParser:
+    """Arguments of these scripts: the policy and the evaluation's single-object scenes."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", help="default: the shipped model")
     p.add_argument("--objects", default="seen")
     p.add_argument("--attempts", type=int, default=600)
     p.add_argument("--seeds", type=int, default=15)
     p.add_argument("--first-seed", type=int, default=300)
+    return p
+
+
+def deterministic_policy(args) -> tuple:
+    """(deterministic actor, zoom config, EvalConfig of the single-object scenes) for `args`."""
+    policy, zoom_cfg, world_cfg = load_policy(args.checkpoint)
+    cfg = EvalConfig(
+        scene="single",
+        objects=args.objects,
+        attempts=args.attempts,
+        seeds=args.seeds,
+        first_seed=args.first_seed,
+        world=world_cfg,
+    )
+    return policy.actor(deterministic=True), zoom_cfg, cfg
+
+
+def main() -> None:
+    p = protocol_parser(__doc__)
     p.add_argument("--json", required=True)
     a = p.parse_args()
-    policy, zoom_cfg, world_cfg = load_policy(a.checkpoint)
-    actor = policy.actor(deterministic=True)
-    cfg = EvalConfig(
-        scene="single", objects=a.objects, attempts=a.attempts, seeds=a.seeds, first_seed=a.first_seed, world=world_cfg
-    )
+    actor, zoom_cfg, cfg = deterministic_policy(a)
     rows = []
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
         for attempt in protocol_attempts(world, cfg):
