@@ -32,7 +32,8 @@ LABEL_FIELDS = ("depth", "scale", "must_grasp", "pixel", "zoom", "scale_raw", "d
 STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
 # None, or where `collect` looks for a lifting grasp; "local+mode" also checks the deterministic
 # policy (the one evaluated and served) on every new single-object scene and corrects it the same way;
-# "local+far" tries grasps of another kind at the same pixel when no small change lifts the object.
+# "local+far" tries grasps of another kind at the same pixel when no small change lifts the object;
+# "local+robust" takes only a small change that also lifts with small execution errors.
 CORRECTIONS = ("", "grid", "local", "local+mode", "local+far", "local+robust")
 
 
