@@ -6,7 +6,7 @@ policy's grasp (restored before every try), in this order:
 
     same         the policy's own grasp again            (simulator chaos: the restored scene differs
                                                            from the original by contact history only)
-    neighbours   `grasp_probe.neighbours`: yaw ±20/45/90°, the pixel moved 1.5 px, the other pre-shape
+    neighbours   `grasp_probe.neighbours`: yaw ±20°, ±45°, +90°, the pixel moved 1.5 px, the other pre-shape
     kinds_here   18 grasps at the policy's pixel: its yaw or turned 90°, pitch 90/70/55°, spread 0/45/90°
     kinds_top    the same 18 at the heuristic's pixel (the highest point of the object)
     grid_top     `grasp_probe.grid` at the heuristic's pixel (16: tilted 20°, pre-closed fingers, ...)

@@ -10,7 +10,7 @@ corrections of `pa-grasp-train --corrections local+robust`).
 
 On the evaluation's single-object scenes (`pa-grasp-eval --scene single --first-seed S`):
 * every scene: the robust success of the policy's grasp;
-* every failed scene: 29 other grasps (`grasp_probe.neighbours` and failure_budget.py's 18 kinds
+* every failed scene: 28 other grasps (`grasp_probe.neighbours` and failure_budget.py's 18 kinds
   at the policy's pixel) tried once; the first --best-of that lift get their robust success too.
 Prints the policy's evaluation success, its mean robust success, and the mean robust success if
 each failed scene took its most robust alternative instead (an estimate of what a policy choosing
