@@ -114,6 +114,11 @@ def lifting_grasps(
 SMALL_ERRORS = ((0.0, 0.0, math.radians(5)), (0.0, 0.0, -math.radians(5)), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 
 
+def with_small_errors(command: GraspCommand, shape: tuple[int, ...]) -> list[GraspCommand]:
+    """`command` with each of `SMALL_ERRORS`, the pixel kept inside an image of `shape`."""
+    return [perturbed(command, error, shape) for error in SMALL_ERRORS]
+
+
 def robust_lifting_grasp(
     world: GraspWorld, depth, snapshot: SceneSnapshot, candidates: list[tuple], min_with_errors: int = 3
 ) -> tuple | None:
@@ -125,7 +130,7 @@ def robust_lifting_grasp(
             world.restore(snapshot)
             if not world.execute(command, depth).success:
                 continue
-            copies = [perturbed(command, error, depth.shape) for error in SMALL_ERRORS]
+            copies = with_small_errors(command, depth.shape)
             lifted = 0
             for i, copy in enumerate(copies):
                 world.restore(snapshot)

@@ -20,43 +20,26 @@ and the height), the policy's grasp and the groups that lifted; prints the budge
         --attempts 600 --seeds 15 --first-seed 300 --json F
 """
 
-import itertools
-import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import replace
 
 import numpy as np
-from grasp_kinds import deterministic_policy, protocol_parser, write_json  # this script's neighbour
+from grasp_kinds import deterministic_policy, kinds_at, protocol_parser, write_json  # this script's neighbour
 
 from pa_grasp_policy.zoom import run_zoom_loop
 from pa_grasp_policy.zoom_env import action_to_command
 from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, protocol_attempts
 from pa_grasp_sim.grasp_probe import grid, lifting_grasps, neighbours
-from pa_grasp_sim.teacher import wrap_half_turn
 from pa_grasp_sim.world import GraspWorld
 
 GROUPS = ("same", "neighbours", "kinds_here", "kinds_top", "grid_top")
-YAW_TURNS, PITCHES, SPREADS = (0, 90), (90, 70, 55), (0, 45, 90)  # degrees, as kind_probe.py
 
 
-def kinds_at(command):
-    """The 18 kinds of kind_probe.py at `command`'s pixel, turned from its yaw, fingers straight."""
-    return [
-        (
-            f"turn{turn}-pitch{pitch}-spread{spread}",
-            replace(
-                command,
-                roll=0.0,
-                pitch=math.radians(pitch),
-                yaw=wrap_half_turn(command.yaw + math.radians(turn)),
-                spread=math.radians(spread),
-                fingers=(0.0, 0.0, 0.0),
-            ),
-        )
-        for turn, pitch, spread in itertools.product(YAW_TURNS, PITCHES, SPREADS)
-    ]
+def named_kinds_at(command) -> list:
+    """`grasp_kinds.kinds_at` named "turn<deg>-pitch<deg>-spread<deg>"."""
+    return [(f"turn{t}-pitch{p}-spread{s}", c) for (t, p, s), c in kinds_at(command)]
 
 
 def extents(world, body) -> dict:
@@ -74,8 +57,8 @@ def candidate_groups(world, depth, command) -> dict:
     return {
         "same": [("same", command)],
         "neighbours": neighbours(command, width, height),
-        "kinds_here": kinds_at(command),
-        "kinds_top": kinds_at(top) if top else [],
+        "kinds_here": named_kinds_at(command),
+        "kinds_top": named_kinds_at(top) if top else [],
         "grid_top": grid(top.u, top.v, top.yaw) if top else [],
     }
 

@@ -11,8 +11,11 @@ by zoom steps, by family and by the narrow horizontal side of boxes; writes ever
 """
 
 import argparse
+import itertools
 import json
+import math
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,9 +23,32 @@ from pa_grasp_policy.evaluate import load_policy
 from pa_grasp_policy.zoom import run_zoom_loop
 from pa_grasp_policy.zoom_env import action_to_command
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
+from pa_grasp_sim.teacher import wrap_half_turn
 from pa_grasp_sim.world import GraspWorld
 
 BOXES = ("box", "wide_box", "flat_box")
+
+
+YAW_TURNS, PITCHES, SPREADS = (0, 90), (90, 70, 55), (0, 45, 90)  # degrees: the 18 kinds below
+
+
+def kinds_at(command) -> list[tuple[tuple[int, int, int], object]]:
+    """18 grasps at `command`'s pixel, keyed (turn, pitch, spread) in degrees: its yaw or turned
+    90°, pitch 90/70/55°, spread 0/45/90°, roll 0 and fingers straight."""
+    return [
+        (
+            (turn, pitch, spread),
+            replace(
+                command,
+                roll=0.0,
+                pitch=math.radians(pitch),
+                yaw=wrap_half_turn(command.yaw + math.radians(turn)),
+                spread=math.radians(spread),
+                fingers=(0.0, 0.0, 0.0),
+            ),
+        )
+        for turn, pitch, spread in itertools.product(YAW_TURNS, PITCHES, SPREADS)
+    ]
 
 
 def rounded(value, digits: int = 4):

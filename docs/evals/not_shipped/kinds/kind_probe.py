@@ -10,21 +10,21 @@ prints the counts for boxes narrower and wider than --wide-m.
 """
 
 import argparse
-import itertools
-import math
 from collections import Counter
 
 import numpy as np
-from grasp_kinds import box_pose, lying_axes, write_json  # this script's neighbour
+from grasp_kinds import (  # this script's neighbour
+    box_pose,
+    kinds_at,
+    lying_axes,
+    write_json,
+)
 
 from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.grasp_probe import lifting_grasps
 from pa_grasp_sim.objects import ObjectSet, load_object_set
-from pa_grasp_sim.teacher import wrap_half_turn
 from pa_grasp_sim.world import GraspWorld, WorldConfig
-
-YAW_TURNS, PITCHES, SPREADS = (0, 90), (90, 70, 55), (0, 45, 90)  # degrees
 
 
 def main() -> None:
@@ -46,21 +46,8 @@ def main() -> None:
                 continue
             half = np.asarray(placed.spec.parts[0][1])
             narrow_axis, _, up = lying_axes(half, box_pose(world, placed)[1])
-            candidates = [
-                (
-                    (turn, pitch, spread),
-                    GraspCommand(
-                        tops[0].u,
-                        tops[0].v,
-                        0.0,
-                        math.radians(pitch),
-                        wrap_half_turn(tops[0].yaw + math.radians(turn)),
-                        math.radians(spread),
-                        (0.0, 0.0, 0.0),
-                    ),
-                )
-                for turn, pitch, spread in itertools.product(YAW_TURNS, PITCHES, SPREADS)
-            ]
+            top = GraspCommand(tops[0].u, tops[0].v, yaw=tops[0].yaw)
+            candidates = kinds_at(top)
             lifted = [key for key, _ in lifting_grasps(world, depth, world.snapshot(), candidates)]
             height = 2 * float(half[up])
             narrow = 2 * float(half[narrow_axis])

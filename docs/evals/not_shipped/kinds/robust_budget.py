@@ -10,7 +10,7 @@ corrections of `pa-grasp-train --corrections local+robust`).
 
 On the evaluation's single-object scenes (`pa-grasp-eval --scene single --first-seed S`):
 * every scene: the robust success of the policy's grasp;
-* every failed scene: 28 other grasps (`grasp_probe.neighbours` and failure_budget.py's 18 kinds
+* every failed scene: 28 other grasps (`grasp_probe.neighbours` and grasp_kinds.py's 18 kinds
   at the policy's pixel) tried once; the first --best-of that lift get their robust success too.
 Prints the policy's evaluation success, its mean robust success, and the mean robust success if
 each failed scene took its most robust alternative instead (an estimate of what a policy choosing
@@ -25,21 +25,19 @@ import time
 from collections import defaultdict
 
 import numpy as np
-from failure_budget import kinds_at  # this script's neighbours
+from failure_budget import named_kinds_at  # this script's neighbours
 from grasp_kinds import deterministic_policy, protocol_parser, write_json
 
 from pa_grasp_policy.zoom import run_zoom_loop
 from pa_grasp_policy.zoom_env import action_to_command
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, protocol_attempts
-from pa_grasp_sim.grasp_probe import SMALL_ERRORS, lifting_grasps, neighbours
-from pa_grasp_sim.teacher import perturbed
+from pa_grasp_sim.grasp_probe import lifting_grasps, neighbours, with_small_errors
 from pa_grasp_sim.world import GraspWorld
 
 
 def robust_success(world, depth, snapshot, command) -> float:
     """Fraction of the grasp and its erroneous copies that lift, each on the restored scene."""
-    copies = [perturbed(command, error, depth.shape) for error in SMALL_ERRORS]
-    tries = list(enumerate([command, *copies]))
+    tries = list(enumerate([command, *with_small_errors(command, depth.shape)]))
     return len(lifting_grasps(world, depth, snapshot, tries)) / len(tries)
 
 
@@ -65,7 +63,7 @@ def main() -> None:
             }
             if not success:
                 height, width = depth.shape[:2]
-                candidates = neighbours(command, width, height) + kinds_at(command)
+                candidates = neighbours(command, width, height) + named_kinds_at(command)
                 lifting = lifting_grasps(world, depth, before, candidates)[: a.best_of]
                 row["alternatives"] = {key: robust_success(world, depth, before, c) for key, c in lifting}
             rows.append(row)
