@@ -112,6 +112,33 @@ def yaw_nearest_half_turn(dofs_raw: torch.Tensor, dof_mean: torch.Tensor) -> tor
     return dofs
 
 
+def quarter_turned(obs: ObsBatch, actions: Action, turns: torch.Tensor) -> tuple[ObsBatch, Action]:
+    """Labelled steps as seen in their scene turned by turns[i] quarter turns about the camera's
+    axis: each view turned by `torch.rot90` (as `numpy.rot90`), its pixel label moved with it,
+    the yaw label + turns[i] x 90° (R = Rz(yaw) Ry(pitch) Rx(roll) in the world frame, so roll
+    and pitch stay). Zoom flag, scale and the other DOFs stay. A valid label for a valid scene
+    because the training camera looks straight down at the centre of the square workspace
+    (checked on real scenes: docs/evals/not_shipped/turns/turn_check.py)."""
+    if obs.depth.shape[-1] != obs.depth.shape[-2]:
+        raise ValueError(f"quarter turns need square views, got {tuple(obs.depth.shape[-2:])}")
+    S = actions.width
+    depth, pixel, dofs = obs.depth.clone(), actions.pixel.clone(), actions.dofs_raw.clone()
+    index = torch.arange(S * S).view(S, S)
+    for k in (1, 2, 3):
+        turned = torch.remainder(turns, 4) == k
+        if not bool(turned.any()):
+            continue
+        depth[turned] = torch.rot90(obs.depth[turned], k, dims=(-2, -1))
+        moved_to = torch.empty(S * S, dtype=torch.long)
+        moved_to[torch.rot90(index, k).flatten()] = torch.arange(S * S)
+        pixel[turned] = moved_to[actions.pixel[turned]]
+        dofs[turned, 2] = torch.remainder(dofs[turned, 2] + k / 2 + 1, 2) - 1  # raw yaw x π, kept in [-1, 1)
+    return (
+        ObsBatch(depth, obs.scale.clone(), obs.must_grasp.clone()),
+        Action(pixel, actions.zoom.clone(), actions.scale_raw.clone(), dofs, S),
+    )
+
+
 def correction_loss(policy: Policy, obs: ObsBatch, actions: Action) -> torch.Tensor:
     """Mean over corrected steps of -log π(position) plus, at grasp steps, the DOFs' Gaussian
     negative log-likelihood under the policy's current σ held fixed. The σ's are PPO's

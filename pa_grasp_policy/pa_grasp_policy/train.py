@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint
-from pa_grasp_policy.demonstration import correction_loss
+from pa_grasp_policy.demonstration import correction_loss, quarter_turned
 from pa_grasp_policy.distribution import DofConstraints
 from pa_grasp_policy.network import NetworkConfig, count_parameters, std_vector
 from pa_grasp_policy.policy import Policy
@@ -89,6 +89,9 @@ class TrainConfig:
     correction_buffer: int = 2000  # correction steps kept (the newest)
     correction_minibatch: int = 32
     correction_probes: int = 24  # failures probed per update at most (each costs up to ~16 simulated grasps)
+    # Each drawn correction seen in its scene turned by a random number of quarter turns
+    # (demonstration.quarter_turned): four labels for one probe, and the yaw learned per turn.
+    correction_turns: bool = False
     ppo: dict = dataclasses.field(default_factory=dict)  # PPOConfig overrides
 
     def ppo_config(self) -> PPOConfig:
@@ -218,6 +221,13 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         type=int,
         help=f"failures probed for a correction per update at most (default {d.correction_probes})",
     )
+    p.add_argument(
+        "--correction-turns",
+        action="store_true",
+        default=None,
+        help="show each correction drawn for the loss turned by a random number of quarter turns about the "
+        "camera axis (image, pixel and yaw together; top-down camera only; not in the paper)",
+    )
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads for the update")
     for f in dataclasses.fields(PPOConfig):
         if f.type in ("float", "int") or f.type in (float, int):
@@ -266,6 +276,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         correction_coef=d.correction_coef if args.correction_coef is None else args.correction_coef,
         correction_buffer=d.correction_buffer if args.correction_buffer is None else args.correction_buffer,
         correction_probes=d.correction_probes if args.correction_probes is None else args.correction_probes,
+        correction_turns=bool(args.correction_turns),
         ppo=ppo,
         init=args.init or "",
     )
@@ -306,7 +317,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "correction_coef",
         "seed",
     )
-    for name in (*overridable, "correction_buffer", "correction_probes"):
+    for name in (*overridable, "correction_buffer", "correction_probes", "correction_turns"):
         if getattr(args, name) is not None:
             extend[name] = getattr(cfg, name)
     if args.family_weight is not None:
@@ -377,7 +388,11 @@ class CorrectionBuffer:
 
         def loss() -> torch.Tensor:
             idx = torch.randint(n, (min(n, self.cfg.correction_minibatch),), generator=self.generator)
-            return self.cfg.correction_coef * correction_loss(policy, obs.index(idx), actions.index(idx))
+            drawn_obs, drawn_actions = obs.index(idx), actions.index(idx)
+            if self.cfg.correction_turns:
+                turns = torch.randint(4, (len(idx),), generator=self.generator)
+                drawn_obs, drawn_actions = quarter_turned(drawn_obs, drawn_actions, turns)
+            return self.cfg.correction_coef * correction_loss(policy, drawn_obs, drawn_actions)
 
         return loss
 
@@ -602,6 +617,9 @@ def main(argv=None) -> int:
         except CheckpointError as exc:
             print(f"pa-grasp-train: {exc}")
             return 2
+    if cfg.correction_turns and cfg.ablation == "camera60":  # checked after a resumed run's config is merged
+        print("pa-grasp-train: --correction-turns needs the top-down camera (a tilted view has no such symmetry)")
+        return 2
     if cfg.family_weights:
         try:
             load_object_set(cfg.objects).check_family_weights(cfg.family_weights)

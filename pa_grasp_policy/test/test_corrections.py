@@ -9,14 +9,20 @@ import pytest
 import torch
 
 from pa_grasp_policy import train
-from pa_grasp_policy.demonstration import command_to_dofs_raw, correction_loss, correction_steps, demonstration_steps
+from pa_grasp_policy.demonstration import (
+    command_to_dofs_raw,
+    correction_loss,
+    correction_steps,
+    demonstration_steps,
+    quarter_turned,
+)
 from pa_grasp_policy.distribution import Action
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.ppo import PPOBatch, PPOConfig, make_optimizer, ppo_update
 from pa_grasp_policy.rollout import LabelledSteps, collect
 from pa_grasp_policy.zoom import ZoomConfig, ZoomState, view_to_original
-from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv
+from pa_grasp_policy.zoom_env import ZoomEnvConfig, ZoomGraspEnv, action_to_command
 from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.grasp import GraspCommand
 
@@ -225,8 +231,8 @@ def test_training_with_corrections_runs_and_records_them(tmp_path):
     argv = ["--out", str(tmp_path), "--total-steps", "12", "--workers", "1", "--batch-size", "12"]
     argv += ["--input-size", "32", "--update-epochs", "1", "--eval-every", "100", "--threads", "1"]
     argv += ["--single-probability", "1", "--family-weight", "mug=1e9", "--corrections", "local+mode"]
-    cfg, resume, _ = train.parse_args([*argv, "--correction-coef", "0.5"])
-    assert (cfg.corrections, cfg.correction_coef) == ("local+mode", 0.5)
+    cfg, resume, _ = train.parse_args([*argv, "--correction-coef", "0.5", "--correction-turns"])
+    assert (cfg.corrections, cfg.correction_coef, cfg.correction_turns) == ("local+mode", 0.5, True)
     counters = train.train(cfg, resume, progress=False)
     assert counters["updates"] == 1 and counters["failures_probed"] >= 1
     assert 0 <= counters["failures_corrected"] <= counters["failures_probed"]
@@ -234,6 +240,8 @@ def test_training_with_corrections_runs_and_records_them(tmp_path):
     # A resumed run keeps corrections on unless told; the flag turns them on for an old run.
     assert "corrections" not in train.parse_args(["--resume", "x.pt"])[2]
     assert train.parse_args(["--resume", "x.pt", "--corrections", "local"])[2]["corrections"] == "local"
+    assert "correction_turns" not in train.parse_args(["--resume", "x.pt"])[2]
+    assert train.parse_args(["--resume", "x.pt", "--correction-turns"])[2]["correction_turns"] is True
 
 
 def test_bad_correction_settings_are_rejected(capsys):
@@ -241,6 +249,9 @@ def test_bad_correction_settings_are_rejected(capsys):
         with pytest.raises(SystemExit):
             train.parse_args(bad)
     assert "correction" in capsys.readouterr().err
+    # Quarter turns are a symmetry of the top-down camera's image only.
+    assert train.main(["--ablation", "camera60", "--correction-turns", "--corrections", "local"]) == 2
+    assert "top-down camera" in capsys.readouterr().out
 
 
 def test_robust_corrections_label_only_grasps_that_survive_small_errors():
@@ -257,3 +268,72 @@ def test_robust_corrections_label_only_grasps_that_survive_small_errors():
     # Some small change lifts 3 of the 4 failed cylinders once; only one of them keeps lifting
     # with the pixel 1 px or the yaw 5° off.
     assert 0 < robust.failures_corrected < local.failures_corrected
+
+
+def test_quarter_turns_move_the_label_with_the_view_and_turn_only_the_yaw():
+    torch.manual_seed(0)
+    n = 8
+    obs = ObsBatch(torch.rand(n, 1, S, S), torch.rand(n), torch.rand(n) > 0.5)
+    zoom_flags = (torch.rand(n) > 0.5).float()
+    labels = Action(torch.randint(S * S, (n,)), zoom_flags, torch.rand(n), torch.rand(n, 7) * 2 - 1, S)
+    obs.depth.view(n, -1)[torch.arange(n), labels.pixel] = 2.0  # the labelled pixel is each view's brightest
+    turns = torch.arange(n) % 4
+    turned_obs, turned = quarter_turned(obs, labels, turns)
+    assert torch.equal(turned_obs.depth.view(n, -1).argmax(dim=1), turned.pixel)  # the label moved with its pixel
+    for i in range(n):
+        assert torch.equal(turned_obs.depth[i, 0], torch.rot90(obs.depth[i, 0], int(turns[i])))
+    yaw_turn = torch.remainder(turned.dofs_raw[:, 2] - labels.dofs_raw[:, 2], 2)  # raw yaw x π = rad
+    assert torch.allclose(yaw_turn, turns / 2, atol=1e-6) and bool((turned.dofs_raw[:, 2].abs() <= 1).all())
+    others = [0, 1, 3, 4, 5, 6]
+    assert torch.equal(turned.dofs_raw[:, others], labels.dofs_raw[:, others])
+    assert torch.equal(turned.zoom, labels.zoom) and torch.equal(turned.scale_raw, labels.scale_raw)
+    assert torch.equal(turned_obs.scale, obs.scale) and torch.equal(turned_obs.must_grasp, obs.must_grasp)
+    # Four quarter turns are none.
+    back_obs, back = obs, labels
+    for _ in range(4):
+        back_obs, back = quarter_turned(back_obs, back, torch.ones(n, dtype=torch.long))
+    assert torch.equal(back_obs.depth, obs.depth) and torch.equal(back.pixel, labels.pixel)
+    assert torch.allclose(back.dofs_raw, labels.dofs_raw, atol=1e-6)
+    with pytest.raises(ValueError, match="square"):
+        wide = ObsBatch(torch.rand(1, 1, S, S + 1), torch.ones(1), torch.ones(1, dtype=torch.bool))
+        quarter_turned(wide, labels.index(slice(0, 1)), torch.ones(1))
+
+
+def test_a_quarter_turned_label_is_the_grasp_turned_with_the_scene():
+    """In a real PyBullet scene turned about the camera axis, the turned label's grasp is the
+    original grasp turned the same way (palm pose), and it lifts the object like the original."""
+    from scipy.spatial.transform import Rotation
+
+    from pa_grasp_sim.baselines import object_tops
+    from pa_grasp_sim.objects import ObjectSet, ObjectSpec
+    from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+    box = ObjectSpec("box", "primitive", mass=0.2, parts=(("box", (0.025, 0.06, 0.03), (0, 0, 0), (0, 0, 0, 1)),))
+    with GraspWorld(WorldConfig(), ObjectSet("one", [box]), seed=0) as world:
+        world.reset(1, seed=13)
+        depth = world.render_depth()
+        snapshot = world.snapshot()
+        side = depth.shape[0]
+        zoom = ZoomConfig(input_size=side, max_zoom_steps=0)  # one view: the whole image, unresampled
+        top = object_tops(depth, world.camera.intrinsics, world.camera.T_world_camera)[0]
+        assert abs(top.u - (side - 1) / 2) > 10 and abs(top.v - (side - 1) / 2) > 10  # off the camera axis
+        # Across the box's narrow side, tilted 15° (roll and pitch must survive the turn).
+        command = GraspCommand(top.u, top.v, 0.0, math.radians(75), top.yaw, 0.0, (0.0, 0.0, 0.0))
+        [(obs, label)] = demonstration_steps(depth, command, zoom, 0.4)
+        outcome = world.execute(command, depth)
+        assert outcome.success
+        for k in (1, 3):
+            turned_obs, turned = quarter_turned(ObsBatch.from_observations([obs]), label, torch.tensor([k]))
+            world.restore(snapshot.turned(k))
+            turned_depth = world.render_depth()
+            [(seen, _)] = demonstration_steps(turned_depth, command, zoom, 0.4)
+            # The turned view is what the camera sees of the turned scene, but for a few pixels on
+            # the box's edges (turned the wrong way, ~5% of the image would differ).
+            assert np.mean(np.abs(turned_obs.depth[0, 0].numpy() - seen.depth[0]) > 0.05) < 0.01  # 5 mm
+            row, col = (int(x) for x in turned.rows_cols()[0])
+            turned_command = action_to_command(turned, view_to_original((row, col), obs.box, side))
+            turned_outcome = world.execute(turned_command, turned_depth)
+            assert turned_outcome.success, k
+            turn = Rotation.from_euler("z", 90 * k, degrees=True).as_matrix()
+            assert np.allclose(turned_outcome.T_world_palm[:3, :3], turn @ outcome.T_world_palm[:3, :3], atol=0.02)
+            assert np.linalg.norm(turned_outcome.T_world_palm[:3, 3] - turn @ outcome.T_world_palm[:3, 3]) < 0.004

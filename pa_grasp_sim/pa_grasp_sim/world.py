@@ -7,7 +7,7 @@ removes the objects and drops new ones; the hand is parked out of the way, not r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pybullet
@@ -53,6 +53,15 @@ class SceneSnapshot:
     poses: list
     rest_positions: list
     T_world_camera: np.ndarray
+
+    def turned(self, quarter_turns: int) -> SceneSnapshot:
+        """This scene with every object turned by quarter_turns x 90° about the world z axis, the
+        camera kept: seen by the top-down camera over the workspace centre, the image turned by
+        `numpy.rot90(depth, quarter_turns)`."""
+        turn = Rotation.from_euler("z", 90.0 * quarter_turns, degrees=True)
+        poses = [(tuple(turn.apply(pos)), tuple((turn * Rotation.from_quat(q)).as_quat())) for pos, q in self.poses]
+        rests = [turn.apply(rest) for rest in self.rest_positions]
+        return replace(self, poses=poses, rest_positions=rests)
 
 
 class _CachedBulletClient(bullet_client.BulletClient):
