@@ -7,7 +7,9 @@ turned the same way, its yaw + k x 90°, roll and pitch unchanged (R = Rz(yaw) R
 in the world frame). This script checks both on the evaluation's single-object scenes: the
 rendered image of each turned scene against the turned image, and the policy's grasp, turned,
 executed on the turned scene, against the same grasp on the scene restored unturned (the
-outcome of one grasp flips now and then on a restored scene: that is the yardstick).
+outcome of one grasp flips now and then on a restored scene: that is the yardstick). With
+--policy-on-turned it also asks whether the policy itself turns with the scene: its own grasp on
+each turned image, against the turned grasp, and how often that lifts.
 
     python docs/evals/not_shipped/turns/turn_check.py --objects seen --attempts 60 --seeds 3 \
         --first-seed 300 --json F
@@ -38,9 +40,20 @@ def turned_command(command, turns: int, width: int, height: int):
     return replace(command, u=u, v=v, yaw=float(yaw))
 
 
+def policy_grasp(actor, zoom_cfg, depth):
+    result = run_zoom_loop(depth, actor, zoom_cfg)
+    return action_to_command(result.final_action, result.grasp_uv)
+
+
 def main() -> None:
     p = protocol_parser(__doc__)
     p.add_argument("--json", required=True)
+    p.add_argument(
+        "--policy-on-turned",
+        action="store_true",
+        help="also run the policy on each turned image and execute its own grasp there: how far its grasp is "
+        "from the turned one (pixel, yaw modulo a half turn) and how often it lifts",
+    )
     a = p.parse_args()
     actor, zoom_cfg, cfg = deterministic_policy(a)
     rows = []
@@ -48,8 +61,7 @@ def main() -> None:
         for attempt in protocol_attempts(world, cfg):
             depth = attempt.depth
             snapshot = world.snapshot()
-            result = run_zoom_loop(depth, actor, zoom_cfg)
-            command = action_to_command(result.final_action, result.grasp_uv)
+            command = policy_grasp(actor, zoom_cfg, depth)
             row = {"seed": attempt.seed, "family": attempt.placed[0].spec.family}
             row["first"] = bool(world.execute(command, depth).success)
             row["turned"], row["image_diff_mm"] = [], []
@@ -59,6 +71,13 @@ def main() -> None:
                 row["image_diff_mm"].append(float(np.percentile(np.abs(depth_k - np.rot90(depth, k)), 99) * 1000))
                 grasp_k = turned_command(command, k, depth.shape[1], depth.shape[0])
                 row["turned"].append(bool(world.execute(grasp_k, depth_k).success))
+                if a.policy_on_turned and k > 0:
+                    own = policy_grasp(actor, zoom_cfg, depth_k)
+                    world.restore(snapshot.turned(k))
+                    row.setdefault("policy_turned", []).append(bool(world.execute(own, depth_k).success))
+                    row.setdefault("policy_turned_px", []).append(float(np.hypot(own.u - grasp_k.u, own.v - grasp_k.v)))
+                    dyaw = (own.yaw - grasp_k.yaw + np.pi / 2) % np.pi - np.pi / 2
+                    row.setdefault("policy_turned_dyaw_deg", []).append(float(np.degrees(dyaw)))
             row["restored"] = row["turned"].pop(0)
             rows.append(row)
             print(row, flush=True)
@@ -81,6 +100,13 @@ def main() -> None:
         "restored_image_diff_99pct_mm_max": float(diff0.max()),
         "restored_image_diff_99pct_mm_median": float(np.median(diff0)),
     }
+    if a.policy_on_turned:
+        summary["policy_turned_lifted"] = sum(t for r in rows for t in r["policy_turned"])
+        px = np.array([d for r in rows for d in r["policy_turned_px"]])
+        dyaw = np.abs([d for r in rows for d in r["policy_turned_dyaw_deg"]])
+        summary["policy_turned_px_median"] = float(np.median(px))
+        summary["policy_turned_within_2px_and_10deg"] = int(np.sum((px <= 2) & (dyaw <= 10)))
+        summary["policy_turned_dyaw_deg_median"] = float(np.median(dyaw))
     print(summary)
     payload = {"checkpoint": a.checkpoint or "shipped", "objects": a.objects, "summary": summary, "rows": rows}
     write_json(a.json, payload)
