@@ -11,8 +11,8 @@ outcome of one grasp flips now and then on a restored scene: that is the yardsti
 --policy-on-turned it also asks whether the policy itself turns with the scene: its own grasp on
 each turned image, against the turned grasp, and how often that lifts.
 
-    python docs/evals/not_shipped/turns/turn_check.py --objects seen --attempts 60 --seeds 3 \
-        --first-seed 300 --json F
+    python docs/evals/not_shipped/turns/turn_check.py --objects seen --attempts 90 --seeds 3 \
+        --first-seed 300 [--policy-on-turned] --json F
 """
 
 import sys
@@ -30,10 +30,11 @@ from pa_grasp_sim.evaluation import EVAL_SEED_BASE, protocol_attempts  # noqa: E
 from pa_grasp_sim.world import GraspWorld  # noqa: E402
 
 
-def turned_command(command, turns: int, width: int, height: int):
-    """The grasp on the image turned by `numpy.rot90(depth, turns)`: pixel and yaw turned."""
-    assert width == height, "quarter turns need a square image"
-    u, v = command.u, command.v
+def turned_command(command, turns: int, side: int):
+    """The grasp on the (side x side) image turned by `numpy.rot90(depth, turns)`: pixel and yaw
+    turned, the yaw over a full turn (unlike `imitation.dihedral`, whose top-down demonstrations
+    are kept modulo a half turn; the policy's grasps may be tilted)."""
+    u, v, width = command.u, command.v, side
     for _ in range(turns % 4):  # rot90 moves pixel (row v, col u) to (row W-1-u, col v)
         u, v = v, width - 1 - u
     yaw = (command.yaw + turns * np.pi / 2 + np.pi) % (2 * np.pi) - np.pi
@@ -60,6 +61,8 @@ def main() -> None:
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
         for attempt in protocol_attempts(world, cfg):
             depth = attempt.depth
+            if depth.shape[0] != depth.shape[1]:
+                raise SystemExit(f"quarter turns need a square image, got {depth.shape}")
             snapshot = world.snapshot()
             command = policy_grasp(actor, zoom_cfg, depth)
             row = {"seed": attempt.seed, "family": attempt.placed[0].spec.family}
@@ -69,7 +72,7 @@ def main() -> None:
                 world.restore(snapshot.turned(k))
                 depth_k = world.render_depth()
                 row["image_diff_mm"].append(float(np.percentile(np.abs(depth_k - np.rot90(depth, k)), 99) * 1000))
-                grasp_k = turned_command(command, k, depth.shape[1], depth.shape[0])
+                grasp_k = turned_command(command, k, depth.shape[0])
                 row["turned"].append(bool(world.execute(grasp_k, depth_k).success))
                 if a.policy_on_turned and k > 0:
                     own = policy_grasp(actor, zoom_cfg, depth_k)
