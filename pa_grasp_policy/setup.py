@@ -23,6 +23,7 @@ setup(
             "pa-grasp-train = pa_grasp_policy.train:main",
             "pa-grasp-imitate = pa_grasp_policy.imitation:main",
             "pa-grasp-eval = pa_grasp_policy.evaluate:main",
+            "pa-grasp-selector = pa_grasp_policy.selector_cli:main",
             "pa-grasp-report = pa_grasp_policy.report.cli:main",
         ],
     },

@@ -21,8 +21,15 @@ import numpy as np
 
 from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint
 from pa_grasp_policy.distribution import DofConstraints
+from pa_grasp_policy.turn_selection import (
+    GraspSelector,
+    SelectorError,
+    check_top_down,
+    select_among_turns,
+    weights_sha256,
+)
 from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
-from pa_grasp_policy.zoom_env import action_to_command
+from pa_grasp_policy.zoom_env import action_to_command, result_to_command
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.evaluation import EvalConfig, evaluate
 from pa_grasp_sim.objects import ObjectSetError
@@ -30,6 +37,9 @@ from pa_grasp_sim.world import WorldConfig
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "pa_grasp.pt"
+SHIPPED_SELECTOR = MODELS_DIR / "pa_grasp_selector.json"
+DEFAULT_TURN_SELECTOR = "shipped"  # pa-grasp-eval, pa-grasp-report and policy_node (node_config)
+SELECTOR_TAG = " + turn selector "  # in a chooser's name when it chooses among turned images
 
 
 def shown_path(path) -> str:
@@ -84,19 +94,68 @@ def policy_chooser(policy, zoom_cfg: ZoomConfig):
     return choose
 
 
+def turn_selecting_chooser(policy, zoom_cfg: ZoomConfig, selector):
+    """The policy's grasps on the image turned by 0-3 quarter turns, the selector's best executed
+    (see turn_selection)."""
+
+    def choose(depth, world, rng):
+        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector)
+        return result_to_command(chosen.result)
+
+    return choose
+
+
+def resolve_selector(spec: str | None, policy, view_angle_deg: float, test_ablation: str | None = None):
+    """The turn selector to use, or None.
+
+    'none': None. 'shipped' (the default): the shipped selector when `policy` has the weights it
+    was fitted for, the camera looks straight down and no test-time ablation is applied (it was
+    validated on that setting only), else None. A path: that file, refused (SelectorError) if it
+    was fitted for other weights, for a tilted camera or with a test-time ablation."""
+    if spec in (None, "", "none"):
+        return None
+    ablated = test_ablation not in (None, "full")
+    if spec == "shipped":
+        if not SHIPPED_SELECTOR.is_file() or ablated or abs(view_angle_deg - 90.0) > 1e-6:
+            return None
+        selector = GraspSelector.load(SHIPPED_SELECTOR)
+        return selector if selector.weights_sha256 == weights_sha256(policy) else None
+    selector = GraspSelector.load(spec)
+    selector.check_policy(policy)
+    check_top_down(view_angle_deg)
+    if ablated:
+        raise SelectorError(f"a turn selector ranks the model's own grasps; not with --test-ablation {test_ablation}")
+    return selector
+
+
 def baseline_chooser(name: str):
     if name == "random":
         return lambda depth, world, rng: random_grasp(depth, rng)
     return lambda depth, world, rng: heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
 
 
-def chooser_for(checkpoint: str | None, baseline: str | None, test_ablation: str | None = None):
+def chooser_for(
+    checkpoint: str | None,
+    baseline: str | None,
+    test_ablation: str | None = None,
+    selector: str | None = DEFAULT_TURN_SELECTOR,
+    camera_angle: float | None = None,
+):
     """(choose, world config, name) for a baseline, or else a policy checkpoint (the shipped
-    model when None)."""
+    model when None), choosing among turned images with `selector` (see resolve_selector)."""
     if baseline:
-        return baseline_chooser(baseline), WorldConfig(), f"baseline:{baseline}"
+        world_cfg = WorldConfig()
+        if camera_angle is not None:
+            world_cfg.camera.view_angle_deg = camera_angle
+        return baseline_chooser(baseline), world_cfg, f"baseline:{baseline}"
     policy, zoom_cfg, world_cfg = load_policy(checkpoint, test_ablation)
-    return policy_chooser(policy, zoom_cfg), world_cfg, checkpoint or shown_path(DEFAULT_MODEL)
+    if camera_angle is not None:
+        world_cfg.camera.view_angle_deg = camera_angle
+    name = checkpoint or shown_path(DEFAULT_MODEL)
+    chosen = resolve_selector(selector, policy, world_cfg.camera.view_angle_deg, test_ablation)
+    if chosen is not None:
+        return turn_selecting_chooser(policy, zoom_cfg, chosen), world_cfg, f"{name}{SELECTOR_TAG}({selector})"
+    return policy_chooser(policy, zoom_cfg), world_cfg, name
 
 
 def main(argv=None) -> int:
@@ -122,14 +181,26 @@ def main(argv=None) -> int:
         help="constrain the model at test time (not the same as a model trained with the ablation)",
     )
     p.add_argument("--camera-angle", type=float, help="override the camera view angle (90 top-down, 60 tilted)")
+    p.add_argument(
+        "--selector",
+        help="choose among the policy's grasps on the image turned by 0-3 quarter turns: 'shipped' (default: the"
+        " shipped model's selector, when that model is evaluated with the top-down camera and no test ablation),"
+        " 'none' (the policy's grasp on the image as is), or a pa-grasp-selector file fitted for the checkpoint",
+    )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
 
     try:
-        choose, world_cfg, who_name = chooser_for(args.checkpoint, args.baseline, args.test_ablation)
-        if args.camera_angle is not None:
-            world_cfg.camera.view_angle_deg = args.camera_angle
+        if args.selector is not None and args.baseline:
+            raise ValueError("--selector ranks a policy's grasps; it does not apply to a baseline")
+        choose, world_cfg, who_name = chooser_for(
+            args.checkpoint,
+            args.baseline,
+            args.test_ablation,
+            args.selector or DEFAULT_TURN_SELECTOR,
+            args.camera_angle,
+        )
         config = EvalConfig(
             scene=args.scene,
             objects=args.objects,
@@ -138,7 +209,7 @@ def main(argv=None) -> int:
             first_seed=args.first_seed,
             world=world_cfg,
         )
-    except (CheckpointError, ObjectSetError, ValueError) as exc:
+    except (CheckpointError, ObjectSetError, ValueError) as exc:  # SelectorError is a ValueError
         print(f"pa-grasp-eval: {exc}", file=sys.stderr)
         return 2
 
@@ -168,6 +239,7 @@ def main(argv=None) -> int:
         "seeds": args.seeds,
         "first_seed": args.first_seed,
         "test_ablation": args.test_ablation,
+        "turn_selector": (args.selector or DEFAULT_TURN_SELECTOR) if SELECTOR_TAG in who_name else None,
         **result.to_dict(),
     }
     seeds = f"{args.seeds} seeds" + (f" from seed {args.first_seed}" if args.first_seed else "")

@@ -30,6 +30,7 @@ class PolicyNodeConfig:
     sample_on_retry: bool = True
     seed: int = 0
     torch_threads: int = 1
+    turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
 
     def __post_init__(self):
         self.camera_pose_xyz_quat = [float(x) for x in self.camera_pose_xyz_quat]
@@ -54,6 +55,8 @@ class PolicyNodeConfig:
             )
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
+        if not self.turn_selector:
+            raise ValueError("turn_selector must be 'shipped', 'none' or a selector file")
         if not self.base_frame:
             raise ValueError("base_frame must not be empty")
 
@@ -83,7 +86,19 @@ DESCRIPTIONS = {
     "sample_on_retry": "retries sample from the policy even for deterministic goals (a mode would repeat the grasp)",
     "seed": "seed of the policy's sampling",
     "torch_threads": "CPU threads for the network",
+    "turn_selector": "deterministic goals choose among the policy's grasps on the image turned by 0-3 quarter"
+    " turns with this selector: 'shipped' (the shipped model's, if that model is loaded), 'none', or a file from"
+    " pa-grasp-selector fit; used only while the camera looks straight down (camera_pose_xyz_quat)",
 }
 READ_ONLY = frozenset(
-    {"checkpoint", "depth_topic", "camera_info_topic", "execute_action", "seed", "torch_threads", "base_frame"}
+    {
+        "checkpoint",
+        "depth_topic",
+        "camera_info_topic",
+        "execute_action",
+        "seed",
+        "torch_threads",
+        "base_frame",
+        "turn_selector",
+    }
 )

@@ -58,9 +58,10 @@ from pa_grasp_policy.conversions import (
     to_rgb_image_msg,
     to_roi_msg,
 )
-from pa_grasp_policy.evaluate import load_policy
+from pa_grasp_policy.evaluate import load_policy, resolve_selector
 from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal
 from pa_grasp_policy.node_config import DESCRIPTIONS, READ_ONLY, PolicyNodeConfig
+from pa_grasp_policy.turn_selection import SelectorError, camera_looks_down, select_among_turns
 from pa_grasp_policy.zoom import ZoomState
 from pa_grasp_policy.zoom_image import draw_zoom
 
@@ -98,6 +99,7 @@ class PolicyNode(Node):
                 f"{exc} (policy_node parameter 'checkpoint'; e.g. pa-grasp-bringup sim -p policy_node.checkpoint=PATH)"
             ) from None
         self._generator = torch.Generator().manual_seed(self.config.seed)
+        self.selector = self._load_selector()
 
         self._group = ReentrantCallbackGroup()
         self._depth_cond = threading.Condition()
@@ -137,6 +139,22 @@ class PolicyNode(Node):
             f" max {self.zoom_config.max_zoom_steps} zoom steps), depth {self.config.depth_topic},"
             f" executor {self.config.execute_action}"
         )
+
+    def _load_selector(self):
+        """The turn selector of parameter turn_selector (a bad file stops the node with a clear error)."""
+        spec = self.config.turn_selector
+        try:
+            selector = resolve_selector(spec, self.policy, 90.0)
+        except SelectorError as exc:
+            raise SelectorError(f"{exc} (policy_node parameter 'turn_selector')") from None
+        if selector is None and spec not in ("none", ""):
+            self.get_logger().info(f"turn_selector '{spec}': none fitted for this model; grasps from the image as is")
+        elif selector is not None and not camera_looks_down(self.config.T_base_camera):
+            self.get_logger().warning(
+                "turn_selector is set but the camera does not look straight down (camera_pose_xyz_quat):"
+                " grasps come from the image as is"
+            )
+        return selector
 
     # ------------------------------------------------------------------ parameters / inputs
     def _on_set_parameters(self, parameters) -> SetParametersResult:
@@ -232,19 +250,13 @@ class PolicyNode(Node):
             except ValueError as exc:
                 raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
             deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
-            act = self.policy.actor(deterministic=deterministic, generator=self._generator)
-            while not state.done:
-                self._check_cancel(goal_handle, f"during the zoom loop (step {state.step})")
-                self._feedback(
-                    goal_handle, F.STAGE_ZOOMING, attempt, state.step, state.box, size, f"zoom step {state.step}"
-                )
-                action, _ = act(state.observation())
-                state.apply(action)
-                grasp_uv = state.grasp_uv if state.done else None
-                self._publish_debug_image(frame, state.boxes, grasp_uv)
-                self._pause(goal_handle, self.config.zoom_step_delay_s)
-            uv, rpy, hand_joints = final_grasp(state)
-            result.zoom_boxes = [to_roi_msg(b, *size) for b in state.boxes]
+            if deterministic and self.selector is not None and camera_looks_down(cfg.T_base_camera):
+                turned = self._choose_among_turns(goal_handle, frame, zoom_config, start_box, attempt)
+                uv, rpy, hand_joints, boxes = turned
+            else:
+                uv, rpy, hand_joints, boxes = self._zoom(goal_handle, frame, state, deterministic, attempt)
+            zoom_steps = len(boxes) - 1
+            result.zoom_boxes = [to_roi_msg(b, *size) for b in boxes]
 
             base_header = Header(stamp=frame.header.stamp, frame_id=cfg.base_frame)
             try:
@@ -256,8 +268,8 @@ class PolicyNode(Node):
                     rpy,
                     hand_joints,
                     cfg.grasp_offset_m,
-                    zoom_steps=state.step,
-                    boxes=state.boxes,
+                    zoom_steps=zoom_steps,
+                    boxes=boxes,
                 )
             except ProposalError as exc:
                 reasons.append(f"attempt {attempt}: {exc}")
@@ -269,11 +281,11 @@ class PolicyNode(Node):
             self._markers_pub.publish(to_grasp_markers_msg(proposal, base_header, 0.05, attempt))
 
             self._check_cancel(goal_handle, "before the execution")
-            self._feedback(goal_handle, F.STAGE_EXECUTING, attempt, state.step, state.box, size, "executing the grasp")
+            self._feedback(goal_handle, F.STAGE_EXECUTING, attempt, zoom_steps, boxes[-1], size, "executing the grasp")
             outcome = self._execute_grasp(
                 goal_handle,
                 attempt,
-                state.step,
+                zoom_steps,
                 to_execute_grasp_goal(proposal, base_header, cfg.pregrasp_offset_m, cfg.lift_height_m),
             )
             if outcome.success:
@@ -283,6 +295,38 @@ class PolicyNode(Node):
             self.get_logger().info(reasons[-1])
         result.success = False
         result.message = f"no grasp succeeded in {attempts} attempt(s): " + "; ".join(reasons)
+
+    def _zoom(self, goal_handle, frame: DepthFrame, state: ZoomState, deterministic: bool, attempt: int):
+        """Algorithm 1, step by step with feedback: (uv, rpy, hand_joints, boxes)."""
+        size = (frame.intrinsics.width, frame.intrinsics.height)
+        act = self.policy.actor(deterministic=deterministic, generator=self._generator)
+        while not state.done:
+            self._check_cancel(goal_handle, f"during the zoom loop (step {state.step})")
+            step = state.step
+            self._feedback(goal_handle, F.STAGE_ZOOMING, attempt, step, state.box, size, f"zoom step {step}")
+            action, _ = act(state.observation())
+            state.apply(action)
+            self._publish_debug_image(frame, state.boxes, state.grasp_uv if state.done else None)
+            self._pause(goal_handle, self.config.zoom_step_delay_s)
+        uv, rpy, hand_joints = final_grasp(state)
+        return uv, rpy, hand_joints, list(state.boxes)
+
+    def _choose_among_turns(self, goal_handle, frame: DepthFrame, zoom_config, start_box, attempt: int):
+        """The deterministic zoom loop on the image turned by 0-3 quarter turns, the selector's
+        best grasp (turn_selection): (uv, rpy, hand_joints, boxes), all in the image as received."""
+        size = (frame.intrinsics.width, frame.intrinsics.height)
+        self._check_cancel(goal_handle, "before the zoom loop")
+        self._feedback(
+            goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
+        )
+        chosen, _, scores = select_among_turns(frame.depth, self.policy, zoom_config, self.selector, start_box)
+        result = chosen.result
+        self.get_logger().info(
+            f"turn selector: grasp from the image turned by {chosen.turns} quarter turn(s)"
+            f" (scores {', '.join(f'{s:.2f}' for s in scores)})"
+        )
+        self._publish_debug_image(frame, result.boxes, result.grasp_uv)
+        return result.grasp_uv, result.grasp_rpy, result.hand_joints, list(result.boxes)
 
     # ------------------------------------------------------------------ helpers
     def _check_cancel(self, goal_handle, where: str) -> None:

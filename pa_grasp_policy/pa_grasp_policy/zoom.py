@@ -280,14 +280,16 @@ def run_zoom_loop(
     depth: np.ndarray,
     act: Callable[[Observation], tuple[Action, dict[str, Any]]],
     config: ZoomConfig | None = None,
+    start_box: Box | None = None,
 ) -> ZoomResult:
-    """Algorithm 1 on one depth image (HxW metres, NaN = invalid).
+    """Algorithm 1 on one depth image (HxW metres, NaN = invalid), from ``start_box`` (a region
+    of interest; default the whole image).
 
     ``act(observation) -> (action, extra)``: one action (batch of 1) for the observation;
     ``extra`` is any dict, its "log_prob" (float) is copied to the step record. See
     ``pa_grasp_policy.policy.Policy.actor`` for the network-backed act.
     """
-    state = ZoomState(depth, config)
+    state = ZoomState(depth, config, start_box)
     steps: list[StepRecord] = []
     while not state.done:
         obs = state.observation()

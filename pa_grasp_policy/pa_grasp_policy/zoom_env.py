@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pa_grasp_policy.distribution import Action
-from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomState
+from pa_grasp_policy.zoom import Observation, ZoomConfig, ZoomResult, ZoomState
 from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.grasp import GraspCommand, GraspOutcome
 from pa_grasp_sim.grasp_probe import lifting_grasps
@@ -51,6 +51,14 @@ def action_to_command(action: Action, grasp_uv: tuple[float, float]) -> GraspCom
     roll, pitch, yaw = (float(x) for x in action.grasp_rpy()[0])
     spread, f1, f2, f3 = (float(x) for x in action.hand_joints()[0])
     return GraspCommand(float(grasp_uv[0]), float(grasp_uv[1]), roll, pitch, yaw, spread, (f1, f2, f3))
+
+
+def result_to_command(result: ZoomResult) -> GraspCommand:
+    """A finished zoom loop's grasp as the simulator's grasp command (from the result's grasp
+    values, which callers such as turn_selection may have mapped to another image frame)."""
+    roll, pitch, yaw = (float(x) for x in result.grasp_rpy)
+    spread, f1, f2, f3 = (float(x) for x in result.hand_joints)
+    return GraspCommand(float(result.grasp_uv[0]), float(result.grasp_uv[1]), roll, pitch, yaw, spread, (f1, f2, f3))
 
 
 class ZoomGraspEnv:

@@ -2,12 +2,14 @@
 the node stays up; with depth the goal runs the zoom loop, sends the grasp in base_link and
 reports feedback; ROI goals start from the ROI; no executor -> a clear abort."""
 
+import contextlib
 import math
 import threading
 import time
 
 import numpy as np
 import pytest
+import torch
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
@@ -25,10 +27,18 @@ from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, t
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
+from pa_grasp_policy.evaluate import load_policy  # noqa: E402
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
 from pa_grasp_policy.network import NetworkConfig  # noqa: E402
 from pa_grasp_policy.policy import Policy  # noqa: E402
 from pa_grasp_policy.policy_node import PolicyNode  # noqa: E402
+from pa_grasp_policy.turn_selection import (  # noqa: E402
+    GraspSelector,
+    SelectorError,
+    run_turned,
+    select_among_turns,
+    weights_sha256,
+)
 
 CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
 INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
@@ -95,9 +105,10 @@ class FakeRobot:
                 self.last_publish = time.monotonic()
 
 
-@pytest.fixture
-def graph(tmp_path):
-    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+@contextlib.contextmanager
+def node_graph(checkpoint, *parameters):
+    """policy_node (the checkpoint, the test camera, short timeouts, `parameters`), a probe node
+    with the fake robot, and an action client, spinning in the background."""
     context = rclpy.Context()
     rclpy.init(context=context)
     policy_node = PolicyNode(
@@ -107,6 +118,7 @@ def graph(tmp_path):
             Parameter("camera_pose_xyz_quat", value=CAMERA),
             Parameter("depth_timeout_s", value=1.0),
             Parameter("execute_server_timeout_s", value=1.0),
+            *parameters,
         ],
     )
     probe = rclpy.create_node("policy_node_probe", context=context)
@@ -128,6 +140,12 @@ def graph(tmp_path):
         policy_node.destroy_node()
         probe.destroy_node()
         rclpy.shutdown(context=context)
+
+
+@pytest.fixture
+def graph(tmp_path):
+    with node_graph(save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))) as nodes:
+        yield nodes
 
 
 def send(client, goal: Grasp.Goal):
@@ -203,3 +221,46 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     goal.roi.x_offset = 90  # 90 + 40 > 96: outside the image
     status, result, _ = send(client, goal)
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
+
+
+def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path):
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    policy, zoom_config, _ = load_policy(checkpoint)
+    features = [run_turned(scene_depth(), policy, zoom_config, k).features for k in range(4)]
+    sha = weights_sha256(policy)
+    for seed in range(20):  # a selector that prefers a turned image, so the test tells the paths apart
+        weights = np.random.default_rng(seed).normal(size=features[0].shape[0])
+        if int(np.argmax([f @ weights for f in features])) != 0:
+            break
+    selector = GraspSelector(np.zeros_like(weights), np.ones_like(weights), weights, 0.0, sha)
+    chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector)
+    assert chosen.turns != 0
+    path = selector.save(tmp_path / "selector.json")
+    with node_graph(checkpoint, Parameter("turn_selector", value=str(path))) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
+        assert (result.proposal.u, result.proposal.v) == pytest.approx(chosen.result.grasp_uv)
+        assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
+        assert len(result.zoom_boxes) == len(chosen.result.boxes)
+        assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
+
+    # A selector fitted for other weights stops the node at start, naming the parameter.
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "other.pt", Policy(NetworkConfig(input_size=32)))
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(SelectorError, match="fitted for policy weights.*'turn_selector'"):
+            PolicyNode(
+                context=context,
+                parameter_overrides=[
+                    Parameter("checkpoint", value=str(other)),
+                    Parameter("camera_pose_xyz_quat", value=CAMERA),
+                    Parameter("turn_selector", value=str(path)),
+                ],
+            )
+    finally:
+        rclpy.shutdown(context=context)

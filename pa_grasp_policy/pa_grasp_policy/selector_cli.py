@@ -1,0 +1,139 @@
+"""`pa-grasp-selector`: collect executed outcomes of the policy's grasps on quarter-turned images,
+and fit the turn selector on them (see turn_selection).
+
+    pa-grasp-selector collect --first-seed 400 --seeds 15 --attempts 600 --out runs/sel/s400.npz
+    pa-grasp-selector fit runs/sel/s300.npz runs/sel/s400.npz --out selector.json
+
+`collect` builds the evaluation's single-object scenes of those seeds (pa-grasp-eval --first-seed
+S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
+executes each grasp (mapped back) on the scene restored, and saves every grasp's features and
+outcome. `fit` learns the selector (L2 logistic regression) for the collection's policy weights.
+Keep the seeds you collect on apart from the ones you report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pa_grasp_policy.checkpoint import CheckpointError
+from pa_grasp_policy.evaluate import load_policy, shown_path
+from pa_grasp_policy.turn_selection import (
+    TURNS,
+    SelectorError,
+    check_top_down,
+    feature_actor,
+    fit_selector,
+    run_turned,
+    weights_sha256,
+)
+from pa_grasp_policy.zoom_env import result_to_command
+from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
+from pa_grasp_sim.objects import ObjectSetError
+from pa_grasp_sim.world import GraspWorld
+
+
+def collect(args) -> int:
+    policy, zoom_cfg, world_cfg = load_policy(args.checkpoint)
+    check_top_down(world_cfg.camera.view_angle_deg)
+    cfg = EvalConfig(args.scene, args.objects, args.attempts, args.seeds, args.first_seed, world=world_cfg)
+    act = feature_actor(policy)
+    features, lifted, seeds = [], [], []
+    start = time.perf_counter()
+    with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
+        for attempt in protocol_attempts(world, cfg):
+            snapshot = world.snapshot()
+            scene_features, scene_lifted = [], []
+            for k in range(TURNS):
+                run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act)
+                if k:
+                    world.restore(snapshot)
+                scene_lifted.append(bool(world.execute(result_to_command(run.result), attempt.depth).success))
+                scene_features.append(run.features)
+            features.append(scene_features)
+            lifted.append(scene_lifted)
+            seeds.append(attempt.seed)
+            n = len(seeds)
+            if n % 20 == 0 or n == args.attempts:
+                done = np.array(lifted)
+                print(
+                    f"{n}/{args.attempts} scenes, lifted by turn {done.sum(0).tolist()}, by any {done.any(1).sum()}"
+                    f" ({(time.perf_counter() - start) / n:.1f} s/scene)",
+                    flush=True,
+                )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        out,
+        features=np.array(features, dtype=np.float32),
+        lifted=np.array(lifted),
+        seed=np.array(seeds),
+        weights_sha256=weights_sha256(policy),
+        checkpoint=shown_path(args.checkpoint) if args.checkpoint else "shipped",
+        objects=args.objects,
+        scene=args.scene,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def fit(args) -> int:
+    features, lifted, sources, shas = [], [], [], set()
+    for path in args.collections:
+        try:
+            with np.load(path) as data:
+                features.append(data["features"])
+                lifted.append(data["lifted"])
+                shas.add(str(data["weights_sha256"]))
+                sources.append(f"{path}: {len(data['seed'])} scenes, seeds {data['seed'].min()}-{data['seed'].max()}")
+        except (OSError, KeyError, ValueError) as exc:
+            raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
+    if len(shas) != 1:
+        raise SelectorError(f"the collections come from different policy weights ({len(shas)}): fit one per model")
+    x = np.concatenate(features)
+    y = np.concatenate(lifted)
+    selector = fit_selector(
+        x.reshape(-1, x.shape[-1]),
+        y.reshape(-1),
+        shas.pop(),
+        args.l2,
+        {"collections": sources, "l2": args.l2, "grasps": int(y.size), "lifted": int(y.sum())},
+    )
+    chosen = y[np.arange(len(y)), selector.scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS).argmax(1)]
+    selector.save(args.out)
+    print(
+        f"wrote {args.out}: {len(y)} scenes; on them (not held out) turn 0 lifts {y[:, 0].sum()},"
+        f" the selector's choice {chosen.sum()}, any turn {y.any(1).sum()}"
+    )
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="execute the policy's grasps on turned images, save features and outcomes")
+    c.add_argument("--checkpoint", help="default: the shipped model")
+    c.add_argument("--scene", choices=["single", "cluttered"], default="single")
+    c.add_argument("--objects", default="seen")
+    c.add_argument("--attempts", type=int, default=300)
+    c.add_argument("--seeds", type=int, default=10)
+    c.add_argument("--first-seed", type=int, default=300)
+    c.add_argument("--out", required=True)
+    f = sub.add_parser("fit", help="fit the selector on collections of one model")
+    f.add_argument("collections", nargs="+")
+    f.add_argument("--l2", type=float, default=1e-2)
+    f.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    try:
+        return collect(args) if args.command == "collect" else fit(args)
+    except (CheckpointError, ObjectSetError, SelectorError, ValueError) as exc:
+        print(f"pa-grasp-selector: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,287 @@
+"""Choose among the policy's grasps on the depth image turned by quarter turns (test time, not
+in the paper; core: no ROS).
+
+The policy does not turn with the scene: its grasp on an image turned by k quarter turns is on
+median 4 px and 10° from its own grasp turned, and which of the four lifts differs from scene to
+scene (docs/experiments.md, "Choosing among the grasps on turned images"). For a camera looking
+straight down, the image turned about its centre is what the camera rolled about its optical
+axis would see, so each turned image gives a grasp for the same scene: its pixel turned back,
+its yaw - k x 90° (yaw is about the vertical axis of the base frame), roll, pitch and hand
+unchanged. The zoom loop runs on each of the four images; a linear selector on what the network
+computed at each grasp step (the hypercolumn at the grasp pixel, the pooled bottleneck, the
+position log-probabilities, the zoom count, the grasp's orientation and hand) ranks them; the
+best is executed.
+
+A selector belongs to one set of policy weights (it reads their features), so it is stored with
+the SHA-256 of the model's weights and refused for any other. ``fit_selector`` learns it from
+executed outcomes (``pa-grasp-selector``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pa_grasp_policy.policy import ObsBatch, Policy
+from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
+
+TURNS = 4
+SELECTOR_FORMAT = 1
+
+
+class SelectorError(ValueError):
+    """A selector file that cannot be used: missing, corrupt, or fitted for other weights."""
+
+
+# ---------------------------------------------------------------------------- geometry
+
+
+def turn_uv(uv: tuple[float, float], turns: int, height: int, width: int) -> tuple[float, float]:
+    """Pixel (u, v) of an HxW image -> its position in ``numpy.rot90(image, turns)``."""
+    u, v = float(uv[0]), float(uv[1])
+    for _ in range(turns % TURNS):  # rot90 moves (row v, col u) of an h x w image to (row w-1-u, col v)
+        u, v, height, width = v, width - 1 - u, width, height
+    return u, v
+
+
+def turn_box(box: Box, turns: int, height: int, width: int) -> Box:
+    """A box (x0, y0, w, h in pixel-edge coordinates) of an HxW image -> the same box in
+    ``numpy.rot90(image, turns)``."""
+    x0, y0, w, h = (float(x) for x in box)
+    for _ in range(turns % TURNS):  # edge point (x, y) -> (y, width - x)
+        x0, y0, w, h = y0, width - x0 - w, h, w
+        height, width = width, height
+    return (x0, y0, w, h)
+
+
+def wrap_angle(angle: float) -> float:
+    return float((angle + math.pi) % (2 * math.pi) - math.pi)
+
+
+def check_top_down(view_angle_deg: float) -> None:
+    """Refuse a simulated camera that does not look straight down (its image has no quarter-turn
+    symmetry)."""
+    if abs(view_angle_deg - 90.0) > 1e-6:
+        raise SelectorError(f"turn selection needs a camera looking straight down; this one is at {view_angle_deg:g}°")
+
+
+def camera_looks_down(T_base_camera: np.ndarray, tolerance_deg: float = 5.0) -> bool:
+    """Whether the camera's optical axis (its z) points straight down the base frame's z, so that
+    turning its image is turning the scene about a vertical axis."""
+    optical_axis = np.asarray(T_base_camera, dtype=float)[:3, 2]
+    cos = -optical_axis[2] / max(np.linalg.norm(optical_axis), 1e-12)
+    return bool(cos >= math.cos(math.radians(tolerance_deg)))
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def feature_actor(policy: Policy):
+    """The deterministic actor for ``run_zoom_loop``, also reporting what the network computed at
+    its pixel: the hypercolumn, the pooled bottleneck and the position log-probability."""
+
+    def act(obs):
+        batch = ObsBatch.from_observations([obs], next(policy.parameters()).device)
+        with torch.no_grad():
+            dist, enc = policy.distribution(batch)
+            action = dist.mode()
+            column = torch.cat(policy.net.hypercolumns(enc, action.pixel), dim=1)[0]
+            pooled = enc["bottleneck"].mean(dim=(-2, -1))[0]
+            lp_pos = dist.pos_log_probs.gather(1, action.pixel[:, None])[0, 0]
+        extra = {"column": column.cpu().numpy(), "pooled": pooled.cpu().numpy(), "lp_pos": float(lp_pos)}
+        return action.to("cpu"), extra
+
+    return act
+
+
+def grasp_features(result: ZoomResult) -> np.ndarray:
+    """The selector's input for one zoom loop run with ``feature_actor``: hypercolumn and pooled
+    bottleneck at the grasp step, then the sum / last / min of the position log-probabilities,
+    the zoom count, sin and cos of roll, pitch, yaw, and the hand joints.
+
+    The orientation is the one in the image the loop saw: the selector judges the grasp as the
+    network made it."""
+    last = result.steps[-1].extra
+    lps = [step.extra["lp_pos"] for step in result.steps]
+    rpy = np.asarray(result.grasp_rpy, dtype=np.float64)
+    scores = [sum(lps), lps[-1], min(lps), result.n_zooms, *np.sin(rpy), *np.cos(rpy), *result.hand_joints]
+    return np.concatenate([last["column"], last["pooled"], np.asarray(scores, dtype=np.float32)]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- the selector
+
+
+def weights_sha256(policy: Policy) -> str:
+    """A fingerprint of the policy's weights (what a selector's features depend on)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(policy.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class GraspSelector:
+    """Logistic regression on standardised grasp features: score = w · (x - mean) / std + b."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: float
+    weights_sha256: str
+    provenance: dict = field(default_factory=dict)
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
+        if x.shape[1] != self.weights.shape[0]:
+            raise SelectorError(f"the selector reads {self.weights.shape[0]} features, got {x.shape[1]}")
+        return (x - self.mean) / self.std @ self.weights + self.bias
+
+    def check_policy(self, policy: Policy) -> None:
+        sha = weights_sha256(policy)
+        if sha != self.weights_sha256:
+            raise SelectorError(
+                f"this selector was fitted for policy weights {self.weights_sha256[:12]}…, not these"
+                f" ({sha[:12]}…): its features would mean something else. Fit one (pa-grasp-selector)."
+            )
+
+    def to_dict(self) -> dict:
+        return {
+            "format": SELECTOR_FORMAT,
+            "kind": "pa_grasp_turn_selector",
+            "weights_sha256": self.weights_sha256,
+            "bias": float(self.bias),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "weights": self.weights.tolist(),
+            "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "selector") -> GraspSelector:
+        if not isinstance(d, dict) or d.get("kind") != "pa_grasp_turn_selector":
+            raise SelectorError(f"{where} is not a pa_grasp turn selector")
+        if d.get("format") != SELECTOR_FORMAT:
+            raise SelectorError(f"{where} has selector format {d.get('format')!r}; this code reads {SELECTOR_FORMAT}")
+        try:
+            mean, std, weights = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "std", "weights"))
+            bias, sha = float(d["bias"]), str(d["weights_sha256"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SelectorError(f"{where} is incomplete or malformed: {exc}") from None
+        if not (mean.ndim == 1 and mean.shape == std.shape == weights.shape) or not np.all(std > 0):
+            raise SelectorError(f"{where}: mean, std and weights must be equal-length vectors, std > 0")
+        if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(mean)) and math.isfinite(bias)):
+            raise SelectorError(f"{where} holds non-finite numbers")
+        return cls(mean, std, weights, bias, sha, dict(d.get("provenance", {})))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write atomically (a killed write never leaves a half file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.to_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> GraspSelector:
+        path = Path(path)
+        if not path.is_file():
+            raise SelectorError(f"selector not found: {path}")
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SelectorError(f"{path} is not a readable selector (truncated or corrupt?): {exc}") from None
+        return cls.from_dict(d, str(path))
+
+
+def fit_selector(
+    features: np.ndarray, lifted: np.ndarray, weights_sha: str, l2: float = 1e-2, provenance: dict | None = None
+) -> GraspSelector:
+    """L2-regularised logistic regression (L-BFGS) of `lifted` (n,) on `features` (n, d)."""
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(lifted, dtype=np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"features must be (n, d) and lifted (n,), got {x.shape} and {y.shape}")
+    if y.min() == y.max():
+        raise ValueError("the outcomes are all the same: nothing to learn which grasp lifts")
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xt, yt = torch.from_numpy((x - mean) / std), torch.from_numpy(y)
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=300)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + l2 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return GraspSelector(mean, std, w.detach().numpy(), float(b.detach()[0]), weights_sha, dict(provenance or {}))
+
+
+# ---------------------------------------------------------------------------- choosing
+
+
+@dataclass
+class TurnedRun:
+    """The zoom loop on the image turned by ``turns``: its result there and the same grasp in
+    the original image (``result`` with grasp_uv, grasp_rpy and boxes turned back)."""
+
+    turns: int
+    in_turned_image: ZoomResult
+    result: ZoomResult
+    features: np.ndarray
+
+
+def run_turned(
+    depth: np.ndarray, policy: Policy, zoom_config: ZoomConfig, turns: int, start_box: Box | None = None, act=None
+) -> TurnedRun:
+    """One deterministic zoom loop on ``numpy.rot90(depth, turns)``, mapped back."""
+    height, width = depth.shape
+    turned = np.ascontiguousarray(np.rot90(depth, turns))
+    box = None if start_box is None else turn_box(start_box, turns, height, width)
+    result = run_zoom_loop(turned, act or feature_actor(policy), zoom_config, box)
+    back = -turns % TURNS
+    th, tw = turned.shape
+    roll, pitch, yaw = (float(x) for x in result.grasp_rpy)
+    original = replace(
+        result,
+        grasp_uv=turn_uv(result.grasp_uv, back, th, tw),
+        grasp_rpy=np.array([roll, pitch, wrap_angle(yaw - turns * math.pi / 2)]),
+        boxes=[turn_box(b, back, th, tw) for b in result.boxes],
+    )
+    return TurnedRun(turns, result, original, grasp_features(result))
+
+
+def select_among_turns(
+    depth: np.ndarray,
+    policy: Policy,
+    zoom_config: ZoomConfig,
+    selector: GraspSelector,
+    start_box: Box | None = None,
+    turns: Sequence[int] = range(TURNS),
+) -> tuple[TurnedRun, list[TurnedRun], np.ndarray]:
+    """(the chosen run, every run, the selector's scores): the zoom loop on each turned image,
+    ranked by the selector (ties keep the earlier turn, so turn 0 first)."""
+    act = feature_actor(policy)
+    runs = [run_turned(depth, policy, zoom_config, k, start_box, act) for k in turns]
+    scores = selector.scores(np.stack([r.features for r in runs]))
+    return runs[int(np.argmax(scores))], runs, scores

@@ -1,0 +1,210 @@
+"""Choosing among the grasps on quarter-turned images: the geometry of turning back, the
+selector (fit, scores, file, refusals), the choice, and pa-grasp-eval / pa-grasp-selector."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pa_grasp_policy.checkpoint import save_checkpoint
+from pa_grasp_policy.distribution import Action
+from pa_grasp_policy.evaluate import main as eval_main
+from pa_grasp_policy.network import NetworkConfig
+from pa_grasp_policy.policy import Policy
+from pa_grasp_policy.selector_cli import main as selector_main
+from pa_grasp_policy.turn_selection import (
+    GraspSelector,
+    SelectorError,
+    camera_looks_down,
+    fit_selector,
+    run_turned,
+    select_among_turns,
+    turn_box,
+    turn_uv,
+    weights_sha256,
+)
+from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
+
+H, W = 80, 96
+
+
+def test_turn_uv_and_turn_box_follow_numpy_rot90_on_a_non_square_image():
+    image = np.zeros((H, W))
+    image[17, 70] = 1.0  # (u, v) = (70, 17)
+    box = (60.0, 10.0, 20.0, 12.0)  # x0, y0, w, h in pixel edges
+    mask = np.zeros((H, W), bool)
+    mask[10:22, 60:80] = True
+    for k in range(4):
+        turned = np.rot90(image, k)
+        v, u = np.argwhere(turned == 1.0)[0]
+        assert turn_uv((70, 17), k, H, W) == pytest.approx((u, v))
+        rows, cols = np.nonzero(np.rot90(mask, k))
+        x0, y0, w, h = turn_box(box, k, H, W)
+        assert (x0, y0, w, h) == pytest.approx((cols.min(), rows.min(), cols.max() + 1 - x0, rows.max() + 1 - y0))
+        th, tw = turned.shape  # and back again
+        assert turn_uv(turn_uv((70, 17), k, H, W), -k, th, tw) == pytest.approx((70, 17))
+        assert turn_box(turn_box(box, k, H, W), -k, th, tw) == pytest.approx(box)
+
+
+def spot_scene() -> np.ndarray:
+    depth = np.full((H, W), 0.75, dtype=np.float32)
+    depth[60:66, 18:24] = 0.65  # an object 10 cm high, off centre
+    return depth
+
+
+def highest_point_actor(yaw_raw: float):
+    """Grasps at once, at the highest point of its view (lowest depth), yaw = yaw_raw x π."""
+
+    def act(obs):
+        view = obs.depth[0]
+        pixel = int(np.argmax(np.abs(view - np.median(view))))
+        dofs = torch.tensor([[0.0, 0.5, yaw_raw, 0.0, 0.5, 0.5, 0.5]])
+        action = Action(torch.tensor([pixel]), torch.tensor([0.0]), torch.tensor([1.0]), dofs, view.shape[-1])
+        return action, {"column": np.zeros(2), "pooled": np.zeros(2), "lp_pos": 0.0}
+
+    return act
+
+
+def test_each_turn_maps_back_to_the_same_place_and_turns_the_yaw_back():
+    depth, config = spot_scene(), ZoomConfig(input_size=32)
+    for k in range(4):
+        run = run_turned(depth, None, config, k, act=highest_point_actor(0.1))
+        u, v = run.result.grasp_uv
+        assert 18 - 3 <= u <= 23 + 3 and 60 - 3 <= v <= 65 + 3, (k, u, v)  # one view pixel is 3 px
+        expected_yaw = (0.1 * math.pi - k * math.pi / 2 + math.pi) % (2 * math.pi) - math.pi
+        assert run.result.grasp_rpy[2] == pytest.approx(expected_yaw, abs=1e-6)
+        assert run.in_turned_image.grasp_rpy[2] == pytest.approx(0.1 * math.pi, abs=1e-6)  # as the net made it
+        assert run.result.boxes[0] == pytest.approx((0.0, 0.0, W, H))
+
+
+def small_policy(seed=0) -> Policy:
+    torch.manual_seed(seed)
+    return Policy(NetworkConfig(input_size=32)).eval()
+
+
+def test_turn_zero_is_the_plain_zoom_loop_and_features_have_one_length():
+    depth = np.random.default_rng(1).uniform(0.6, 0.8, (H, W)).astype(np.float32)
+    policy, config = small_policy(), ZoomConfig(input_size=32)
+    plain = run_zoom_loop(depth, policy.actor(deterministic=True), config)
+    runs = [run_turned(depth, policy, config, k) for k in range(4)]
+    assert runs[0].result.grasp_uv == pytest.approx(plain.grasp_uv)
+    np.testing.assert_allclose(runs[0].result.grasp_rpy, plain.grasp_rpy, atol=1e-6)
+    assert len({r.features.shape for r in runs}) == 1 and np.all(np.isfinite(runs[0].features))
+
+
+def test_the_choice_follows_the_selector_scores_and_ties_keep_turn_zero():
+    depth = np.random.default_rng(2).uniform(0.6, 0.8, (H, W)).astype(np.float32)
+    policy, config = small_policy(), ZoomConfig(input_size=32)
+    d = run_turned(depth, policy, config, 0).features.shape[0]
+    sha = weights_sha256(policy)
+    flat = GraspSelector(np.zeros(d), np.ones(d), np.zeros(d), 0.0, sha)
+    chosen, runs, scores = select_among_turns(depth, policy, config, flat)
+    assert chosen.turns == 0 and np.all(scores == 0.0)
+    weights = np.random.default_rng(3).normal(size=d)
+    ranked = GraspSelector(np.zeros(d), np.ones(d), weights, 0.0, sha)
+    chosen, runs, scores = select_among_turns(depth, policy, config, ranked)
+    assert chosen.turns == int(np.argmax([r.features @ weights for r in runs]))
+    assert chosen.result.grasp_uv == runs[chosen.turns].result.grasp_uv
+
+
+def test_fit_learns_which_grasps_lift_and_the_file_round_trips(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 5))
+    lifted = x[:, 2] + 0.3 * rng.normal(size=400) > 0
+    selector = fit_selector(x, lifted, "abc", provenance={"note": "synthetic"})
+    assert np.argmax(np.abs(selector.weights * 1.0)) == 2 and selector.weights[2] > 0
+    assert np.mean((selector.scores(x) > 0) == lifted) > 0.85
+    path = selector.save(tmp_path / "selector.json")
+    again = GraspSelector.load(path)
+    np.testing.assert_allclose(again.scores(x), selector.scores(x))
+    assert again.provenance == {"note": "synthetic"}
+    with pytest.raises(SelectorError, match="reads 5 features"):
+        again.scores(x[:, :4])
+    with pytest.raises(ValueError, match="all the same"):
+        fit_selector(x, np.ones(400, bool), "abc")
+
+
+def test_bad_selector_files_and_other_weights_are_refused(tmp_path):
+    with pytest.raises(SelectorError, match="not found"):
+        GraspSelector.load(tmp_path / "missing.json")
+    (tmp_path / "cut.json").write_text('{"kind": "pa_grasp_turn_sel')
+    with pytest.raises(SelectorError, match="truncated or corrupt"):
+        GraspSelector.load(tmp_path / "cut.json")
+    (tmp_path / "other.json").write_text(json.dumps({"kind": "something else"}))
+    with pytest.raises(SelectorError, match="not a pa_grasp turn selector"):
+        GraspSelector.load(tmp_path / "other.json")
+    good = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
+    bad = good.to_dict() | {"std": [1.0, 0.0, 1.0]}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(SelectorError, match="std > 0"):
+        GraspSelector.load(tmp_path / "bad.json")
+    good.check_policy(small_policy(0))
+    with pytest.raises(SelectorError, match="fitted for policy weights"):
+        good.check_policy(small_policy(1))
+
+
+def test_camera_looks_down():
+    down = np.eye(4)
+    down[:3, :3] = np.diag([1.0, -1.0, -1.0])  # optical z along -z of the base
+    assert camera_looks_down(down)
+    tilted = down.copy()
+    c, s = math.cos(math.radians(30)), math.sin(math.radians(30))
+    tilted[:3, :3] = np.array([[1, 0, 0], [0, c, -s], [0, s, c]]) @ down[:3, :3]
+    assert not camera_looks_down(tilted)
+
+
+def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt", small_policy(0))
+    other = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(1)))
+    other.save(tmp_path / "other.json")
+    base = ["--checkpoint", str(checkpoint), "--attempts", "1", "--seeds", "1", "--quiet"]
+    assert eval_main([*base, "--selector", str(tmp_path / "other.json")]) == 2
+    assert "fitted for policy weights" in capsys.readouterr().err
+    assert eval_main([*base, "--selector", str(tmp_path / "nothing.json")]) == 2
+    assert "selector not found" in capsys.readouterr().err
+    assert eval_main(["--baseline", "heuristic", "--selector", "shipped", "--attempts", "1", "--seeds", "1"]) == 2
+    assert "does not apply to a baseline" in capsys.readouterr().err
+    mine = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
+    mine.save(tmp_path / "mine.json")
+    assert eval_main([*base, "--selector", str(tmp_path / "mine.json"), "--camera-angle", "60"]) == 2
+    assert "looking straight down" in capsys.readouterr().err
+    assert eval_main([*base, "--selector", str(tmp_path / "mine.json"), "--test-ablation", "top_down"]) == 2
+    assert "not with --test-ablation top_down" in capsys.readouterr().err
+    # The default ('shipped') does not apply to other weights: the policy's grasp on the image as is.
+    assert eval_main([*base, "--json", str(tmp_path / "plain.json")]) == 0
+    assert json.loads((tmp_path / "plain.json").read_text())["turn_selector"] is None
+    np.savez(
+        tmp_path / "a.npz", features=np.zeros((2, 4, 3)), lifted=np.ones((2, 4), bool), seed=[0, 1], weights_sha256="a"
+    )
+    np.savez(
+        tmp_path / "b.npz", features=np.zeros((2, 4, 3)), lifted=np.ones((2, 4), bool), seed=[2, 3], weights_sha256="b"
+    )
+    assert (
+        selector_main(["fit", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--out", str(tmp_path / "s.json")]) == 2
+    )
+    assert "different policy weights" in capsys.readouterr().err
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    assert selector_main(["fit", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "s.json")]) == 2
+    assert "not a pa-grasp-selector collection" in capsys.readouterr().err
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path):
+    """pa-grasp-selector collect executes four grasps of the shipped model per real PyBullet
+    scene; fit writes a selector for those weights; pa-grasp-eval uses it."""
+    data = tmp_path / "collect.npz"
+    args = ["collect", "--attempts", "8", "--seeds", "2", "--first-seed", "900", "--out", str(data)]
+    assert selector_main(args) == 0
+    with np.load(data) as collected:
+        assert collected["features"].shape[:2] == (8, 4) and collected["lifted"].shape == (8, 4)
+        lifted = collected["lifted"].copy()
+    assert 0 < lifted.sum() < lifted.size  # these scenes have both outcomes (fit needs them)
+    assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
+    out = tmp_path / "eval.json"
+    base = ["--attempts", "2", "--seeds", "1", "--first-seed", "900", "--quiet", "--json", str(out)]
+    assert eval_main([*base, "--selector", str(tmp_path / "s.json")]) == 0
+    report = json.loads(out.read_text())
+    assert report["attempts"] == 2 and report["turn_selector"] == str(tmp_path / "s.json")
+    assert "turn selector" in report["who"]
