@@ -193,6 +193,7 @@ class GraspSelector:
                 json.dump(self.to_dict(), f)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for everyone to read
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -117,6 +117,7 @@ def test_fit_learns_which_grasps_lift_and_the_file_round_trips(tmp_path):
     assert np.argmax(np.abs(selector.weights * 1.0)) == 2 and selector.weights[2] > 0
     assert np.mean((selector.scores(x) > 0) == lifted) > 0.85
     path = selector.save(tmp_path / "selector.json")
+    assert path.stat().st_mode & 0o777 == 0o644 and not list(tmp_path.glob(".*.tmp"))
     again = GraspSelector.load(path)
     np.testing.assert_allclose(again.scores(x), selector.scores(x))
     assert again.provenance == {"note": "synthetic"}
