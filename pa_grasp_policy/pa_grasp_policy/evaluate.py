@@ -38,7 +38,7 @@ from pa_grasp_sim.world import WorldConfig
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "pa_grasp.pt"
 SHIPPED_SELECTOR = MODELS_DIR / "pa_grasp_selector.json"
-DEFAULT_TURN_SELECTOR = "shipped"  # pa-grasp-eval, pa-grasp-report and policy_node (node_config)
+DEFAULT_TURN_SELECTOR = "shipped"  # pa-grasp-eval and policy_node (node_config); pa-grasp-report: "none"
 SELECTOR_TAG = " + turn selector "  # in a chooser's name when it chooses among turned images
 
 

@@ -166,8 +166,15 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
     }
     other_protocol = {**measured_before, "scene": "cluttered", "attempts": 4, "success_rate": 0.999}
     other_scenes = {**measured_before, "first_seed": 100, "success_rate": 0.777}  # pa-grasp-eval --first-seed 100
+    with_selector = {**measured_before, "turn_selector": "shipped", "success_rate": 0.555}  # not the paper's method
     files = []
-    for name, cell in (("c.json", other_scenes), ("a.json", measured_before), ("b.json", other_protocol)):
+    cells = (
+        ("s.json", with_selector),
+        ("c.json", other_scenes),
+        ("a.json", measured_before),
+        ("b.json", other_protocol),
+    )
+    for name, cell in cells:
         files.append(tmp_path / name)
         files[-1].write_text(json.dumps(cell))
     out = tmp_path / "report"
@@ -175,11 +182,11 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
     argv += ["--no-figures", "--no-timing", "--workers", "1", "--quiet", "--reuse-eval", *map(str, files)]
     assert cli.main(argv) == 0
     table = json.loads((out / "results.json").read_text())["table"]["heuristic"]
-    assert table["single_seen"]["success_rate"] == 0.123 and table["single_seen"]["reused_from"] == str(files[1])
+    assert table["single_seen"]["success_rate"] == 0.123 and table["single_seen"]["reused_from"] == str(files[2])
     for cond in ("single_novel", "cluttered_seen", "cluttered_novel"):  # measured now (4 attempts in b.json)
         assert "reused_from" not in table[cond] and table[cond]["attempts"] == 2
     md = (out / "report.md").read_text()
-    assert "not re-measured by this command" in md and "single seen (`" + str(files[1]) in md
+    assert "not re-measured by this command" in md and "single seen (`" + str(files[2]) in md
     assert table["single_seen"]["per_family"] == {"mug": [0, 2]} and "| mug | 0/2 |" in md
     bad = tmp_path / "bad.json"
     bad.write_text('{"who": "baseline:heuristic"}')

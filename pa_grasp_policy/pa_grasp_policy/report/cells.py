@@ -54,9 +54,8 @@ def make_chooser(row: RowSpec):
     from pa_grasp_policy.evaluate import chooser_for
 
     baseline = row.baseline if row.kind == "baseline" else None
-    choose, world_cfg, _ = chooser_for(row.checkpoint, baseline, row.test_constraint)
-    if row.camera_angle is not None:
-        world_cfg.camera.view_angle_deg = row.camera_angle
+    # The report measures the paper's method: the policy's own grasp, without the turn selector.
+    choose, world_cfg, _ = chooser_for(row.checkpoint, baseline, row.test_constraint, "none", row.camera_angle)
     return choose, world_cfg
 
 

@@ -154,6 +154,8 @@ def _reused_result(task: Task, cells: list[tuple[str, dict]]) -> dict | None:
             task.seeds,
         ):
             continue
+        if cell.get("turn_selector"):  # the report's rows are the policy's own grasps
+            continue
         who = str(cell["who"])
         if row.kind == "baseline":
             same = who == f"baseline:{row.baseline}"
