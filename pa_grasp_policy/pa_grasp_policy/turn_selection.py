@@ -244,7 +244,8 @@ def fit_selector(
 @dataclass
 class TurnedRun:
     """The zoom loop on the image turned by ``turns``: its result there and the same grasp in
-    the original image (``result`` with grasp_uv, grasp_rpy and boxes turned back)."""
+    the original image (``result`` with grasp_uv, grasp_rpy and boxes turned back; its steps
+    stay those of the turned image, as the network saw them)."""
 
     turns: int
     in_turned_image: ZoomResult

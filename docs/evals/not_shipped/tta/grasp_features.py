@@ -13,29 +13,12 @@ whether these features tell which of the four grasps lifts.
 import argparse
 
 import numpy as np
-import torch
 
 from pa_grasp_policy.evaluate import load_policy
-from pa_grasp_policy.policy import ObsBatch
+from pa_grasp_policy.turn_selection import feature_actor
 from pa_grasp_policy.zoom import run_zoom_loop
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
 from pa_grasp_sim.world import GraspWorld
-
-
-def feature_actor(policy):
-    """The deterministic actor, also returning the features it read at its pixel."""
-
-    def act(obs):
-        batch = ObsBatch.from_observations([obs])
-        with torch.no_grad():
-            dist, enc = policy.distribution(batch)
-            action = dist.mode()
-            column = torch.cat(policy.net.hypercolumns(enc, action.pixel), dim=1)[0]
-            pooled = enc["bottleneck"].mean(dim=(-2, -1))[0]
-            lp_pos = float(dist.pos_log_probs.gather(1, action.pixel[:, None])[0, 0])
-        return action, {"column": column.numpy(), "pooled": pooled.numpy(), "lp_pos": lp_pos}
-
-    return act
 
 
 def features_of(result) -> dict:

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,24 +29,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kinds"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grasp_features import feature_actor, features_of, save_features  # noqa: E402
+from grasp_features import features_of, save_features  # noqa: E402
 from grasp_kinds import write_json  # noqa: E402
 
 from pa_grasp_policy.distribution import Action, head_params  # noqa: E402
 from pa_grasp_policy.evaluate import load_policy  # noqa: E402
+from pa_grasp_policy.turn_selection import feature_actor, run_turned  # noqa: E402
 from pa_grasp_policy.zoom import run_zoom_loop  # noqa: E402
-from pa_grasp_policy.zoom_env import action_to_command  # noqa: E402
+from pa_grasp_policy.zoom_env import action_to_command, result_to_command  # noqa: E402
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts  # noqa: E402
 from pa_grasp_sim.world import GraspWorld  # noqa: E402
-
-
-def turned_command(command, turns: int, side: int):
-    """The grasp on the (side x side) image turned by `numpy.rot90(depth, turns)` (yaw over a full turn)."""
-    u, v = command.u, command.v
-    for _ in range(turns % 4):  # rot90 moves pixel (row v, col u) to (row W-1-u, col v)
-        u, v = v, side - 1 - u
-    yaw = (command.yaw + turns * np.pi / 2 + np.pi) % (2 * np.pi) - np.pi
-    return replace(command, u=u, v=v, yaw=float(yaw))
 
 
 def turn_averaged_actor(policy):
@@ -114,18 +105,18 @@ def main() -> None:
     rows = []
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
         for attempt in protocol_attempts(world, cfg):
-            depth, side = attempt.depth, attempt.depth.shape[0]
+            depth = attempt.depth
             snapshot = world.snapshot()
             row = {"seed": attempt.seed, "objects": len(attempt.placed), "turns": []}
             features.append([])
             seeds.append(attempt.seed)
             for k in range(4):
-                result = run_zoom_loop(np.ascontiguousarray(np.rot90(depth, k)), plain, zoom_cfg)
-                command = turned_command(action_to_command(result.final_action, result.grasp_uv), -k, side)
+                run = run_turned(depth, policy, zoom_cfg, k, act=plain)
+                command = result_to_command(run.result)  # the grasp mapped back to the unturned image
                 if k:
                     world.restore(snapshot)
-                features[-1].append(features_of(result))
-                entry = grasp_row(result, command)
+                features[-1].append(features_of(run.in_turned_image))
+                entry = grasp_row(run.result, command)
                 entry["lifted"] = bool(world.execute(command, depth).success)
                 row["turns"].append(entry)
             rows.append(row)

@@ -24,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kinds"))
 from grasp_kinds import deterministic_policy, protocol_parser, write_json  # noqa: E402
 
+from pa_grasp_policy.turn_selection import turn_uv, wrap_angle  # noqa: E402
 from pa_grasp_policy.zoom import run_zoom_loop  # noqa: E402
 from pa_grasp_policy.zoom_env import action_to_command  # noqa: E402
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, protocol_attempts  # noqa: E402
@@ -34,11 +35,8 @@ def turned_command(command, turns: int, side: int):
     """The grasp on the (side x side) image turned by `numpy.rot90(depth, turns)`: pixel and yaw
     turned, the yaw over a full turn (unlike `imitation.dihedral`, whose top-down demonstrations
     are kept modulo a half turn; the policy's grasps may be tilted)."""
-    u, v, width = command.u, command.v, side
-    for _ in range(turns % 4):  # rot90 moves pixel (row v, col u) to (row W-1-u, col v)
-        u, v = v, width - 1 - u
-    yaw = (command.yaw + turns * np.pi / 2 + np.pi) % (2 * np.pi) - np.pi
-    return replace(command, u=u, v=v, yaw=float(yaw))
+    u, v = turn_uv((command.u, command.v), turns, side, side)
+    return replace(command, u=u, v=v, yaw=wrap_angle(command.yaw + turns * np.pi / 2))
 
 
 def policy_grasp(actor, zoom_cfg, depth):
