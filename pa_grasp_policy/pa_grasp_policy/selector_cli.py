@@ -7,14 +7,17 @@ and fit the turn selector on them (see turn_selection).
 `collect` builds the evaluation's single-object scenes of those seeds (pa-grasp-eval --first-seed
 S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
 executes each grasp (mapped back) on the scene restored, and saves every grasp's features and
-outcome. `fit` learns the selector (L2 logistic regression) for the collection's policy weights.
+outcome (atomically, every --save-every scenes, so a stopped collection keeps what it did and is
+marked partial). `fit` learns the selector (L2 logistic regression) for the collection's policy weights.
 Keep the seeds you collect on apart from the ones you report.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +45,17 @@ def collect(args) -> int:
     check_top_down(world_cfg.camera.view_angle_deg)
     cfg = EvalConfig(args.scene, args.objects, args.attempts, args.seeds, args.first_seed, world=world_cfg)
     act = feature_actor(policy)
+    if args.save_every < 1:
+        raise ValueError(f"--save-every must be at least 1, got {args.save_every}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "weights_sha256": weights_sha256(policy),
+        "checkpoint": shown_path(args.checkpoint) if args.checkpoint else "shipped",
+        "objects": args.objects,
+        "scene": args.scene,
+        "attempts_asked": args.attempts,
+    }
     features, lifted, seeds = [], [], []
     start = time.perf_counter()
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
@@ -58,27 +72,41 @@ def collect(args) -> int:
             lifted.append(scene_lifted)
             seeds.append(attempt.seed)
             n = len(seeds)
-            if n % 20 == 0 or n == args.attempts:
+            if n % args.save_every == 0 or n == args.attempts:
+                save_collection(out, features, lifted, seeds, meta, complete=False)
                 done = np.array(lifted)
                 print(
                     f"{n}/{args.attempts} scenes, lifted by turn {done.sum(0).tolist()}, by any {done.any(1).sum()}"
                     f" ({(time.perf_counter() - start) / n:.1f} s/scene)",
                     flush=True,
                 )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        out,
-        features=np.array(features, dtype=np.float32),
-        lifted=np.array(lifted),
-        seed=np.array(seeds),
-        weights_sha256=weights_sha256(policy),
-        checkpoint=shown_path(args.checkpoint) if args.checkpoint else "shipped",
-        objects=args.objects,
-        scene=args.scene,
-    )
+    if not seeds:
+        raise ValueError("no scenes were collected")
+    save_collection(out, features, lifted, seeds, meta, complete=True)
     print(f"wrote {out}")
     return 0
+
+
+def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool) -> None:
+    """Write the scenes collected so far atomically (temp file beside it, fsync, os.replace)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(
+                f,
+                features=np.array(features, dtype=np.float32),
+                lifted=np.array(lifted),
+                seed=np.array(seeds),
+                complete=complete,
+                **meta,
+            )
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def fit(args) -> int:
@@ -89,7 +117,12 @@ def fit(args) -> int:
                 features.append(data["features"])
                 lifted.append(data["lifted"])
                 shas.add(str(data["weights_sha256"]))
-                sources.append(f"{path}: {len(data['seed'])} scenes, seeds {data['seed'].min()}-{data['seed'].max()}")
+                # Collections from before partial saves have no "complete" entry: they were complete.
+                partial = "complete" in data.files and not bool(data["complete"])
+                sources.append(
+                    f"{path}: {len(data['seed'])} scenes, seeds {data['seed'].min()}-{data['seed'].max()}"
+                    + (" (partial: the collection was stopped)" if partial else "")
+                )
         except (OSError, KeyError, ValueError) as exc:
             raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
     if len(shas) != 1:
@@ -123,6 +156,7 @@ def main(argv=None) -> int:
     c.add_argument("--seeds", type=int, default=10)
     c.add_argument("--first-seed", type=int, default=300)
     c.add_argument("--out", required=True)
+    c.add_argument("--save-every", type=int, default=20, help="scenes between atomic saves of --out (default 20)")
     f = sub.add_parser("fit", help="fit the selector on collections of one model")
     f.add_argument("collections", nargs="+")
     f.add_argument("--l2", type=float, default=1e-2)

@@ -3,6 +3,10 @@ selector (fit, scores, file, refusals), the choice, and pa-grasp-eval / pa-grasp
 
 import json
 import math
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -196,10 +200,23 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     """pa-grasp-selector collect executes four grasps of the shipped model per real PyBullet
     scene; fit writes a selector for those weights; pa-grasp-eval uses it."""
     data = tmp_path / "collect.npz"
-    args = ["collect", "--attempts", "8", "--seeds", "2", "--first-seed", "900", "--out", str(data)]
+    args = [
+        "collect",
+        "--attempts",
+        "8",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "900",
+        "--save-every",
+        "3",
+        "--out",
+        str(data),
+    ]
     assert selector_main(args) == 0
     with np.load(data) as collected:
         assert collected["features"].shape[:2] == (8, 4) and collected["lifted"].shape == (8, 4)
+        assert bool(collected["complete"]) and list(collected["seed"]) == [900] * 4 + [901] * 4
         lifted = collected["lifted"].copy()
     assert 0 < lifted.sum() < lifted.size  # these scenes have both outcomes (fit needs them)
     assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
@@ -209,3 +226,42 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     report = json.loads(out.read_text())
     assert report["attempts"] == 2 and report["turn_selector"] == str(tmp_path / "s.json")
     assert "turn selector" in report["who"]
+
+
+def test_a_killed_collection_leaves_a_readable_partial_file_that_fit_accepts(tmp_path, capsys):
+    """A collection killed (SIGKILL, no cleanup) mid-run keeps its saved scenes in a valid file
+    marked partial, with no temp file left behind; fit uses it and says so."""
+    data = tmp_path / "killed.npz"
+    args = [
+        "collect",
+        "--attempts",
+        "40",
+        "--seeds",
+        "1",
+        "--first-seed",
+        "900",
+        "--save-every",
+        "2",
+        "--out",
+        str(data),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pa_grasp_policy.selector_cli", *args], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        for line in proc.stdout:  # wait for the second save, so the kill lands after a replace
+            if line.startswith("4/40 scenes"):
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    time.sleep(0.1)
+    with np.load(data) as collected:
+        assert not bool(collected["complete"]) and int(collected["attempts_asked"]) == 40
+        n = len(collected["seed"])
+        assert 4 <= n < 40 and collected["features"].shape[:2] == (n, 4) and collected["lifted"].shape == (n, 4)
+    assert [p.name for p in tmp_path.iterdir()] == ["killed.npz"]
+    assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
+    provenance = json.loads((tmp_path / "s.json").read_text())["provenance"]
+    assert "partial: the collection was stopped" in provenance["collections"][0]
