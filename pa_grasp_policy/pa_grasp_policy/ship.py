@@ -12,11 +12,13 @@ import json
 import math
 import os
 import platform
+import sys
 from pathlib import Path
 
 from pa_grasp_policy.checkpoint import load_checkpoint, save_checkpoint
-from pa_grasp_policy.evaluate import DEFAULT_MODEL, shown_path
+from pa_grasp_policy.evaluate import DEFAULT_MODEL, SHIPPED_SELECTOR, shown_path
 from pa_grasp_policy.network import count_parameters
+from pa_grasp_policy.turn_selection import GraspSelector, SelectorError, weights_sha256
 
 
 def _fmt_hours(seconds: float) -> str:
@@ -62,6 +64,43 @@ def _ppo_lines(counters: dict, machine: dict, kept_as: str) -> list[str]:
     ]
 
 
+def turn_selector_lines(selector_path: Path, policy) -> list[str]:
+    """The card's turn-selector section for the weights being shipped. A selector fitted for
+    other weights would be ignored by every caller, so it is removed (with a message): the
+    repository then never holds a selector that silently does nothing. An unreadable one is left
+    in place with a warning (every caller that loads it then fails with a clear error)."""
+    if not selector_path.is_file():
+        return []
+    try:
+        selector = GraspSelector.load(selector_path)
+    except SelectorError as exc:  # left in place: loading it fails loudly wherever it is used
+        print(f"ship: warning: the turn selector is unreadable, not described in the card: {exc}", file=sys.stderr)
+        return []
+    if selector.weights_sha256 != weights_sha256(policy):
+        selector_path.unlink()
+        print(
+            f"ship: removed {shown_path(selector_path)}: it was fitted for other weights. Fit one for these with "
+            "`pa-grasp-selector collect` and `pa-grasp-selector fit` (README, Shipped model).",
+            file=sys.stderr,
+        )
+        return []
+    provenance = selector.provenance
+    return [
+        "",
+        f"## Turn selector (`{selector_path.name}`; not in the paper)",
+        "",
+        "- Deterministic decisions run the zoom loop on the depth image turned by 0-3 quarter turns and execute the "
+        "grasp (mapped back) that a logistic regression on this model's grasp-step features rates best. On by "
+        "default in `pa-grasp-eval` and `policy_node` (`--selector none` / `turn_selector:=none` turn it off; "
+        "`pa-grasp-report` reports the paper's method, without it); only with a camera looking straight down.",
+        f"- Fitted for these weights only (SHA-256 `{selector.weights_sha256[:8]}…` of the state dict; other weights "
+        f"are refused) by `pa-grasp-selector fit` on {', '.join(provenance.get('collections', ['?']))} "
+        f"({provenance.get('grasps', '?')} executed grasps, {provenance.get('lifted', '?')} lifted; "
+        f"L2 {provenance.get('l2', '?')}).",
+        "- Evaluations made with it carry `turn_selector` in their JSON and '+ turn selector' in `who`.",
+    ]
+
+
 def model_card(
     payload: dict,
     n_params: int,
@@ -70,6 +109,7 @@ def model_card(
     shipped: bool = True,
     kept_as: str = "",
     notes: tuple[str, ...] = (),
+    selector_lines: list[str] | None = None,
 ) -> str:
     counters = payload.get("counters", {})
     cfg = payload.get("config", {})
@@ -120,6 +160,7 @@ def model_card(
         ]
     else:
         lines.append("(no evaluation given)")
+    lines += selector_lines or []
     return "\n".join(lines) + "\n"
 
 
@@ -145,6 +186,7 @@ def main(argv=None) -> int:
         shipped,
         shown_path(out),
         tuple(args.note),
+        turn_selector_lines(out.parent / SHIPPED_SELECTOR.name, policy) if shipped else [],
     )
     card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")
     card_path.write_text(card)

@@ -163,3 +163,24 @@ def test_resized_network_keeps_its_weights_and_saves_its_new_size(tmp_path):
     a2, _ = loaded.act(obs64, deterministic=True)
     assert torch.equal(a1.pixel, a2.pixel) and torch.equal(a1.dofs_raw, a2.dofs_raw)
     assert int(a1.pixel.max()) < 64 * 64
+
+
+def test_shipping_keeps_a_matching_turn_selector_in_the_card_and_removes_a_stale_one(tmp_path, capsys):
+    from pa_grasp_policy.ship import turn_selector_lines
+    from pa_grasp_policy.turn_selection import fit_selector, weights_sha256
+
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=32))
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    path = tmp_path / "pa_grasp_selector.json"
+    provenance = {"collections": ["a.npz: 10 scenes, seeds 300-301"], "grasps": 40, "lifted": 20, "l2": 0.01}
+    fit_selector(x, x[:, 0] > 0, weights_sha256(policy), provenance=provenance).save(path)
+    lines = "\n".join(turn_selector_lines(path, policy))
+    assert "## Turn selector" in lines and weights_sha256(policy)[:8] in lines and "a.npz: 10 scenes" in lines
+    assert path.is_file()
+    other = Policy(NetworkConfig(input_size=32))  # other random weights
+    assert turn_selector_lines(path, other) == [] and not path.exists()
+    assert "fitted for other weights" in capsys.readouterr().err
+    path.write_text("{ truncated")
+    assert turn_selector_lines(path, policy) == [] and path.read_text() == "{ truncated"
+    assert "unreadable" in capsys.readouterr().err
