@@ -34,7 +34,7 @@ STEP_FIELDS = (*LABEL_FIELDS, "log_prob", "reward", "done")
 # policy (the one evaluated and served) on every new single-object scene and corrects it the same way;
 # "local+far" tries grasps of another kind at the same pixel when no small change lifts the object;
 # "local+robust" takes only a small change that also lifts with small execution errors.
-CORRECTIONS = ("", "grid", "local", "local+mode", "local+far", "local+robust")
+CORRECTIONS = ("", "grid", "local", "local+mode", "local+far", "local+robust", "local+mode+robust")
 
 
 @dataclass
@@ -173,7 +173,7 @@ def collect(
     probe costs up to a dozen simulated grasps (more with robust): `max_probes` bounds them per call. "local+mode"
     adds, on every new single-object scene, the deterministic policy's episode on the same image:
     when its grasp fails, it is corrected like a failed sample (outside the `max_probes` budget:
-    these failures are the ones evaluation counts)."""
+    these failures are the ones evaluation counts); "local+mode+robust" both, every label robust."""
     if corrections not in CORRECTIONS:
         raise ValueError(f"corrections must be one of {CORRECTIONS}, got '{corrections}'")
     start = time.perf_counter()
@@ -213,8 +213,8 @@ def collect(
                     out.failures_corrected += lifting[scene] is not None
                 if lifting.get(scene) is not None:
                     corrected += correction_steps(episode, env.depth, lifting[scene], env.config.zoom)
-        if corrections == "local+mode" and info["object_count"] == 1 and env.scene_is_new:
-            lifted, steps = _mode_correction(env, policy)
+        if corrections.startswith("local+mode") and info["object_count"] == 1 and env.scene_is_new:
+            lifted, steps = _mode_correction(env, policy, robust=corrections.endswith("+robust"))
             out.mode_checked += 1
             out.mode_failed += not lifted
             out.mode_corrected += steps is not None
@@ -236,7 +236,7 @@ def _lifting_correction(env: ZoomGraspEnv, mode: str) -> GraspCommand | None:
     failed, tried on its scene as built (restored after); None when none does."""
     if mode != "grid":
         failed = action_to_command(env.state.last_action, env.state.grasp_uv)
-        return _lifting_neighbour(env, failed, far=mode == "local+far", robust=mode == "local+robust")
+        return _lifting_neighbour(env, failed, far=mode == "local+far", robust=mode.endswith("+robust"))
     found = lifting_grid_grasps(env.world, env.depth, env.scene_snapshot, first_only=True)
     return found[0][1] if found else None
 
@@ -258,16 +258,19 @@ def _lifting_neighbour(
     return found[0][1] if found else None
 
 
-def _mode_correction(env: ZoomGraspEnv, policy: Policy) -> tuple[bool, list[tuple[Observation, Action]] | None]:
+def _mode_correction(
+    env: ZoomGraspEnv, policy: Policy, robust: bool = False
+) -> tuple[bool, list[tuple[Observation, Action]] | None]:
     """The deterministic policy's episode on the current scene's image, its grasp tried on the
     scene as built: (lifted, None) or (False, its steps relabelled with the first small change of
-    its grasp that lifts the object, or None when none does). The world is left as built."""
+    its grasp that lifts the object, with `robust` also under small errors, or None when none
+    does). The world is left as built."""
     with torch.no_grad():
         result = run_zoom_loop(env.depth, policy.actor(deterministic=True), env.config.zoom)
     command = action_to_command(result.final_action, result.grasp_uv)
     if lifting_grasps(env.world, env.depth, env.scene_snapshot, [(0, command)]):
         return True, None
-    lifting = _lifting_neighbour(env, command)
+    lifting = _lifting_neighbour(env, command, robust=robust)
     if lifting is None:
         return False, None
     episode = [(step.observation, step.action) for step in result.steps]

@@ -210,7 +210,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "grasp; local+mode: local, and the deterministic policy tried on every new single-object scene and its "
         "failures corrected the same way; local+far: local, then grasps of another kind at the same pixel, turned "
         "and tilted or spread 90°; local+robust: local, but only a grasp that also lifts with 3 of 4 small errors, "
-        "yaw ±5° or the pixel 1 px off) and add their imitation loss to PPO's; with --resume it replaces the run's",
+        "yaw ±5° or the pixel 1 px off; local+mode+robust: both) and add their imitation loss to PPO's; "
+        "with --resume it replaces the run's",
     )
     p.add_argument("--correction-coef", type=float, help=f"weight of the correction loss (default {d.correction_coef})")
     p.add_argument(

@@ -177,6 +177,27 @@ def test_mode_corrections_check_the_deterministic_policy_once_per_new_single_obj
     assert plain.mode_checked == 0 and plain.episode_success == rollout.episode_success[: len(plain.episode_success)]
 
 
+def test_robust_mode_corrections_skip_a_lucky_lift_of_the_deterministic_grasp():
+    """local+mode+robust checks and fails the same deterministic grasps as local+mode, but on
+    this scene the first small change that lifts does not survive small errors, so its label is
+    a later change."""
+    torch.manual_seed(0)
+    policy = Policy(NetworkConfig(input_size=S))
+    scenes = SceneSampler(1.0, family_weights={"cylinder": 1e9})
+    config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes, scene_repeats=2)
+    runs = {
+        mode: collect(
+            ZoomGraspEnv(config, seed=3), policy, 8, torch.Generator().manual_seed(0), corrections=mode, max_probes=0
+        )
+        for mode in ("local+mode", "local+mode+robust")
+    }
+    first, robust = runs["local+mode"], runs["local+mode+robust"]
+    assert (robust.mode_checked, robust.mode_failed) == (first.mode_checked, first.mode_failed) == (2, 2)
+    assert robust.mode_corrected == first.mode_corrected == 1
+    grasp_labels = [r.corrections.dofs_raw[r.corrections.zoom == 0] for r in (first, robust)]
+    assert not torch.allclose(torch.as_tensor(grasp_labels[0]), torch.as_tensor(grasp_labels[1]))
+
+
 def test_neighbours_are_small_changes_of_the_grasp():
     from pa_grasp_sim.grasp_probe import neighbours
 
