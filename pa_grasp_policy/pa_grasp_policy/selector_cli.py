@@ -15,9 +15,7 @@ Keep the seeds you collect on apart from the ones you report.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from pa_grasp_policy.turn_selection import (
     fit_selector,
     run_turned,
     weights_sha256,
+    write_atomically,
 )
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -88,25 +87,15 @@ def collect(args) -> int:
 
 
 def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool) -> None:
-    """Write the scenes collected so far atomically (temp file beside it, fsync, os.replace)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(
-                f,
-                features=np.array(features, dtype=np.float32),
-                lifted=np.array(lifted),
-                seed=np.array(seeds),
-                complete=complete,
-                **meta,
-            )
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the scenes collected so far atomically (`turn_selection.write_atomically`)."""
+    arrays = {
+        "features": np.array(features, dtype=np.float32),
+        "lifted": np.array(lifted),
+        "seed": np.array(seeds),
+        "complete": complete,
+        **meta,
+    }
+    write_atomically(out, lambda f: np.savez_compressed(f, **arrays))
 
 
 def fit(args) -> int:

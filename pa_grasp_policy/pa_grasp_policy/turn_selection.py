@@ -24,9 +24,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -129,6 +130,25 @@ def weights_sha256(policy: Policy) -> str:
     return digest.hexdigest()
 
 
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """`write(file)` to a temp file beside `path`, fsync, then os.replace: a killed write never
+    leaves a half file, and the previous version stays until the new one is whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 @dataclass
 class GraspSelector:
     """Logistic regression on standardised grasp features: score = w · (x - mean) / std + b."""
@@ -185,20 +205,7 @@ class GraspSelector:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (a killed write never leaves a half file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is for everyone to read
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomically(path, lambda f: f.write(json.dumps(self.to_dict()).encode()))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> GraspSelector:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from probe import design  # beside this script: the probe's inputs, in the selector's order
 
 from pa_grasp_policy.turn_selection import TURNS, fit_selector
 
@@ -57,14 +58,10 @@ def collection(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def held_out(directory: Path, features: str, outcomes: list[str]):
     """(features (n, 4, 318) in the selector's order, lifted (n, 4), rows) of a probe.py test set."""
     f = np.load(directory / features)
-    rows = []
-    for name in outcomes:
-        rows += json.loads((HERE / name).read_text())["rows"]
+    rows = tta_rows(outcomes)
     if [r["seed"] for r in rows] != list(f["seed"]):
         raise SystemExit(f"{features} and {outcomes} are not the same scenes")
-    scores = [f["lp_pos"], f["zooms"][..., None], np.sin(f["rpy"]), np.cos(f["rpy"]), f["joints"]]
-    x = np.concatenate([f["column"], f["pooled"], *scores], axis=-1)
-    return x, np.array([[t["lifted"] for t in r["turns"]] for r in rows]), rows
+    return design(f, "column+pooled+scores"), np.array([[t["lifted"] for t in r["turns"]] for r in rows]), rows
 
 
 def chosen(scores: np.ndarray, lifted: np.ndarray) -> int:
