@@ -74,6 +74,9 @@ class TrainConfig:
     family_weights: dict = dataclasses.field(default_factory=dict)
     max_objects: int = 30
     camera_noise: bool = False
+    # Side of the simulated depth image in pixels (square). The zoom crops the camera's pixels,
+    # so a finer camera gives the zoomed views real detail; min_crop_px is in these pixels.
+    camera_px: int = 160
     init_std: float = 0.2
     init_std_rpy: float = 0.05
     threads: int = 2
@@ -102,7 +105,12 @@ class TrainConfig:
 
     def env_config(self) -> ZoomEnvConfig:
         world = WorldConfig(
-            camera=CameraConfig(view_angle_deg=60.0 if self.ablation == "camera60" else 90.0, noise=self.camera_noise)
+            camera=CameraConfig(
+                width=self.camera_px,
+                height=self.camera_px,
+                view_angle_deg=60.0 if self.ablation == "camera60" else 90.0,
+                noise=self.camera_noise,
+            )
         )
         world.execution.parallel_hand = self.ablation == "parallel"
         zoom = ZoomConfig(
@@ -141,6 +149,19 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
     p.add_argument("--objects", default=d.objects, help="training object set (default: seen)")
     p.add_argument("--input-size", type=int, default=d.input_size, help="network input side (paper: 224)")
     p.add_argument("--max-zoom-steps", type=int, default=d.max_zoom_steps)
+    p.add_argument(
+        "--min-crop-px",
+        type=float,
+        default=d.min_crop_px,
+        help=f"smallest zoom box side in camera pixels (default {d.min_crop_px})",
+    )
+    p.add_argument(
+        "--camera-px",
+        type=int,
+        default=d.camera_px,
+        help=f"side of the simulated depth image in pixels (default {d.camera_px}; "
+        "scale --min-crop-px with it to keep the smallest box's size on the table)",
+    )
     p.add_argument("--workers", type=int, default=d.workers, help="rollout processes (default: 2, one per core)")
     p.add_argument("--total-steps", type=int, default=d.total_steps, help="environment steps to train for")
     p.add_argument("--hours", type=float, default=d.hours, help="stop after this many hours (0 = no limit)")
@@ -256,6 +277,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         objects=args.objects,
         input_size=args.input_size,
         max_zoom_steps=args.max_zoom_steps,
+        min_crop_px=args.min_crop_px,
+        camera_px=args.camera_px,
         workers=args.workers,
         total_steps=args.total_steps,
         hours=args.hours,
@@ -285,6 +308,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
+    if cfg.camera_px < 32:
+        p.error(f"--camera-px must be at least 32, got {cfg.camera_px}")
+    if not 1 <= cfg.min_crop_px <= cfg.camera_px:
+        p.error(f"--min-crop-px must be in [1, --camera-px], got {cfg.min_crop_px}")
     if cfg.snapshot_every < 0:
         p.error(f"--snapshot-every must be 0 (off) or positive, got {cfg.snapshot_every}")
     if not 0.0 <= cfg.single_probability <= 1.0:

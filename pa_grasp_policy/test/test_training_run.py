@@ -36,6 +36,10 @@ def tiny_run(tmp_path_factory):
         "1e-3",
         "--input-size",
         "64",
+        "--camera-px",
+        "96",
+        "--min-crop-px",
+        "10",
         "--eval-every",
         "2",
         "--eval-attempts",
@@ -62,6 +66,9 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
     trained, payload = load_checkpoint(out / "latest.pt")
     assert payload["counters"]["updates"] == 2
     assert payload["config"]["train"]["input_size"] == 64
+    # The camera the run trained with is the one its checkpoint is evaluated with.
+    _, zoom_cfg, world_cfg = evaluate.load_policy(out / "latest.pt")
+    assert (world_cfg.camera.width, world_cfg.camera.height, zoom_cfg.min_crop_px) == (96, 96, 10.0)
     # Same seed, same init: compare with a fresh network built like the run's.
     torch.manual_seed(cfg.seed)
     fresh = train.Policy(train.NetworkConfig(input_size=64, init_std=cfg.init_std), cfg.constraints())
@@ -99,6 +106,9 @@ def test_resume_continues_counters(tiny_run):
     assert "seed" not in train.parse_args(resume)[2]
     assert train.parse_args([*resume, "--seed", "7"])[2]["seed"] == 7
     assert train.parse_args([])[0].seed == train.TrainConfig().seed
+    for bad in (["--camera-px", "16"], ["--camera-px", "96", "--min-crop-px", "97"], ["--min-crop-px", "0"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(bad)
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
