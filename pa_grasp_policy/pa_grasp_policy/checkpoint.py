@@ -21,8 +21,9 @@ import os
 import pickle
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -68,6 +69,32 @@ def _plain(obj: Any, where: str) -> Any:
     raise CheckpointError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (plain types only)")
 
 
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """`write(file)` to a temp file beside `path`, fsync, then os.replace (and fsync the
+    directory): a killed write never leaves a half file, and the previous version stays until
+    the new one is whole. Checkpoints, turn selectors and collections are written this way."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    return path
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     policy: Policy,
@@ -93,27 +120,10 @@ def save_checkpoint(
             "python": platform.python_version(),
         },
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, Exception):
-            raise CheckpointError(f"could not write checkpoint {path}: {e}") from e
-        raise
-    with contextlib.suppress(OSError):  # make the rename durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    return path
+        return write_atomically(path, lambda f: torch.save(payload, f))
+    except Exception as e:
+        raise CheckpointError(f"could not write checkpoint {path}: {e}") from e
 
 
 def read_payload(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from pa_grasp_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_atomically
 from pa_grasp_policy.demonstration import demonstration_steps, yaw_nearest_half_turn
 from pa_grasp_policy.distribution import Action
 from pa_grasp_policy.network import NetworkConfig
@@ -137,10 +137,7 @@ def collect(cfg: ImitationConfig, path: Path) -> dict:
     decisions = int(sum(p["decisions"] for p in parts))
     data["teacher_success"] = np.array(len(data["command"]) / max(decisions, 1))
     data["collect_seconds"] = np.array(time.perf_counter() - start)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **data)
-    os.replace(tmp, path)
+    write_atomically(path, lambda f: np.savez_compressed(f, **data))
     print(
         f"{len(data['command'])} demonstrations in {float(data['collect_seconds']):.0f} s "
         f"(teacher found a lifting grasp in {float(data['teacher_success']):.1%} of {decisions} decisions) -> {path}",

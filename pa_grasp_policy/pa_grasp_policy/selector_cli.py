@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pa_grasp_policy.checkpoint import CheckpointError
+from pa_grasp_policy.checkpoint import CheckpointError, write_atomically
 from pa_grasp_policy.evaluate import load_policy, shown_path
 from pa_grasp_policy.turn_selection import (
     TURNS,
@@ -31,7 +31,6 @@ from pa_grasp_policy.turn_selection import (
     fit_selector,
     run_turned,
     weights_sha256,
-    write_atomically,
 )
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -87,7 +86,7 @@ def collect(args) -> int:
 
 
 def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool) -> None:
-    """Write the scenes collected so far atomically (`turn_selection.write_atomically`)."""
+    """Write the scenes collected so far atomically (`checkpoint.write_atomically`)."""
     arrays = {
         "features": np.array(features, dtype=np.float32),
         "lifted": np.array(lifted),

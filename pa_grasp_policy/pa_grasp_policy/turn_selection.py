@@ -23,15 +23,14 @@ import hashlib
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 
+from pa_grasp_policy.checkpoint import write_atomically
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
 
@@ -128,25 +127,6 @@ def weights_sha256(policy: Policy) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """`write(file)` to a temp file beside `path`, fsync, then os.replace: a killed write never
-    leaves a half file, and the previous version stays until the new one is whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 @dataclass
