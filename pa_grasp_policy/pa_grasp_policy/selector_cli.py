@@ -8,7 +8,11 @@ and fit the turn selector on them (see turn_selection).
 S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
 executes each grasp (mapped back) on the scene restored, and saves every grasp's features and
 outcome (atomically, every --save-every scenes, so a stopped collection keeps what it did and is
-marked partial). `fit` learns the selector (L2 logistic regression) for the collection's policy weights.
+marked partial). With --small-errors each grasp is also executed with the small execution errors
+of grasp_probe.SMALL_ERRORS (yaw +-5 deg, the pixel 1 px off), each on the scene restored, and
+those outcomes are saved too. `fit` learns the selector (L2 logistic regression) for the
+collection's policy weights; --label robust fits it to the fraction of the five executions
+(the grasp and its four copies with errors) that lift, a less noisy target than one outcome.
 Keep the seeds you collect on apart from the ones you report.
 """
 
@@ -34,6 +38,7 @@ from pa_grasp_policy.turn_selection import (
 )
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
+from pa_grasp_sim.grasp_probe import with_small_errors
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.world import GraspWorld
 
@@ -55,23 +60,35 @@ def collect(args) -> int:
         "attempts_asked": args.attempts,
     }
     features, lifted, seeds = [], [], []
+    lifted_with_errors = [] if args.small_errors else None
     start = time.perf_counter()
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
         for attempt in protocol_attempts(world, cfg):
             snapshot = world.snapshot()
-            scene_features, scene_lifted = [], []
+            scene_features, scene_lifted, scene_with_errors = [], [], []
             for k in range(TURNS):
                 run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act)
+                command = result_to_command(run.result)
                 if k:
                     world.restore(snapshot)
-                scene_lifted.append(bool(world.execute(result_to_command(run.result), attempt.depth).success))
+                scene_lifted.append(bool(world.execute(command, attempt.depth).success))
                 scene_features.append(run.features)
+                if args.small_errors:
+                    outcomes = []
+                    for copy in with_small_errors(command, attempt.depth.shape):
+                        world.restore(snapshot)
+                        outcomes.append(bool(world.execute(copy, attempt.depth).success))
+                    scene_with_errors.append(outcomes)
             features.append(scene_features)
             lifted.append(scene_lifted)
             seeds.append(attempt.seed)
+            if args.small_errors:
+                lifted_with_errors.append(scene_with_errors)
             n = len(seeds)
             if n % args.save_every == 0 or n == args.attempts:
-                save_collection(out, features, lifted, seeds, meta, complete=False)
+                save_collection(
+                    out, features, lifted, seeds, meta, complete=False, lifted_with_errors=lifted_with_errors
+                )
                 done = np.array(lifted)
                 print(
                     f"{n}/{args.attempts} scenes, lifted by turn {done.sum(0).tolist()}, by any {done.any(1).sum()}"
@@ -80,13 +97,14 @@ def collect(args) -> int:
                 )
     if not seeds:
         raise ValueError("no scenes were collected")
-    save_collection(out, features, lifted, seeds, meta, complete=True)
+    save_collection(out, features, lifted, seeds, meta, complete=True, lifted_with_errors=lifted_with_errors)
     print(f"wrote {out}")
     return 0
 
 
-def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool) -> None:
-    """Write the scenes collected so far atomically (`checkpoint.write_atomically`)."""
+def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool, lifted_with_errors=None) -> None:
+    """Write the scenes collected so far atomically (`checkpoint.write_atomically`). `lifted` is
+    (scenes, turns); `lifted_with_errors`, when collected, (scenes, turns, len(SMALL_ERRORS))."""
     arrays = {
         "features": np.array(features, dtype=np.float32),
         "lifted": np.array(lifted),
@@ -94,16 +112,24 @@ def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bo
         "complete": complete,
         **meta,
     }
+    if lifted_with_errors is not None:
+        arrays["lifted_with_errors"] = np.array(lifted_with_errors, dtype=bool)
     write_atomically(out, lambda f: np.savez_compressed(f, **arrays))
 
 
 def fit(args) -> int:
-    features, lifted, sources, shas = [], [], [], set()
+    features, lifted, targets, sources, shas = [], [], [], [], set()
     for path in args.collections:
         try:
             with np.load(path) as data:
                 features.append(data["features"])
                 lifted.append(data["lifted"])
+                if args.label == "robust":
+                    if "lifted_with_errors" not in data.files:
+                        raise SelectorError(f"{path} has no outcomes with small errors: collect it with --small-errors")
+                    targets.append(target_fraction(data["lifted"], data["lifted_with_errors"]))
+                else:
+                    targets.append(data["lifted"].astype(np.float64))
                 shas.add(str(data["weights_sha256"]))
                 # Collections from before partial saves have no "complete" entry: they were complete.
                 partial = "complete" in data.files and not bool(data["complete"])
@@ -119,10 +145,10 @@ def fit(args) -> int:
     y = np.concatenate(lifted)
     selector = fit_selector(
         x.reshape(-1, x.shape[-1]),
-        y.reshape(-1),
+        np.concatenate(targets).reshape(-1),
         shas.pop(),
         args.l2,
-        {"collections": sources, "l2": args.l2, "grasps": int(y.size), "lifted": int(y.sum())},
+        {"collections": sources, "l2": args.l2, "label": args.label, "grasps": int(y.size), "lifted": int(y.sum())},
     )
     chosen = y[np.arange(len(y)), selector.scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS).argmax(1)]
     selector.save(args.out)
@@ -131,6 +157,16 @@ def fit(args) -> int:
         f" the selector's choice {chosen.sum()}, any turn {y.any(1).sum()}"
     )
     return 0
+
+
+def target_fraction(lifted: np.ndarray, lifted_with_errors: np.ndarray) -> np.ndarray:
+    """Per grasp, the fraction of its executions that lift: the grasp itself (`lifted`, shape
+    (scenes, turns)) and its copies with small errors (`lifted_with_errors`, (scenes, turns, e))."""
+    lifted = np.asarray(lifted, dtype=np.float64)
+    with_errors = np.asarray(lifted_with_errors, dtype=np.float64)
+    if with_errors.shape[:2] != lifted.shape:
+        raise SelectorError(f"outcomes with errors {with_errors.shape} do not match the outcomes {lifted.shape}")
+    return (lifted + with_errors.sum(-1)) / (1 + with_errors.shape[-1])
 
 
 def main(argv=None) -> int:
@@ -145,9 +181,18 @@ def main(argv=None) -> int:
     c.add_argument("--first-seed", type=int, default=300)
     c.add_argument("--out", required=True)
     c.add_argument("--save-every", type=int, default=20, help="scenes between atomic saves of --out (default 20)")
+    c.add_argument(
+        "--small-errors", action="store_true", help="also execute each grasp with small errors (5 executions per grasp)"
+    )
     f = sub.add_parser("fit", help="fit the selector on collections of one model")
     f.add_argument("collections", nargs="+")
     f.add_argument("--l2", type=float, default=1e-2)
+    f.add_argument(
+        "--label",
+        choices=["exact", "robust"],
+        default="exact",
+        help="exact: the grasp's one outcome; robust: the fraction of its 5 executions with small errors that lift",
+    )
     f.add_argument("--out", required=True)
     args = p.parse_args(argv)
     try:

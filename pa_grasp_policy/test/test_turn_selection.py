@@ -18,6 +18,7 @@ from pa_grasp_policy.evaluate import main as eval_main
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.selector_cli import main as selector_main
+from pa_grasp_policy.selector_cli import target_fraction
 from pa_grasp_policy.turn_selection import (
     GraspSelector,
     SelectorError,
@@ -190,18 +191,30 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
         selector_main(["fit", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--out", str(tmp_path / "s.json")]) == 2
     )
     assert "different policy weights" in capsys.readouterr().err
+    assert selector_main(["fit", str(tmp_path / "a.npz"), "--label", "robust", "--out", str(tmp_path / "s.json")]) == 2
+    assert "collect it with --small-errors" in capsys.readouterr().err
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     assert selector_main(["fit", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "s.json")]) == 2
     assert "not a pa-grasp-selector collection" in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
 
 
+def test_the_robust_target_is_the_fraction_of_five_executions_that_lift():
+    lifted = np.array([[True, False]])
+    with_errors = np.array([[[True, True, False, False], [True, True, True, True]]])
+    assert np.allclose(target_fraction(lifted, with_errors), [[3 / 5, 4 / 5]])
+    with pytest.raises(SelectorError, match="do not match"):
+        target_fraction(lifted, with_errors[:, :1])
+
+
 def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path):
     """pa-grasp-selector collect executes four grasps of the shipped model per real PyBullet
-    scene; fit writes a selector for those weights; pa-grasp-eval uses it."""
+    scene, each also with the four small errors; fit writes a selector for those weights, to the
+    one outcome or to the fraction of five; pa-grasp-eval uses it."""
     data = tmp_path / "collect.npz"
     args = [
         "collect",
+        "--small-errors",
         "--attempts",
         "8",
         "--seeds",
@@ -216,9 +229,12 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     assert selector_main(args) == 0
     with np.load(data) as collected:
         assert collected["features"].shape[:2] == (8, 4) and collected["lifted"].shape == (8, 4)
+        assert collected["lifted_with_errors"].shape == (8, 4, 4)
         assert bool(collected["complete"]) and list(collected["seed"]) == [900] * 4 + [901] * 4
         lifted = collected["lifted"].copy()
     assert 0 < lifted.sum() < lifted.size  # these scenes have both outcomes (fit needs them)
+    assert selector_main(["fit", str(data), "--l2", "1.0", "--label", "robust", "--out", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["label"] == "robust"
     assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
     out = tmp_path / "eval.json"
     base = ["--attempts", "2", "--seeds", "1", "--first-seed", "900", "--quiet", "--json", str(out)]
