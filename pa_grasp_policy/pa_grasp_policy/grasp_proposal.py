@@ -22,6 +22,24 @@ class ProposalError(ValueError):
     """The chosen grasp cannot be turned into a pose (no depth there, pixel outside the image)."""
 
 
+def view_mismatch(image_shape: tuple[int, ...], trained_camera: tuple[int, int]) -> str | None:
+    """Why a depth image of `image_shape` (h, w) is not the view the policy was trained on
+    (`trained_camera` = (width, height) in pixels), or None when it has that size. Another size
+    of the same view is fine (the zoom's smallest box is scaled, ZoomConfig.for_image); another
+    aspect ratio means a wider view than the policy ever saw."""
+    height, width = image_shape[:2]
+    trained_width, trained_height = trained_camera
+    if (width, height) == (trained_width, trained_height):
+        return None
+    message = f"depth is {width}x{height} px, the policy was trained on {trained_width}x{trained_height}"
+    if width * trained_height != height * trained_width:
+        return (
+            f"{message} (another aspect ratio: a view it never saw); crop the depth to the table "
+            "with the policy's aspect ratio (kinect_node workspace_crop)"
+        )
+    return f"{message} (the same aspect ratio: the smallest zoom box is scaled to match)"
+
+
 @dataclass
 class GraspProposalData:
     """A grasp chosen by the policy, lifted to 3D.

@@ -59,7 +59,7 @@ from pa_grasp_policy.conversions import (
     to_roi_msg,
 )
 from pa_grasp_policy.evaluate import load_policy, resolve_selector
-from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal
+from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal, view_mismatch
 from pa_grasp_policy.node_config import DESCRIPTIONS, READ_ONLY, PolicyNodeConfig
 from pa_grasp_policy.turn_selection import SelectorError, camera_looks_down, select_among_turns
 from pa_grasp_policy.zoom import ZoomState
@@ -93,13 +93,16 @@ class PolicyNode(Node):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         torch.set_num_threads(self.config.torch_threads)
         try:
-            self.policy, self.zoom_config, _ = load_policy(self.config.checkpoint or None)
+            self.policy, self.zoom_config, world_config = load_policy(self.config.checkpoint or None)
         except CheckpointError as exc:
             raise CheckpointError(
                 f"{exc} (policy_node parameter 'checkpoint'; e.g. pa-grasp-bringup sim -p policy_node.checkpoint=PATH)"
             ) from None
         self._generator = torch.Generator().manual_seed(self.config.seed)
         self.selector = self._load_selector()
+        # The camera the policy was trained with; its min zoom box counts that camera's pixels.
+        self._trained_camera = (world_config.camera.width, world_config.camera.height)
+        self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training
 
         self._group = ReentrantCallbackGroup()
         self._depth_cond = threading.Condition()
@@ -228,13 +231,19 @@ class PolicyNode(Node):
                 self._busy = False
         return result
 
+    def _tell_view_mismatch(self, shape: tuple[int, ...]) -> None:
+        """Log once per image size when the depth is not the view the policy was trained on."""
+        mismatch = view_mismatch(shape, self._trained_camera)
+        if mismatch is not None and shape[:2] not in self._told_sizes:
+            self._told_sizes.add(shape[:2])
+            self.get_logger().warning(mismatch)
+
     # ------------------------------------------------------------------ one goal
     def _run_goal(self, goal_handle, result: Grasp.Result) -> None:
         goal: Grasp.Goal = goal_handle.request
         cfg = self.config
         attempts = max(int(goal.max_attempts), 1)
         max_zoom = int(goal.max_zoom_steps) or cfg.default_max_zoom_steps or self.zoom_config.max_zoom_steps
-        zoom_config = dataclasses.replace(self.zoom_config, max_zoom_steps=max_zoom)
         reasons = []
         goal_start_ns = self.get_clock().now().nanoseconds
         for attempt in range(1, attempts + 1):
@@ -243,6 +252,10 @@ class PolicyNode(Node):
             self._feedback(goal_handle, F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
             frame = self._wait_for_depth(goal_handle, cfg, goal_start_ns if cfg.require_fresh_depth else 0)
             size = (frame.intrinsics.width, frame.intrinsics.height)
+            zoom_config = dataclasses.replace(
+                self.zoom_config.for_image(frame.depth.shape, min(self._trained_camera)), max_zoom_steps=max_zoom
+            )
+            self._tell_view_mismatch(frame.depth.shape)
 
             start_box = from_roi_msg(goal.roi) if goal.use_roi else None
             try:

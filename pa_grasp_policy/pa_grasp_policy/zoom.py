@@ -65,6 +65,16 @@ class ZoomConfig:
             return self
         return replace(self, max_zoom_steps=min(self.max_zoom_steps, constraints.max_zoom_steps))
 
+    def for_image(self, image_shape: tuple[int, ...], trained_side_px: int) -> ZoomConfig:
+        """This config for a depth image of `image_shape` (h, w, ...) when min_crop_px counts
+        pixels of the square camera of `trained_side_px` the policy was trained with: the
+        smallest box keeps its share of the view, so a finer or coarser camera of the same view
+        zooms as far into the table as in training (not 2x further at twice the pixels)."""
+        if trained_side_px <= 0:
+            raise ValueError(f"trained_side_px must be positive, got {trained_side_px}")
+        side = min(image_shape[0], image_shape[1])
+        return replace(self, min_crop_px=max(1.0, self.min_crop_px * side / trained_side_px))
+
 
 @dataclass
 class Observation:

@@ -10,7 +10,7 @@ import yaml
 
 from pa_grasp_perception.camera import CameraIntrinsics
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat
-from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal
+from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal, view_mismatch
 from pa_grasp_policy.network import NetworkConfig
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.zoom import ZoomConfig, ZoomState
@@ -108,3 +108,11 @@ def test_zoom_from_a_region_of_interest_and_its_picture():
         ZoomState(depth, start_box=(150, 0, 20, 20))
     with pytest.raises(ValueError, match="inside"):
         ZoomState(depth, start_box=(0, 0, 0, 20))
+
+
+def test_a_depth_image_unlike_the_trained_camera_is_named():
+    assert view_mismatch((160, 160), (160, 160)) is None
+    same_view = view_mismatch((320, 320), (160, 160))
+    assert "320x320" in same_view and "scaled" in same_view
+    wider = view_mismatch((480, 640), (160, 160))
+    assert "640x480" in wider and "aspect ratio" in wider and "workspace_crop" in wider

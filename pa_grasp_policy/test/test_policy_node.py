@@ -226,7 +226,9 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
 def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path):
     torch.manual_seed(0)
     checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
-    policy, zoom_config, _ = load_policy(checkpoint)
+    policy, zoom_config, world = load_policy(checkpoint)
+    # The node scales the smallest zoom box from the trained camera's pixels to the image's.
+    zoom_config = zoom_config.for_image(scene_depth().shape, world.camera.width)
     features = [run_turned(scene_depth(), policy, zoom_config, k).features for k in range(4)]
     sha = weights_sha256(policy)
     for seed in range(20):  # a selector that prefers a turned image, so the test tells the paths apart

@@ -218,3 +218,18 @@ def test_crop_downsampling_uses_area_averaging():
     np.testing.assert_allclose(out, 1.25, atol=1e-5)
     ref = cv2.resize(d, (16, 16), interpolation=cv2.INTER_AREA)
     np.testing.assert_allclose(out, ref, atol=1e-5)
+
+
+def test_the_smallest_box_keeps_its_share_of_the_view_on_another_camera_size():
+    config = ZoomConfig(input_size=32, max_zoom_steps=10, min_crop_px=16.0)
+    assert config.for_image((320, 320), 160).min_crop_px == 32.0
+    assert config.for_image((80, 96), 160).min_crop_px == 8.0  # the shorter side counts
+    assert config.for_image((160, 160, 1), 160) == config
+    assert ZoomConfig(min_crop_px=2.0).for_image((10, 10), 160).min_crop_px == 1.0  # never below a pixel
+    with pytest.raises(ValueError, match="trained_side_px"):
+        config.for_image((160, 160), 0)
+    # On the finer image the loop zooms as far into the table as on the trained one.
+    depth = np.full((320, 320), 0.75, dtype=np.float32)
+    always_zoom_smallest = lambda obs: (make_action(16, 16, zoom=1, scale_raw=-3.0), {})  # noqa: E731
+    result = run_zoom_loop(depth, always_zoom_smallest, config.for_image(depth.shape, 160))
+    assert min(result.boxes[-1][2:]) == pytest.approx(32.0)  # 16 px of the 160-px camera's view
