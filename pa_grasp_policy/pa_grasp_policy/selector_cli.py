@@ -3,6 +3,7 @@ and fit the turn selector on them (see turn_selection).
 
     pa-grasp-selector collect --first-seed 400 --seeds 15 --attempts 600 --out runs/sel/s400.npz
     pa-grasp-selector fit runs/sel/s300.npz runs/sel/s400.npz --out selector.json
+    pa-grasp-selector score selector.json runs/sel/s1100.npz --json score.json
 
 `collect` builds the evaluation's single-object scenes of those seeds (pa-grasp-eval --first-seed
 S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
@@ -13,22 +14,27 @@ of grasp_probe.SMALL_ERRORS (yaw +-5 deg, the pixel 1 px off), each on the scene
 those outcomes are saved too. `fit` learns the selector (L2 logistic regression) for the
 collection's policy weights; --label robust fits it to the fraction of the five executions
 (the grasp and its four copies with errors) that lift, a less noisy target than one outcome.
-Keep the seeds you collect on apart from the ones you report.
+`score` counts how many scenes of other collections (held out from its fit) the selector's
+choice lifts, from their executed outcomes. Keep the seeds you collect on apart from the ones
+you report.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pa_grasp_policy.checkpoint import CheckpointError, write_atomically
-from pa_grasp_policy.evaluate import load_policy, shown_path
+from pa_grasp_policy.evaluate import SHIPPED_SELECTOR, load_policy, shown_path
 from pa_grasp_policy.turn_selection import (
     TURNS,
+    GraspSelector,
     SelectorError,
     check_top_down,
     feature_actor,
@@ -117,14 +123,28 @@ def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bo
     write_atomically(out, lambda f: np.savez_compressed(f, **arrays))
 
 
-def fit(args) -> int:
-    features, lifted, targets, sources, shas = [], [], [], [], set()
-    for path in args.collections:
+@dataclass
+class Collections:
+    """Collections of one policy's weights, concatenated: features (scenes, turns, d), lifted
+    (scenes, turns), targets (scenes, turns) for the label asked, seeds (scenes,)."""
+
+    features: np.ndarray
+    lifted: np.ndarray
+    targets: np.ndarray
+    seeds: np.ndarray
+    sources: list[str]
+    weights_sha256: str
+
+
+def read_collections(paths, label: str = "exact") -> Collections:
+    features, lifted, targets, seeds, sources, shas = [], [], [], [], [], set()
+    for path in paths:
         try:
             with np.load(path) as data:
                 features.append(data["features"])
                 lifted.append(data["lifted"])
-                if args.label == "robust":
+                seeds.append(data["seed"])
+                if label == "robust":
                     if "lifted_with_errors" not in data.files:
                         raise SelectorError(f"{path} has no outcomes with small errors: collect it with --small-errors")
                     targets.append(target_fraction(data["lifted"], data["lifted_with_errors"]))
@@ -140,22 +160,86 @@ def fit(args) -> int:
         except (OSError, KeyError, ValueError) as exc:
             raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
     if len(shas) != 1:
-        raise SelectorError(f"the collections come from different policy weights ({len(shas)}): fit one per model")
-    x = np.concatenate(features)
-    y = np.concatenate(lifted)
+        raise SelectorError(f"the collections come from different policy weights ({len(shas)}): use one model's")
+    return Collections(
+        np.concatenate(features),
+        np.concatenate(lifted),
+        np.concatenate(targets),
+        np.concatenate(seeds),
+        sources,
+        shas.pop(),
+    )
+
+
+def chosen_turns(selector: GraspSelector, features: np.ndarray) -> np.ndarray:
+    """Per scene, the turn the selector picks among its four grasps (ties: the first, as in
+    select_among_turns)."""
+    return selector.scores(features.reshape(-1, features.shape[-1])).reshape(-1, TURNS).argmax(1)
+
+
+def fit(args) -> int:
+    data = read_collections(args.collections, args.label)
+    x, y = data.features, data.lifted
     selector = fit_selector(
         x.reshape(-1, x.shape[-1]),
-        np.concatenate(targets).reshape(-1),
-        shas.pop(),
+        data.targets.reshape(-1),
+        data.weights_sha256,
         args.l2,
-        {"collections": sources, "l2": args.l2, "label": args.label, "grasps": int(y.size), "lifted": int(y.sum())},
+        {
+            "collections": data.sources,
+            "l2": args.l2,
+            "label": args.label,
+            "grasps": int(y.size),
+            "lifted": int(y.sum()),
+        },
     )
-    chosen = y[np.arange(len(y)), selector.scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS).argmax(1)]
+    chosen = y[np.arange(len(y)), chosen_turns(selector, x)]
     selector.save(args.out)
     print(
         f"wrote {args.out}: {len(y)} scenes; on them (not held out) turn 0 lifts {y[:, 0].sum()},"
         f" the selector's choice {chosen.sum()}, any turn {y.any(1).sum()}"
     )
+    return 0
+
+
+def score(args) -> int:
+    """How many scenes of held-out collections the selector's choice lifts (their executed
+    outcomes, nothing simulated), against turn 0 (the policy alone) and any turn."""
+    path = SHIPPED_SELECTOR if args.selector == "shipped" else Path(args.selector)
+    selector = GraspSelector.load(path)
+    data = read_collections(args.collections)
+    if data.weights_sha256 != selector.weights_sha256:
+        raise SelectorError(
+            f"{args.selector} was fitted for policy weights {selector.weights_sha256[:12]}…, the collections"
+            f" hold grasps of {data.weights_sha256[:12]}…"
+        )
+    y = data.lifted
+    turns = chosen_turns(selector, data.features)
+    chosen, first = y[np.arange(len(y)), turns], y[:, 0]
+    report = {
+        "selector": shown_path(path),
+        "selector_provenance": selector.provenance,
+        "collections": data.sources,
+        "scenes": len(y),
+        "turn0_lifts": int(first.sum()),
+        "mean_turn_lifts": float(y.sum(0).mean()),
+        "any_turn_lifts": int(y.any(1).sum()),
+        "chosen_lifts": int(chosen.sum()),
+        "gained_vs_turn0": int((chosen & ~first).sum()),
+        "lost_vs_turn0": int((first & ~chosen).sum()),
+        "seed": data.seeds.tolist(),
+        "chosen_turn": turns.tolist(),
+        "chosen_lifted": chosen.astype(int).tolist(),
+    }
+    print(
+        f"{report['scenes']} scenes: the selector's choice lifts {report['chosen_lifts']}"
+        f" ({report['gained_vs_turn0']} gained, {report['lost_vs_turn0']} lost against turn 0);"
+        f" turn 0 {report['turn0_lifts']}, mean of the turns {report['mean_turn_lifts']:.1f},"
+        f" any turn {report['any_turn_lifts']}"
+    )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(args.json, lambda f: f.write(json.dumps(report, indent=1).encode()))
     return 0
 
 
@@ -194,9 +278,13 @@ def main(argv=None) -> int:
         help="exact: the grasp's one outcome; robust: the fraction of its 5 executions with small errors that lift",
     )
     f.add_argument("--out", required=True)
+    sc = sub.add_parser("score", help="score a selector on held-out collections of its model (nothing simulated)")
+    sc.add_argument("selector", help="'shipped' or a pa-grasp-selector fit file")
+    sc.add_argument("collections", nargs="+")
+    sc.add_argument("--json", help="write the counts and every scene's chosen turn and outcome here")
     args = p.parse_args(argv)
     try:
-        return collect(args) if args.command == "collect" else fit(args)
+        return {"collect": collect, "fit": fit, "score": score}[args.command](args)
     except (CheckpointError, ObjectSetError, SelectorError, ValueError) as exc:
         print(f"pa-grasp-selector: {exc}", file=sys.stderr)
         return 2

@@ -207,6 +207,26 @@ def test_the_robust_target_is_the_fraction_of_five_executions_that_lift():
         target_fraction(lifted, with_errors[:, :1])
 
 
+def test_score_counts_what_the_selectors_choice_lifted_in_a_held_out_collection(tmp_path, capsys):
+    # Three scenes; feature 0 is highest on turn 2, so the selector (weight 1 on it) picks turn 2.
+    features = np.zeros((3, 4, 3))
+    features[:, 2, 0] = 1.0
+    lifted = np.array([[True, False, True, False], [True, True, False, True], [False, False, True, False]])
+    np.savez(tmp_path / "held_out.npz", features=features, lifted=lifted, seed=[5, 5, 6], weights_sha256="abc")
+    GraspSelector(np.zeros(3), np.ones(3), np.array([1.0, 0, 0]), 0.0, "abc").save(tmp_path / "s.json")
+    out = tmp_path / "score.json"
+    assert selector_main(["score", str(tmp_path / "s.json"), str(tmp_path / "held_out.npz"), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["chosen_turn"] == [2, 2, 2] and report["chosen_lifted"] == [1, 0, 1]
+    assert (report["chosen_lifts"], report["turn0_lifts"], report["any_turn_lifts"]) == (2, 2, 3)
+    assert (report["gained_vs_turn0"], report["lost_vs_turn0"]) == (1, 1)
+    assert report["mean_turn_lifts"] == pytest.approx(6 / 4)
+    assert "the selector's choice lifts 2" in capsys.readouterr().out
+    GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, "other").save(tmp_path / "other.json")
+    assert selector_main(["score", str(tmp_path / "other.json"), str(tmp_path / "held_out.npz")]) == 2
+    assert "fitted for policy weights" in capsys.readouterr().err
+
+
 def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path):
     """pa-grasp-selector collect executes four grasps of the shipped model per real PyBullet
     scene, each also with the four small errors; fit writes a selector for those weights, to the
