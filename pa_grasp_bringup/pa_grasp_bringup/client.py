@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from action_msgs.msg import GoalStatus
-from rclpy.action import ActionClient
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from pa_grasp_interfaces.action import Grasp
+from pa_grasp_perception.action_client import RaceFreeActionClient
 from pa_grasp_perception.spinning import BackgroundSpinner
 
 STATUS_NAMES = {
@@ -161,7 +161,7 @@ def run(args) -> int:
     executor = MultiThreadedExecutor(num_threads=2, context=context)
     executor.add_node(node)
     spinner = BackgroundSpinner(executor, name="pa_grasp_client").start()
-    client = ActionClient(node, Grasp, args.action)
+    client = RaceFreeActionClient(node, Grasp, args.action)
     panels, codes = [], []
     try:
         if not client.wait_for_server(timeout_sec=args.server_timeout):

@@ -56,7 +56,7 @@ def _import_moveit():
 class MoveItBackend:
     def __init__(self, node, config: ExecutorConfig, callback_group=None):
         MoveItPy, PlanRequestParameters, RobotState, GripperCommand = _import_moveit()
-        from rclpy.action import ActionClient
+        from pa_grasp_perception.action_client import RaceFreeActionClient
 
         self.node, self.config = node, config
         self._RobotState, self._GripperCommand = RobotState, GripperCommand
@@ -66,7 +66,9 @@ class MoveItBackend:
         self.hand = self.moveit.get_planning_component(config.hand_group)
         self.free = PlanRequestParameters(self.moveit, config.free_plan_request)
         self.linear = PlanRequestParameters(self.moveit, config.linear_plan_request)
-        self.close_client = ActionClient(node, GripperCommand, config.hand_close_action, callback_group=callback_group)
+        self.close_client = RaceFreeActionClient(
+            node, GripperCommand, config.hand_close_action, callback_group=callback_group
+        )
 
     # ------------------------------------------------------------------ state / IK
     def _current_state(self):

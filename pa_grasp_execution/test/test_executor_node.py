@@ -11,12 +11,12 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.action import ActionClient  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from pa_grasp_execution.backend import STAGE_CLOSE, ExecutionOutcome  # noqa: E402
 from pa_grasp_execution.executor_node import ExecutorNode  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
+from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.conversions import to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
@@ -59,7 +59,7 @@ def graph():
     executor.add_node(node)
     executor.add_node(probe)
     spinner = BackgroundSpinner(executor, name="executor_node_test").start()
-    client = ActionClient(probe, ExecuteGrasp, "/pa_grasp/execute_grasp")
+    client = RaceFreeActionClient(probe, ExecuteGrasp, "/pa_grasp/execute_grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
     try:
         yield backend, client

@@ -32,7 +32,7 @@ import time
 
 import torch
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
@@ -42,6 +42,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
+from pa_grasp_perception.action_client import RaceFreeActionClient
 from pa_grasp_perception.depth import DepthFormatError
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import config_with, declare_config
@@ -127,7 +128,9 @@ class PolicyNode(Node):
         latched.durability = QoSDurabilityPolicy.TRANSIENT_LOCAL
         self._debug_pub = self.create_publisher(Image, DEBUG_IMAGE_TOPIC, latched)
         self._markers_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, latched)
-        self._execute_client = ActionClient(self, ExecuteGrasp, self.config.execute_action, callback_group=self._group)
+        self._execute_client = RaceFreeActionClient(
+            self, ExecuteGrasp, self.config.execute_action, callback_group=self._group
+        )
         self._server = ActionServer(
             self,
             Grasp,
@@ -429,7 +432,9 @@ class PolicyNode(Node):
             self._feedback(goal_handle, stage, attempt, zoom_step, None, None, text)
 
         handle = self._wait_future(client.send_goal_async(goal, feedback_callback=forward), 10.0, "goal response")
-        if handle is None or not handle.accepted:
+        if handle is None:
+            raise GoalAbortedError(f"the executor on {cfg.execute_action} did not answer the grasp goal within 10 s")
+        if not handle.accepted:
             raise GoalAbortedError(f"the executor on {cfg.execute_action} rejected the grasp")
         response = self._wait_future(handle.get_result_async(), cfg.execute_timeout_s, "execution result")
         self._last_execution_end_ns = self.get_clock().now().nanoseconds

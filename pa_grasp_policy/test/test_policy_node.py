@@ -13,7 +13,7 @@ import torch
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.action import ActionClient, ActionServer  # noqa: E402
+from rclpy.action import ActionServer  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -22,6 +22,7 @@ from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
+from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
@@ -126,7 +127,7 @@ def node_graph(checkpoint, *parameters):
     executor.add_node(policy_node)
     executor.add_node(probe)
     spinner = BackgroundSpinner(executor, name="policy_node_test").start()
-    client = ActionClient(probe, Grasp, "/grasp")
+    client = RaceFreeActionClient(probe, Grasp, "/grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
     robot = FakeRobot(probe)
     try:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.action import ActionClient  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -17,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
 from pa_grasp_description import robot  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
+from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
@@ -67,7 +67,7 @@ def graph():
 
 
 def execute(probe, T_base_palm, hand=(0.0, 0.0, 0.0, 0.0)) -> ExecuteGrasp.Result:
-    client = ActionClient(probe, ExecuteGrasp, "/pa_grasp/execute_grasp")
+    client = RaceFreeActionClient(probe, ExecuteGrasp, "/pa_grasp/execute_grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
     goal = ExecuteGrasp.Goal()
     goal.grasp_pose.header.frame_id = "base_link"
