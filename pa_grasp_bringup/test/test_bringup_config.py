@@ -117,6 +117,7 @@ def test_sim_camera_and_offsets_match_the_simulator():
     T_world_base = np.eye(4)
     T_world_base[:3, 3] = WorldConfig().arm_base_position
     np.testing.assert_allclose(T_world_base @ T_base_camera, camera_pose(CameraConfig()), atol=1e-9)
+    assert data["sim_bridge_node"]["ros__parameters"]["camera_px"] == CameraConfig().width  # the shipped model's
     policy = data["policy_node"]["ros__parameters"]
     assert policy["grasp_offset_m"] == pytest.approx(ExecutionConfig().grasp_offset_m)
     real = load("real")

@@ -29,6 +29,7 @@ class SimBridgeConfig:
     base_frame: str = "base_link"
     camera_pose_xyz_quat: list[float] = field(default_factory=lambda: [0.0] * 7)
     camera_noise: bool = False
+    camera_px: int = 160
     execute_action: str = "/pa_grasp/execute_grasp"
     reset_service: str = "/pa_grasp/reset_scene"
 
@@ -42,6 +43,8 @@ class SimBridgeConfig:
         for name in ("publish_rate_hz", "joint_state_rate_hz"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.camera_px < 32:
+            raise ValueError(f"camera_px (side of the square depth image) must be at least 32, got {self.camera_px}")
         self.camera_pose_xyz_quat = [float(x) for x in self.camera_pose_xyz_quat]
         if len(self.camera_pose_xyz_quat) != 7:
             raise ValueError(f"camera_pose_xyz_quat must have 7 numbers, got {self.camera_pose_xyz_quat}")
@@ -74,6 +77,7 @@ DESCRIPTIONS = {
     "base_frame": "robot base frame of the ExecuteGrasp poses",
     "camera_pose_xyz_quat": "camera optical frame in base_frame [x, y, z, qx, qy, qz, qw]; all zero = the sim default",
     "camera_noise": "Kinect-like depth noise and dropouts",
+    "camera_px": "side of the square depth image (the camera a model was trained with: pa-grasp-train --camera-px)",
     "execute_action": "ExecuteGrasp action served in simulation",
     "reset_service": "ResetScene service",
 }

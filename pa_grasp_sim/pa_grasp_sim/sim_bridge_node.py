@@ -63,6 +63,7 @@ class SimBridgeNode(Node):
         cfg = self.config
         world_config = WorldConfig(mode=cfg.mode)
         world_config.camera.noise = cfg.camera_noise
+        world_config.camera.width = world_config.camera.height = cfg.camera_px
         self._rng = np.random.default_rng(cfg.seed if cfg.seed >= 0 else None)
         self.world = GraspWorld(world_config, cfg.object_set, seed=int(self._rng.integers(2**31)))
         self.T_world_base = np.eye(4)

@@ -20,6 +20,7 @@ from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_sim.node_config import SimBridgeConfig  # noqa: E402
 from pa_grasp_sim.sim_bridge_node import SimBridgeNode  # noqa: E402
 
 TIMEOUT_S = 15.0
@@ -50,6 +51,7 @@ def graph():
             Parameter("scene", value="single"),
             Parameter("seed", value=5),
             Parameter("publish_rate_hz", value=20.0),
+            Parameter("camera_px", value=96),  # not the default 160: the parameter reaches the camera
         ],
     )
     probe = rclpy.create_node("sim_bridge_probe", context=context)
@@ -100,6 +102,7 @@ def test_publishes_kinect_like_depth_and_joint_states(graph):
     wait_for(lambda: len(got) == 3, "depth, camera_info and joint_states")
     depth_msg, info = got["depth"], got["info"]
     assert depth_msg.encoding == "16UC1" and depth_msg.header.frame_id == "camera_depth_optical_frame"
+    assert (depth_msg.width, depth_msg.height, info.width, info.height) == (96, 96, 96, 96)
     assert info.header.frame_id == "camera_depth_optical_frame"
     assert from_camera_info_msg(info) == bridge.world.camera.intrinsics
     with bridge._lock:
@@ -141,3 +144,8 @@ def test_reset_scene_and_pick_until_a_new_scene(graph):
             break
     else:
         pytest.fail("no top-down grasp on a single object succeeded in 4 scenes")
+
+
+def test_a_camera_too_small_to_zoom_into_is_refused():
+    with pytest.raises(ValueError, match="camera_px"):
+        SimBridgeConfig(camera_px=16)
