@@ -65,61 +65,65 @@ def collect(args) -> int:
         "scene": args.scene,
         "attempts_asked": args.attempts,
     }
-    features, lifted, seeds = [], [], []
-    lifted_with_errors = [] if args.small_errors else None
+    # One list per saved array, one entry per scene (see COLUMNS).
+    columns = {name: [] for name in COLUMNS if name != "lifted_with_errors" or args.small_errors}
     start = time.perf_counter()
     with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
         for attempt in protocol_attempts(world, cfg):
             snapshot = world.snapshot()
-            scene_features, scene_lifted, scene_with_errors = [], [], []
+            scene = {name: [] for name in columns if name != "seed"}
             for k in range(TURNS):
                 run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act)
                 command = result_to_command(run.result)
                 if k:
                     world.restore(snapshot)
-                scene_lifted.append(bool(world.execute(command, attempt.depth).success))
-                scene_features.append(run.features)
+                scene["lifted"].append(bool(world.execute(command, attempt.depth).success))
+                scene["features"].append(run.features)
+                scene["grasp"].append(
+                    [command.u, command.v, command.roll, command.pitch, command.yaw, command.spread, *command.fingers]
+                )
                 if args.small_errors:
                     outcomes = []
                     for copy in with_small_errors(command, attempt.depth.shape):
                         world.restore(snapshot)
                         outcomes.append(bool(world.execute(copy, attempt.depth).success))
-                    scene_with_errors.append(outcomes)
-            features.append(scene_features)
-            lifted.append(scene_lifted)
-            seeds.append(attempt.seed)
-            if args.small_errors:
-                lifted_with_errors.append(scene_with_errors)
-            n = len(seeds)
+                    scene["lifted_with_errors"].append(outcomes)
+            for name, values in scene.items():
+                columns[name].append(values)
+            columns["seed"].append(attempt.seed)
+            n = len(columns["seed"])
             if n % args.save_every == 0 or n == args.attempts:
-                save_collection(
-                    out, features, lifted, seeds, meta, complete=False, lifted_with_errors=lifted_with_errors
-                )
-                done = np.array(lifted)
+                save_collection(out, columns, meta, complete=False)
+                done = np.array(columns["lifted"])
                 print(
                     f"{n}/{args.attempts} scenes, lifted by turn {done.sum(0).tolist()}, by any {done.any(1).sum()}"
                     f" ({(time.perf_counter() - start) / n:.1f} s/scene)",
                     flush=True,
                 )
-    if not seeds:
+    if not columns["seed"]:
         raise ValueError("no scenes were collected")
-    save_collection(out, features, lifted, seeds, meta, complete=True, lifted_with_errors=lifted_with_errors)
+    save_collection(out, columns, meta, complete=True)
     print(f"wrote {out}")
     return 0
 
 
-def save_collection(out: Path, features, lifted, seeds, meta: dict, complete: bool, lifted_with_errors=None) -> None:
-    """Write the scenes collected so far atomically (`checkpoint.write_atomically`). `lifted` is
-    (scenes, turns); `lifted_with_errors`, when collected, (scenes, turns, len(SMALL_ERRORS))."""
-    arrays = {
-        "features": np.array(features, dtype=np.float32),
-        "lifted": np.array(lifted),
-        "seed": np.array(seeds),
-        "complete": complete,
-        **meta,
-    }
-    if lifted_with_errors is not None:
-        arrays["lifted_with_errors"] = np.array(lifted_with_errors, dtype=bool)
+# What a collection holds per scene, with its dtype: the grasp features (turns, d), the exact
+# outcome of each turn's grasp (turns,), the grasp executed ((turns, 9): u, v, roll, pitch, yaw,
+# spread, fingers 1-3, in the original image), the evaluation seed, and with --small-errors the
+# outcomes of its copies with errors (turns, len(SMALL_ERRORS)).
+COLUMNS = {
+    "features": np.float32,
+    "lifted": bool,
+    "grasp": np.float32,
+    "seed": np.int64,
+    "lifted_with_errors": bool,
+}
+
+
+def save_collection(out: Path, columns: dict, meta: dict, complete: bool) -> None:
+    """Write the scenes collected so far atomically (`checkpoint.write_atomically`)."""
+    arrays = {name: np.array(values, dtype=COLUMNS[name]) for name, values in columns.items()}
+    arrays.update(complete=complete, **meta)
     write_atomically(out, lambda f: np.savez_compressed(f, **arrays))
 
 

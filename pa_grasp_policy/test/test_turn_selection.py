@@ -250,6 +250,11 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     with np.load(data) as collected:
         assert collected["features"].shape[:2] == (8, 4) and collected["lifted"].shape == (8, 4)
         assert collected["lifted_with_errors"].shape == (8, 4, 4)
+        grasp = collected["grasp"]  # u, v, roll, pitch, yaw, spread, fingers, in the original image
+        assert grasp.shape == (8, 4, 9) and np.all((grasp[..., :2] >= 0) & (grasp[..., :2] <= 159))
+        assert np.all(np.abs(grasp[..., 4]) <= math.pi + 1e-6)
+        # Each turn's grasp was found on another image, so the four are not all the same grasp.
+        assert np.ptp(grasp[..., :2], axis=1).max() > 0
         assert bool(collected["complete"]) and list(collected["seed"]) == [900] * 4 + [901] * 4
         lifted = collected["lifted"].copy()
     assert 0 < lifted.sum() < lifted.size  # these scenes have both outcomes (fit needs them)
