@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from folds import scene_folds  # beside this script
 
 from pa_grasp_policy.turn_selection import TURNS, fit_selector
 
@@ -58,14 +59,8 @@ def chosen_lifts(scores, x, y) -> int:
     return int(y[np.arange(len(y)), pick].sum())
 
 
-def cross_validated(make, x, y, folds: int = 5) -> int:
-    order = np.random.default_rng(0).permutation(len(y))
-    total = 0
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        total += chosen_lifts(make(x[train], y[train]), x[test], y[test])
-    return total
+def cross_validated(make, x, y) -> int:
+    return sum(chosen_lifts(make(x[train], y[train]), x[test], y[test]) for train, test in scene_folds(len(y)))
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from folds import scene_folds  # beside this script
 
 from pa_grasp_policy.turn_selection import TURNS, fit_selector
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -120,7 +121,8 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(2)
-    files = sorted(HERE.glob("robust_more_single_seen_s*.npz"))
+    # The 1,200 scenes this was run on (seeds 1200-1229); the 1400-1459 ones came later.
+    files = [HERE / f"robust_more_single_seen_s{s}x15.npz" for s in (1200, 1215)]
     data = [np.load(f) for f in files]
     depths = np.concatenate([render_depths(d) for d in data])
     grasps = np.concatenate([d["grasp"] for d in data])
@@ -134,11 +136,8 @@ def main() -> None:
         / (features.reshape(-1, features.shape[-1]).std(0) + 1e-6)
     ).astype(np.float32)
     n = len(lifted)
-    order = np.random.default_rng(0).permutation(n)
     totals = {"linear_exact": 0, "critic_patch": 0, "critic_patch_features": 0}
-    for k in range(5):
-        test = order[k::5]
-        train = np.setdiff1d(order, test)
+    for k, (train, test) in enumerate(scene_folds(n)):
         rows = np.arange(len(test))
         linear = fit_selector(
             features[train].reshape(-1, features.shape[-1]), lifted[train].reshape(-1).astype(float), "", 1e-2

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from folds import scene_folds  # beside this script
 
 from pa_grasp_policy.turn_selection import TURNS, fit_selector
 
@@ -66,12 +67,9 @@ def picks(scores, x):
     return scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS).argmax(1)
 
 
-def cross_validated(fit, x, lifted, with_errors, folds: int = 5) -> int:
-    order = np.random.default_rng(0).permutation(len(lifted))
+def cross_validated(fit, x, lifted, with_errors) -> int:
     total = 0
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
+    for train, test in scene_folds(len(lifted)):
         chosen = picks(fit(x[train], lifted[train], with_errors[train]), x[test])
         total += int(lifted[test][np.arange(len(test)), chosen].sum())
     return total
