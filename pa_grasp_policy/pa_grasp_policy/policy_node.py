@@ -335,7 +335,10 @@ class PolicyNode(Node):
         self._feedback(
             goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
         )
-        chosen, _, scores = select_among_turns(frame.depth, self.policy, zoom_config, self.selector, start_box)
+        pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
+        chosen, _, scores = select_among_turns(
+            frame.depth, self.policy, zoom_config, self.selector, start_box, pixel_scale=pixel_scale
+        )
         result = chosen.result
         self.get_logger().info(
             f"turn selector: grasp from the image turned by {chosen.turns} quarter turn(s)"

@@ -4,16 +4,20 @@ and fit the turn selector on them (see turn_selection).
     pa-grasp-selector collect --first-seed 400 --seeds 15 --attempts 600 --out runs/sel/s400.npz
     pa-grasp-selector fit runs/sel/s300.npz runs/sel/s400.npz --out selector.json
     pa-grasp-selector score selector.json runs/sel/s1100.npz --json score.json
+    pa-grasp-selector measure old_collection.npz   # add the object measurements to an older one
 
 `collect` builds the evaluation's single-object scenes of those seeds (pa-grasp-eval --first-seed
 S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
-executes each grasp (mapped back) on the scene restored, and saves every grasp's features and
-outcome (atomically, every --save-every scenes, so a stopped collection keeps what it did and is
-marked partial). With --small-errors each grasp is also executed with the small execution errors
-of grasp_probe.SMALL_ERRORS (yaw +-5 deg, the pixel 1 px off), each on the scene restored, and
-those outcomes are saved too. `fit` learns the selector (L2 logistic regression) for the
-collection's policy weights; --label robust fits it to the fraction of the five executions
-(the grasp and its four copies with errors) that lift, a less noisy target than one outcome.
+executes each grasp (mapped back) on the scene restored, and saves every grasp's features, the
+object measured around it (object_geometry) and its outcome (atomically, every --save-every
+scenes, so a stopped collection keeps what it did and is marked partial). With --small-errors
+each grasp is also executed with the small execution errors of grasp_probe.SMALL_ERRORS (yaw
++-5 deg, the pixel 1 px off), each on the scene restored, and those outcomes are saved too.
+`fit` learns the selector for the collection's policy weights: --model linear (L2 logistic
+regression) or mlp (a small network), on --inputs features or features+geometry; --label robust
+fits it to the fraction of the five executions (the grasp and its four copies with errors) that
+lift, a less noisy target than one outcome. The shipped one: `fit --model mlp --inputs
+features+geometry --label robust` (README, "Shipped model").
 `score` counts how many scenes of other collections (held out from its fit) the selector's
 choice lifts, from their executed outcomes. Keep the seeds you collect on apart from the ones
 you report.
@@ -32,12 +36,16 @@ import numpy as np
 
 from pa_grasp_policy.checkpoint import CheckpointError, write_atomically
 from pa_grasp_policy.evaluate import SHIPPED_SELECTOR, load_policy, shown_path
+from pa_grasp_policy.object_geometry import GEOMETRY_NAMES, object_geometry
 from pa_grasp_policy.turn_selection import (
+    INPUTS,
     TURNS,
     GraspSelector,
+    MlpFitConfig,
     SelectorError,
     check_top_down,
     feature_actor,
+    fit_mlp_selector,
     fit_selector,
     run_turned,
     weights_sha256,
@@ -79,6 +87,8 @@ def collect(args) -> int:
                     world.restore(snapshot)
                 scene["lifted"].append(bool(world.execute(command, attempt.depth).success))
                 scene["features"].append(run.features)
+                r = run.result
+                scene["geometry"].append(object_geometry(attempt.depth, r.grasp_uv, r.grasp_rpy, r.hand_joints))
                 scene["grasp"].append(
                     [command.u, command.v, command.roll, command.pitch, command.yaw, command.spread, *command.fingers]
                 )
@@ -109,12 +119,14 @@ def collect(args) -> int:
 
 # What a collection holds per scene, with its dtype: the grasp features (turns, d), the exact
 # outcome of each turn's grasp (turns,), the grasp executed ((turns, 9): u, v, roll, pitch, yaw,
-# spread, fingers 1-3, in the original image), the evaluation seed, and with --small-errors the
-# outcomes of its copies with errors (turns, len(SMALL_ERRORS)).
+# spread, fingers 1-3, in the original image), the object measured around it (turns,
+# len(GEOMETRY_NAMES)), the evaluation seed, and with --small-errors the outcomes of its copies
+# with errors (turns, len(SMALL_ERRORS)).
 COLUMNS = {
     "features": np.float32,
     "lifted": bool,
     "grasp": np.float32,
+    "geometry": np.float64,
     "seed": np.int64,
     "lifted_with_errors": bool,
 }
@@ -140,12 +152,22 @@ class Collections:
     weights_sha256: str
 
 
-def read_collections(paths, label: str = "exact") -> Collections:
+def read_collections(paths, label: str = "exact", inputs: str = "features") -> Collections:
+    """`features` holds the selector inputs asked: the grasp features, then with
+    inputs="features+geometry" the measurements (`collect` saves them; `measure` adds them to
+    older collections)."""
     features, lifted, targets, seeds, sources, shas = [], [], [], [], [], set()
     for path in paths:
         try:
             with np.load(path) as data:
-                features.append(data["features"])
+                if inputs == "features+geometry":
+                    if "geometry" not in data.files:
+                        raise SelectorError(
+                            f"{path} has no object measurements: add them with pa-grasp-selector measure"
+                        )
+                    features.append(np.concatenate([data["features"], data["geometry"]], -1))
+                else:
+                    features.append(data["features"])
                 lifted.append(data["lifted"])
                 seeds.append(data["seed"])
                 if label == "robust":
@@ -182,21 +204,23 @@ def chosen_turns(selector: GraspSelector, features: np.ndarray) -> np.ndarray:
 
 
 def fit(args) -> int:
-    data = read_collections(args.collections, args.label)
+    data = read_collections(args.collections, args.label, args.inputs)
     x, y = data.features, data.lifted
-    selector = fit_selector(
-        x.reshape(-1, x.shape[-1]),
-        data.targets.reshape(-1),
-        data.weights_sha256,
-        args.l2,
-        {
-            "collections": data.sources,
-            "l2": args.l2,
-            "label": args.label,
-            "grasps": int(y.size),
-            "lifted": int(y.sum()),
-        },
-    )
+    provenance = {
+        "collections": data.sources,
+        "label": args.label,
+        "inputs": args.inputs,
+        "grasps": int(y.size),
+        "lifted": int(y.sum()),
+    }
+    flat_x, flat_t = x.reshape(-1, x.shape[-1]), data.targets.reshape(-1)
+    if args.model == "linear":
+        selector = fit_selector(flat_x, flat_t, data.weights_sha256, args.l2, {**provenance, "l2": args.l2})
+        selector.inputs = args.inputs
+    else:
+        selector = fit_mlp_selector(
+            flat_x, flat_t, data.weights_sha256, args.inputs, MlpFitConfig(seed=args.seed), provenance
+        )
     chosen = y[np.arange(len(y)), chosen_turns(selector, x)]
     selector.save(args.out)
     print(
@@ -211,7 +235,7 @@ def score(args) -> int:
     outcomes, nothing simulated), against turn 0 (the policy alone) and any turn."""
     path = SHIPPED_SELECTOR if args.selector == "shipped" else Path(args.selector)
     selector = GraspSelector.load(path)
-    data = read_collections(args.collections)
+    data = read_collections(args.collections, inputs=selector.inputs)
     if data.weights_sha256 != selector.weights_sha256:
         raise SelectorError(
             f"{args.selector} was fitted for policy weights {selector.weights_sha256[:12]}…, the collections"
@@ -247,6 +271,59 @@ def score(args) -> int:
     return 0
 
 
+def rendered_depths(collection: dict, world_cfg) -> list[np.ndarray]:
+    """Each scene's depth image as `collect` saw it, rendered again from its evaluation seed
+    (each seed's scenes and sensor noise come from their own streams, so the first n scenes of a
+    seed are the same whatever else was collected)."""
+    seeds = np.asarray(collection["seed"])
+    scene = str(collection["scene"]) if "scene" in collection else "single"
+    depths = []
+    with GraspWorld(world_cfg, str(collection["objects"]), seed=EVAL_SEED_BASE) as world:
+        for seed in dict.fromkeys(seeds.tolist()):
+            cfg = EvalConfig(
+                scene, str(collection["objects"]), int((seeds == seed).sum()), 1, int(seed), world=world_cfg
+            )
+            depths += [attempt.depth for attempt in protocol_attempts(world, cfg)]
+    return depths
+
+
+def measure(args) -> int:
+    """Add the object measured around every turned grasp (`geometry`) to collections made before
+    `collect` saved it. The grasps are the saved ones (turn 0 is computed again to check the
+    depth is the one collected), or in collections older than saved grasps, all four computed
+    again (their features must match the saved ones)."""
+    policy, zoom_cfg, world_cfg = load_policy(args.checkpoint)
+    sha, act = weights_sha256(policy), feature_actor(policy)
+    for path in args.collections:
+        try:
+            with np.load(path) as f:
+                data = {k: f[k] for k in f.files}
+            seeds, features = data["seed"], data["features"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
+        if str(data["weights_sha256"]) != sha:
+            raise SelectorError(f"{path} holds grasps of other policy weights: measure it with their --checkpoint")
+        geometry = np.zeros((*features.shape[:2], len(GEOMETRY_NAMES)))
+        start = time.perf_counter()
+        for i, depth in enumerate(rendered_depths(data, world_cfg)):
+            for k in range(TURNS) if "grasp" not in data else (0,):
+                run = run_turned(depth, policy, zoom_cfg, k, act=act)
+                if not np.allclose(run.features, features[i, k], atol=1e-3):
+                    raise SelectorError(f"{path}: scene {i} (seed {seeds[i]}) does not render as it was collected")
+                if "grasp" not in data:
+                    r = run.result
+                    geometry[i, k] = object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints)
+            if "grasp" in data:
+                for k, (u, v, roll, pitch, yaw, *hand) in enumerate(data["grasp"][i]):
+                    geometry[i, k] = object_geometry(depth, (u, v), (roll, pitch, yaw), hand)
+            if (i + 1) % 100 == 0:
+                print(f"{path}: {i + 1}/{len(seeds)} scenes ({(time.perf_counter() - start) / (i + 1):.2f} s/scene)")
+        data["geometry"] = geometry
+        write_atomically(path, lambda f, arrays=data: np.savez_compressed(f, **arrays))
+        print(f"{path}: added the measurements of {geometry.shape[0] * geometry.shape[1]} grasps")
+    return 0
+
+
 def target_fraction(lifted: np.ndarray, lifted_with_errors: np.ndarray) -> np.ndarray:
     """Per grasp, the fraction of its executions that lift: the grasp itself (`lifted`, shape
     (scenes, turns)) and its copies with small errors (`lifted_with_errors`, (scenes, turns, e))."""
@@ -274,7 +351,17 @@ def main(argv=None) -> int:
     )
     f = sub.add_parser("fit", help="fit the selector on collections of one model")
     f.add_argument("collections", nargs="+")
-    f.add_argument("--l2", type=float, default=1e-2)
+    f.add_argument(
+        "--model", choices=["linear", "mlp"], default="linear", help="logistic regression or a small network"
+    )
+    f.add_argument(
+        "--inputs",
+        choices=list(INPUTS),
+        default="features",
+        help="the policy's features at each grasp, or those and the object measured around it (object_geometry)",
+    )
+    f.add_argument("--l2", type=float, default=1e-2, help="linear: L2 penalty")
+    f.add_argument("--seed", type=int, default=0, help="mlp: torch seed of its initialisation and batches")
     f.add_argument(
         "--label",
         choices=["exact", "robust"],
@@ -282,13 +369,16 @@ def main(argv=None) -> int:
         help="exact: the grasp's one outcome; robust: the fraction of its 5 executions with small errors that lift",
     )
     f.add_argument("--out", required=True)
+    m = sub.add_parser("measure", help="add the object measured around each grasp to older collections")
+    m.add_argument("collections", nargs="+")
+    m.add_argument("--checkpoint", help="the model the collections were made with (default: the shipped model)")
     sc = sub.add_parser("score", help="score a selector on held-out collections of its model (nothing simulated)")
     sc.add_argument("selector", help="'shipped' or a pa-grasp-selector fit file")
     sc.add_argument("collections", nargs="+")
     sc.add_argument("--json", help="write the counts and every scene's chosen turn and outcome here")
     args = p.parse_args(argv)
     try:
-        return {"collect": collect, "fit": fit, "score": score}[args.command](args)
+        return {"collect": collect, "fit": fit, "measure": measure, "score": score}[args.command](args)
     except (CheckpointError, ObjectSetError, SelectorError, ValueError) as exc:
         print(f"pa-grasp-selector: {exc}", file=sys.stderr)
         return 2

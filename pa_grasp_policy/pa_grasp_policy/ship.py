@@ -85,18 +85,30 @@ def turn_selector_lines(selector_path: Path, policy) -> list[str]:
         )
         return []
     provenance = selector.provenance
+    if len(selector.layers) == 1:
+        model = "a logistic regression"
+    else:
+        model = f"a small network ({' x '.join(str(w.shape[0]) for w, _ in selector.layers[:-1])} ReLU units)"
+    reads = "this model's grasp-step features" + (
+        " and the object measured around each grasp in the depth image (`object_geometry`)"
+        if selector.reads_geometry
+        else ""
+    )
+    fit_how = f"label {provenance.get('label', 'exact')}" + (
+        f"; L2 {provenance['l2']}" if "l2" in provenance else f"; seed {provenance.get('seed', '?')}"
+    )
     return [
         "",
         f"## Turn selector (`{selector_path.name}`; not in the paper)",
         "",
         "- Deterministic decisions run the zoom loop on the depth image turned by 0-3 quarter turns and execute the "
-        "grasp (mapped back) that a logistic regression on this model's grasp-step features rates best. On by "
+        f"grasp (mapped back) that {model} on {reads} rates best. On by "
         "default in `pa-grasp-eval` and `policy_node` (`--selector none` / `turn_selector:=none` turn it off; "
         "`pa-grasp-report` reports the paper's method, without it); only with a camera looking straight down.",
         f"- Fitted for these weights only (SHA-256 `{selector.weights_sha256[:8]}…` of the state dict; other weights "
         f"are refused) by `pa-grasp-selector fit` on {', '.join(provenance.get('collections', ['?']))} "
         f"({provenance.get('grasps', '?')} executed grasps, {provenance.get('lifted', '?')} lifted; "
-        f"L2 {provenance.get('l2', '?')}).",
+        f"{fit_how}).",
         "- Evaluations made with it carry `turn_selector` in their JSON and '+ turn selector' in `who`.",
     ]
 

@@ -7,14 +7,16 @@ scene (docs/experiments.md, "Choosing among the grasps on turned images"). For a
 straight down, the image turned about its centre is what the camera rolled about its optical
 axis would see, so each turned image gives a grasp for the same scene: its pixel turned back,
 its yaw - k x 90° (yaw is about the vertical axis of the base frame), roll, pitch and hand
-unchanged. The zoom loop runs on each of the four images; a linear selector on what the network
-computed at each grasp step (the hypercolumn at the grasp pixel, the pooled bottleneck, the
-position log-probabilities, the zoom count, the grasp's orientation and hand) ranks them; the
+unchanged. The zoom loop runs on each of the four images; a selector ranks them on what the
+network computed at each grasp step (the hypercolumn at the grasp pixel, the pooled bottleneck,
+the position log-probabilities, the zoom count, the grasp's orientation and hand) and, for the
+shipped one, on the object measured around each grasp in the depth image (object_geometry); the
 best is executed.
 
 A selector belongs to one set of policy weights (it reads their features), so it is stored with
-the SHA-256 of the model's weights and refused for any other. ``fit_selector`` learns it from
-executed outcomes (``pa-grasp-selector``).
+the SHA-256 of the model's weights and refused for any other. ``fit_selector`` (logistic
+regression) and ``fit_mlp_selector`` (a small network) learn it from executed outcomes
+(``pa-grasp-selector``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.checkpoint import write_atomically
+from pa_grasp_policy.object_geometry import object_geometry
 from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
 
 TURNS = 4
-SELECTOR_FORMAT = 1
+SELECTOR_FORMAT = 2
 
 
 class SelectorError(ValueError):
@@ -129,22 +132,53 @@ def weights_sha256(policy: Policy) -> str:
     return digest.hexdigest()
 
 
+INPUTS = ("features", "features+geometry")
+
+
 @dataclass
 class GraspSelector:
-    """Logistic regression on standardised grasp features: score = w · (x - mean) / std + b."""
+    """A score for each grasp from its standardised inputs: a small ReLU network, or with one
+    layer a logistic regression (score = w · (x - mean) / std + b).
+
+    ``inputs``: "features" (grasp_features: what the network computed at its grasp step) or
+    "features+geometry" (those, then object_geometry.GEOMETRY_NAMES measured in the depth image)."""
 
     mean: np.ndarray
     std: np.ndarray
-    weights: np.ndarray
-    bias: float
+    layers: list[tuple[np.ndarray, np.ndarray]]  # (weight (out, in), bias (out,)); ReLU between
     weights_sha256: str
+    inputs: str = "features"
     provenance: dict = field(default_factory=dict)
 
-    def scores(self, features: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(features, dtype=np.float64))
-        if x.shape[1] != self.weights.shape[0]:
-            raise SelectorError(f"the selector reads {self.weights.shape[0]} features, got {x.shape[1]}")
-        return (x - self.mean) / self.std @ self.weights + self.bias
+    @classmethod
+    def linear(cls, mean, std, weights, bias: float, weights_sha: str, provenance: dict | None = None):
+        w = np.asarray(weights, dtype=np.float64)
+        return cls(
+            np.asarray(mean, np.float64),
+            np.asarray(std, np.float64),
+            [(w[None], np.array([bias]))],
+            weights_sha,
+            provenance=dict(provenance or {}),
+        )
+
+    @property
+    def reads_geometry(self) -> bool:
+        return self.inputs == "features+geometry"
+
+    @property
+    def input_size(self) -> int:
+        return self.layers[0][0].shape[1]
+
+    def scores(self, inputs: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
+        if x.shape[1] != self.input_size:
+            raise SelectorError(f"the selector reads {self.input_size} inputs ({self.inputs}), got {x.shape[1]}")
+        h = (x - self.mean) / self.std
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                h = np.maximum(h, 0.0)
+        return h[:, 0]
 
     def check_policy(self, policy: Policy) -> None:
         sha = weights_sha256(policy)
@@ -159,10 +193,10 @@ class GraspSelector:
             "format": SELECTOR_FORMAT,
             "kind": "pa_grasp_turn_selector",
             "weights_sha256": self.weights_sha256,
-            "bias": float(self.bias),
+            "inputs": self.inputs,
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
-            "weights": self.weights.tolist(),
+            "layers": [{"weight": w.tolist(), "bias": b.tolist()} for w, b in self.layers],
             "provenance": self.provenance,
         }
 
@@ -170,18 +204,39 @@ class GraspSelector:
     def from_dict(cls, d: dict, where: str = "selector") -> GraspSelector:
         if not isinstance(d, dict) or d.get("kind") != "pa_grasp_turn_selector":
             raise SelectorError(f"{where} is not a pa_grasp turn selector")
-        if d.get("format") != SELECTOR_FORMAT:
-            raise SelectorError(f"{where} has selector format {d.get('format')!r}; this code reads {SELECTOR_FORMAT}")
+        if d.get("format") not in (1, SELECTOR_FORMAT):
+            raise SelectorError(
+                f"{where} has selector format {d.get('format')!r}; this code reads 1 and {SELECTOR_FORMAT}"
+            )
         try:
-            mean, std, weights = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "std", "weights"))
-            bias, sha = float(d["bias"]), str(d["weights_sha256"])
+            mean, std = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "std"))
+            sha = str(d["weights_sha256"])
+            if d["format"] == 1:  # a logistic regression, before networks and geometry
+                layers = [(np.asarray(d["weights"], dtype=np.float64)[None], np.array([float(d["bias"])]))]
+                inputs = "features"
+            else:
+                layers = [
+                    (np.asarray(layer["weight"], dtype=np.float64), np.asarray(layer["bias"], dtype=np.float64))
+                    for layer in d["layers"]
+                ]
+                inputs = str(d["inputs"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SelectorError(f"{where} is incomplete or malformed: {exc}") from None
-        if not (mean.ndim == 1 and mean.shape == std.shape == weights.shape) or not np.all(std > 0):
-            raise SelectorError(f"{where}: mean, std and weights must be equal-length vectors, std > 0")
-        if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(mean)) and math.isfinite(bias)):
+        if inputs not in INPUTS:
+            raise SelectorError(f"{where} reads inputs {inputs!r}; this code knows {', '.join(INPUTS)}")
+        if not (mean.ndim == 1 and mean.shape == std.shape) or not np.all(std > 0):
+            raise SelectorError(f"{where}: mean and std must be equal-length vectors, std > 0")
+        width = len(mean)
+        for i, (w, b) in enumerate(layers):
+            if w.ndim != 2 or w.shape[1] != width or b.shape != (w.shape[0],):
+                raise SelectorError(f"{where}: layer {i} has weight {w.shape} and bias {b.shape} after {width} values")
+            width = w.shape[0]
+        if width != 1:
+            raise SelectorError(f"{where}: the last layer must give one score, it gives {width}")
+        numbers = [mean, std, *(a for layer in layers for a in layer)]
+        if not all(np.all(np.isfinite(a)) for a in numbers):
             raise SelectorError(f"{where} holds non-finite numbers")
-        return cls(mean, std, weights, bias, sha, dict(d.get("provenance", {})))
+        return cls(mean, std, layers, sha, inputs, dict(d.get("provenance", {})))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (a killed write never leaves a half file)."""
@@ -199,16 +254,21 @@ class GraspSelector:
         return cls.from_dict(d, str(path))
 
 
+def _checked(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(targets, dtype=np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"inputs must be (n, d) and targets (n,), got {x.shape} and {y.shape}")
+    if y.min() == y.max():
+        raise ValueError("the outcomes are all the same: nothing to learn which grasp lifts")
+    return x, y
+
+
 def fit_selector(
     features: np.ndarray, lifted: np.ndarray, weights_sha: str, l2: float = 1e-2, provenance: dict | None = None
 ) -> GraspSelector:
-    """L2-regularised logistic regression (L-BFGS) of `lifted` (n,) on `features` (n, d)."""
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(lifted, dtype=np.float64)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"features must be (n, d) and lifted (n,), got {x.shape} and {y.shape}")
-    if y.min() == y.max():
-        raise ValueError("the outcomes are all the same: nothing to learn which grasp lifts")
+    """L2-regularised logistic regression (L-BFGS) of `lifted` (n,) in [0, 1] on `features` (n, d)."""
+    x, y = _checked(features, lifted)
     mean, std = x.mean(0), x.std(0) + 1e-6
     xt, yt = torch.from_numpy((x - mean) / std), torch.from_numpy(y)
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
@@ -222,7 +282,53 @@ def fit_selector(
         return loss
 
     opt.step(closure)
-    return GraspSelector(mean, std, w.detach().numpy(), float(b.detach()[0]), weights_sha, dict(provenance or {}))
+    return GraspSelector.linear(mean, std, w.detach().numpy(), float(b.detach()[0]), weights_sha, provenance)
+
+
+@dataclass(frozen=True)
+class MlpFitConfig:
+    hidden: tuple[int, ...] = (64, 64)
+    epochs: int = 40
+    batch: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    seed: int = 0
+
+
+def fit_mlp_selector(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    weights_sha: str,
+    input_kind: str = "features+geometry",
+    config: MlpFitConfig = MlpFitConfig(),
+    provenance: dict | None = None,
+) -> GraspSelector:
+    """A ReLU network fitted to `targets` (n,) in [0, 1] (binary cross-entropy, AdamW, seeded)."""
+    x, y = _checked(inputs, targets)
+    if input_kind not in INPUTS:
+        raise ValueError(f"input_kind must be one of {INPUTS}, got {input_kind!r}")
+    torch.manual_seed(config.seed)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    xt = torch.from_numpy(((x - mean) / std).astype(np.float32))
+    yt = torch.from_numpy(y.astype(np.float32))
+    sizes = (x.shape[1], *config.hidden, 1)
+    modules: list[torch.nn.Module] = []
+    for i in range(len(sizes) - 1):
+        modules += [torch.nn.Linear(sizes[i], sizes[i + 1]), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*modules[:-1])
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    for _ in range(config.epochs):
+        for idx in torch.randperm(len(yt)).split(config.batch):
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy_with_logits(net(xt[idx]).squeeze(1), yt[idx]).backward()
+            opt.step()
+    layers = [
+        (m.weight.detach().double().numpy(), m.bias.detach().double().numpy())
+        for m in net
+        if isinstance(m, torch.nn.Linear)
+    ]
+    info = {"model": f"mlp {'-'.join(map(str, config.hidden))}", "epochs": config.epochs, "seed": config.seed}
+    return GraspSelector(mean, std, layers, weights_sha, input_kind, {**info, **(provenance or {})})
 
 
 # ---------------------------------------------------------------------------- choosing
@@ -260,6 +366,15 @@ def run_turned(
     return TurnedRun(turns, result, original, grasp_features(result))
 
 
+def selector_inputs(selector: GraspSelector, run: TurnedRun, depth: np.ndarray, pixel_scale: float = 1.0) -> np.ndarray:
+    """What `selector` reads for one run: its features, then (if it reads geometry) the object
+    measured around its grasp in `depth`, the image the grasp's pixel belongs to."""
+    if not selector.reads_geometry:
+        return run.features
+    r = run.result
+    return np.concatenate([run.features, object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints, pixel_scale)])
+
+
 def select_among_turns(
     depth: np.ndarray,
     policy: Policy,
@@ -267,10 +382,12 @@ def select_among_turns(
     selector: GraspSelector,
     start_box: Box | None = None,
     turns: Sequence[int] = range(TURNS),
+    pixel_scale: float = 1.0,
 ) -> tuple[TurnedRun, list[TurnedRun], np.ndarray]:
     """(the chosen run, every run, the selector's scores): the zoom loop on each turned image,
-    ranked by the selector (ties keep the earlier turn, so turn 0 first)."""
+    ranked by the selector (ties keep the earlier turn, so turn 0 first). `pixel_scale`: this
+    image's side over the training camera's (object_geometry)."""
     act = feature_actor(policy)
     runs = [run_turned(depth, policy, zoom_config, k, start_box, act) for k in turns]
-    scores = selector.scores(np.stack([r.features for r in runs]))
+    scores = selector.scores(np.stack([selector_inputs(selector, r, depth, pixel_scale) for r in runs]))
     return runs[int(np.argmax(scores))], runs, scores

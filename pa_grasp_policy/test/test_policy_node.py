@@ -236,7 +236,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         weights = np.random.default_rng(seed).normal(size=features[0].shape[0])
         if int(np.argmax([f @ weights for f in features])) != 0:
             break
-    selector = GraspSelector(np.zeros_like(weights), np.ones_like(weights), weights, 0.0, sha)
+    selector = GraspSelector.linear(np.zeros_like(weights), np.ones_like(weights), weights, 0.0, sha)
     chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector)
     assert chosen.turns != 0
     path = selector.save(tmp_path / "selector.json")

@@ -16,13 +16,16 @@ from pa_grasp_policy.checkpoint import save_checkpoint
 from pa_grasp_policy.distribution import Action
 from pa_grasp_policy.evaluate import main as eval_main
 from pa_grasp_policy.network import NetworkConfig
+from pa_grasp_policy.object_geometry import GEOMETRY_NAMES
 from pa_grasp_policy.policy import Policy
 from pa_grasp_policy.selector_cli import main as selector_main
 from pa_grasp_policy.selector_cli import target_fraction
 from pa_grasp_policy.turn_selection import (
     GraspSelector,
+    MlpFitConfig,
     SelectorError,
     camera_looks_down,
+    fit_mlp_selector,
     fit_selector,
     run_turned,
     select_among_turns,
@@ -104,11 +107,11 @@ def test_the_choice_follows_the_selector_scores_and_ties_keep_turn_zero():
     policy, config = small_policy(), ZoomConfig(input_size=32)
     d = run_turned(depth, policy, config, 0).features.shape[0]
     sha = weights_sha256(policy)
-    flat = GraspSelector(np.zeros(d), np.ones(d), np.zeros(d), 0.0, sha)
+    flat = GraspSelector.linear(np.zeros(d), np.ones(d), np.zeros(d), 0.0, sha)
     chosen, runs, scores = select_among_turns(depth, policy, config, flat)
     assert chosen.turns == 0 and np.all(scores == 0.0)
     weights = np.random.default_rng(3).normal(size=d)
-    ranked = GraspSelector(np.zeros(d), np.ones(d), weights, 0.0, sha)
+    ranked = GraspSelector.linear(np.zeros(d), np.ones(d), weights, 0.0, sha)
     chosen, runs, scores = select_among_turns(depth, policy, config, ranked)
     assert chosen.turns == int(np.argmax([r.features @ weights for r in runs]))
     assert chosen.result.grasp_uv == runs[chosen.turns].result.grasp_uv
@@ -119,17 +122,43 @@ def test_fit_learns_which_grasps_lift_and_the_file_round_trips(tmp_path):
     x = rng.normal(size=(400, 5))
     lifted = x[:, 2] + 0.3 * rng.normal(size=400) > 0
     selector = fit_selector(x, lifted, "abc", provenance={"note": "synthetic"})
-    assert np.argmax(np.abs(selector.weights * 1.0)) == 2 and selector.weights[2] > 0
+    weights = selector.layers[0][0][0]
+    assert len(selector.layers) == 1 and np.argmax(np.abs(weights)) == 2 and weights[2] > 0
     assert np.mean((selector.scores(x) > 0) == lifted) > 0.85
     path = selector.save(tmp_path / "selector.json")
     assert path.stat().st_mode & 0o777 == 0o644 and not list(tmp_path.glob(".*.tmp"))
     again = GraspSelector.load(path)
     np.testing.assert_allclose(again.scores(x), selector.scores(x))
     assert again.provenance == {"note": "synthetic"}
-    with pytest.raises(SelectorError, match="reads 5 features"):
+    with pytest.raises(SelectorError, match="reads 5 inputs"):
         again.scores(x[:, :4])
     with pytest.raises(ValueError, match="all the same"):
         fit_selector(x, np.ones(400, bool), "abc")
+
+
+def test_a_network_selector_learns_what_a_linear_one_cannot_and_round_trips(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2000, 4))
+    lifted = np.abs(x[:, 1]) < 0.7  # lifts in a band: no linear score ranks this
+    linear = fit_selector(x, lifted, "abc")
+    network = fit_mlp_selector(x, lifted, "abc", "features", MlpFitConfig(hidden=(16,), epochs=30), {"note": "x"})
+    assert network.provenance == {"model": "mlp 16", "epochs": 30, "seed": 0, "note": "x"}
+    accuracy = {name: np.mean((s.scores(x) > 0) == lifted) for name, s in (("linear", linear), ("mlp", network))}
+    assert accuracy["mlp"] > 0.9 and accuracy["linear"] < 0.75, accuracy
+    again = GraspSelector.load(network.save(tmp_path / "mlp.json"))
+    assert [w.shape for w, _ in again.layers] == [(16, 4), (1, 16)] and again.inputs == "features"
+    np.testing.assert_allclose(again.scores(x), network.scores(x), rtol=1e-6, atol=1e-6)
+    same_seed = fit_mlp_selector(x, lifted, "abc", "features", MlpFitConfig(hidden=(16,), epochs=30))
+    np.testing.assert_array_equal(same_seed.scores(x), network.scores(x))  # seeded: refits are identical
+
+
+def test_a_format_1_selector_file_still_loads_as_the_logistic_regression_it_was(tmp_path):
+    old = {"format": 1, "kind": "pa_grasp_turn_selector", "weights_sha256": "abc", "bias": 0.5}
+    old |= {"mean": [1.0, 0.0], "std": [2.0, 1.0], "weights": [1.0, -1.0]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    selector = GraspSelector.load(tmp_path / "old.json")
+    assert selector.inputs == "features" and not selector.reads_geometry
+    assert selector.scores(np.array([[3.0, 2.0]]))[0] == pytest.approx((3 - 1) / 2 - 2 + 0.5)
 
 
 def test_bad_selector_files_and_other_weights_are_refused(tmp_path):
@@ -141,11 +170,21 @@ def test_bad_selector_files_and_other_weights_are_refused(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({"kind": "something else"}))
     with pytest.raises(SelectorError, match="not a pa_grasp turn selector"):
         GraspSelector.load(tmp_path / "other.json")
-    good = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
+    good = GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
     bad = good.to_dict() | {"std": [1.0, 0.0, 1.0]}
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(SelectorError, match="std > 0"):
         GraspSelector.load(tmp_path / "bad.json")
+    for broken, why in (
+        ({"layers": [{"weight": [[1.0, 1.0]], "bias": [0.0]}]}, "layer 0 has weight"),
+        ({"layers": [{"weight": [[1.0] * 3] * 2, "bias": [0.0, 0.0]}]}, "must give one score"),
+        ({"inputs": "features+colour"}, "knows features"),
+        ({"format": 7}, "selector format 7"),
+        ({"layers": [{"weight": [[1.0, float("nan"), 1.0]], "bias": [0.0]}]}, "non-finite"),
+    ):
+        (tmp_path / "broken.json").write_text(json.dumps(good.to_dict() | broken))
+        with pytest.raises(SelectorError, match=why):
+            GraspSelector.load(tmp_path / "broken.json")
     good.check_policy(small_policy(0))
     with pytest.raises(SelectorError, match="fitted for policy weights"):
         good.check_policy(small_policy(1))
@@ -163,7 +202,7 @@ def test_camera_looks_down():
 
 def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     checkpoint = save_checkpoint(tmp_path / "tiny.pt", small_policy(0))
-    other = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(1)))
+    other = GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(1)))
     other.save(tmp_path / "other.json")
     base = ["--checkpoint", str(checkpoint), "--attempts", "1", "--seeds", "1", "--quiet"]
     assert eval_main([*base, "--selector", str(tmp_path / "other.json")]) == 2
@@ -172,7 +211,7 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     assert "selector not found" in capsys.readouterr().err
     assert eval_main(["--baseline", "heuristic", "--selector", "shipped", "--attempts", "1", "--seeds", "1"]) == 2
     assert "does not apply to a baseline" in capsys.readouterr().err
-    mine = GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
+    mine = GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
     mine.save(tmp_path / "mine.json")
     assert eval_main([*base, "--selector", str(tmp_path / "mine.json"), "--camera-angle", "60"]) == 2
     assert "looking straight down" in capsys.readouterr().err
@@ -193,6 +232,13 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     assert "different policy weights" in capsys.readouterr().err
     assert selector_main(["fit", str(tmp_path / "a.npz"), "--label", "robust", "--out", str(tmp_path / "s.json")]) == 2
     assert "collect it with --small-errors" in capsys.readouterr().err
+    assert (
+        selector_main(
+            ["fit", str(tmp_path / "a.npz"), "--inputs", "features+geometry", "--out", str(tmp_path / "g.json")]
+        )
+        == 2
+    )
+    assert "add them with pa-grasp-selector measure" in capsys.readouterr().err
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     assert selector_main(["fit", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "s.json")]) == 2
     assert "not a pa-grasp-selector collection" in capsys.readouterr().err
@@ -213,7 +259,7 @@ def test_score_counts_what_the_selectors_choice_lifted_in_a_held_out_collection(
     features[:, 2, 0] = 1.0
     lifted = np.array([[True, False, True, False], [True, True, False, True], [False, False, True, False]])
     np.savez(tmp_path / "held_out.npz", features=features, lifted=lifted, seed=[5, 5, 6], weights_sha256="abc")
-    GraspSelector(np.zeros(3), np.ones(3), np.array([1.0, 0, 0]), 0.0, "abc").save(tmp_path / "s.json")
+    GraspSelector.linear(np.zeros(3), np.ones(3), np.array([1.0, 0, 0]), 0.0, "abc").save(tmp_path / "s.json")
     out = tmp_path / "score.json"
     assert selector_main(["score", str(tmp_path / "s.json"), str(tmp_path / "held_out.npz"), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
@@ -222,7 +268,7 @@ def test_score_counts_what_the_selectors_choice_lifted_in_a_held_out_collection(
     assert (report["gained_vs_turn0"], report["lost_vs_turn0"]) == (1, 1)
     assert report["mean_turn_lifts"] == pytest.approx(6 / 4)
     assert "the selector's choice lifts 2" in capsys.readouterr().out
-    GraspSelector(np.zeros(3), np.ones(3), np.ones(3), 0.0, "other").save(tmp_path / "other.json")
+    GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, "other").save(tmp_path / "other.json")
     assert selector_main(["score", str(tmp_path / "other.json"), str(tmp_path / "held_out.npz")]) == 2
     assert "fitted for policy weights" in capsys.readouterr().err
 
@@ -256,16 +302,31 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
         # Each turn's grasp was found on another image, so the four are not all the same grasp.
         assert np.ptp(grasp[..., :2], axis=1).max() > 0
         assert bool(collected["complete"]) and list(collected["seed"]) == [900] * 4 + [901] * 4
+        assert collected["geometry"].shape == (8, 4, len(GEOMETRY_NAMES))
+        assert np.all(collected["geometry"][..., GEOMETRY_NAMES.index("h_max")] > 0.01)  # an object in every window
         lifted = collected["lifted"].copy()
+        arrays = dict(collected)
+    # measure adds the same measurements to a collection made without them, from the saved
+    # grasps or (older collections) from the grasps computed again on the re-rendered scenes.
+    for dropped in (("geometry",), ("geometry", "grasp")):
+        older = tmp_path / f"older_{len(dropped)}.npz"
+        np.savez(older, **{k: v for k, v in arrays.items() if k not in dropped})
+        assert selector_main(["measure", str(older)]) == 0
+        with np.load(older) as measured:
+            np.testing.assert_allclose(measured["geometry"], arrays["geometry"], atol=1e-5)
+            assert measured["lifted"].tolist() == arrays["lifted"].tolist()
     assert 0 < lifted.sum() < lifted.size  # these scenes have both outcomes (fit needs them)
     assert selector_main(["fit", str(data), "--l2", "1.0", "--label", "robust", "--out", str(tmp_path / "r.json")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["provenance"]["label"] == "robust"
     assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
+    mlp = ["fit", str(data), "--model", "mlp", "--inputs", "features+geometry", "--label", "robust"]
+    assert selector_main([*mlp, "--out", str(tmp_path / "m.json")]) == 0
+    assert GraspSelector.load(tmp_path / "m.json").reads_geometry
     out = tmp_path / "eval.json"
     base = ["--attempts", "2", "--seeds", "1", "--first-seed", "900", "--quiet", "--json", str(out)]
-    assert eval_main([*base, "--selector", str(tmp_path / "s.json")]) == 0
+    assert eval_main([*base, "--selector", str(tmp_path / "m.json")]) == 0
     report = json.loads(out.read_text())
-    assert report["attempts"] == 2 and report["turn_selector"] == str(tmp_path / "s.json")
+    assert report["attempts"] == 2 and report["turn_selector"] == str(tmp_path / "m.json")
     assert "turn selector" in report["who"]
 
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from geometry_cv import CACHE, GEOMETRY_NAMES, fit_mlp, geometry, window_heights
+from geometry_cv import CACHE, fit_mlp
 from patch_critic import render_depths
 
-from pa_grasp_policy.evaluate import SHIPPED_SELECTOR, load_policy
+from pa_grasp_policy.evaluate import load_policy
+from pa_grasp_policy.object_geometry import GEOMETRY_NAMES, object_geometry
 from pa_grasp_policy.turn_selection import TURNS, GraspSelector, feature_actor, run_turned
-from pa_grasp_policy.zoom_env import result_to_command
 
 HERE = Path(__file__).resolve().parent
 TRAIN = [HERE / f"robust_more_single_seen_s{s}.npz" for s in ("1200x15", "1215x15", "1400x30", "1430x30")]
@@ -47,15 +47,14 @@ def held_out_geometry(path: Path) -> np.ndarray:
     depths = render_depths(data)
     policy, zoom_cfg, _ = load_policy(None)
     act = feature_actor(policy)
-    out = np.zeros((len(depths), TURNS, len(GEOMETRY_NAMES) + 7))
+    out = np.zeros((len(depths), TURNS, len(GEOMETRY_NAMES)))
     worst = 0.0
     for i, depth in enumerate(depths):
         for k in range(TURNS):
             run = run_turned(depth, policy, zoom_cfg, k, act=act)
             worst = max(worst, float(np.abs(run.features - data["features"][i, k]).max()))
-            c = result_to_command(run.result)
-            out[i, k, : len(GEOMETRY_NAMES)] = geometry(window_heights(depth, c.u, c.v, c.yaw))
-            out[i, k, len(GEOMETRY_NAMES) :] = [math.sin(c.roll), math.cos(c.roll), c.pitch, c.spread, *c.fingers]
+            r = run.result
+            out[i, k] = object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints)
     print(f"{path.name}: recomputed features differ from the saved ones by at most {worst:.2e}", flush=True)
     if worst > 1e-3:
         raise SystemExit(f"{path.name}: the recomputed grasps are not the collected ones")
@@ -76,7 +75,8 @@ def main() -> None:
     lifted = np.concatenate([d["lifted"] for d in train])
     errors = np.concatenate([d["lifted_with_errors"] for d in train])
     scores = fit_mlp(x, (lifted + errors.sum(-1)) / (1 + errors.shape[-1]))
-    shipped = GraspSelector.load(SHIPPED_SELECTOR)
+    # the selector shipped before this one (the linear one, git show cdf4742:pa_grasp_policy/...)
+    shipped = GraspSelector.load(HERE.parents[1] / "turn_selector" / "linear_selector_2026-11-30.json")
     totals = {"mlp": 0, "shipped": 0, "gained": 0, "lost": 0}
     for name, path in HELD_OUT.items():
         data = np.load(path)
