@@ -52,7 +52,8 @@ def window_heights(
         raise ValueError(f"depth must be a 2-D image with some finite values, got shape {depth.shape}")
     if not pixel_scale > 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
-    filled = np.where(np.isfinite(depth), depth, np.nanmax(depth)).astype(np.float32)
+    finite = np.isfinite(depth)
+    filled = np.where(finite, depth, depth[finite].max()).astype(np.float32)  # holes read as table or below
     table = float(np.median(filled))
     n = config.window_px
     c, s = math.cos(yaw), math.sin(yaw)

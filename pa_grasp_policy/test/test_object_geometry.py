@@ -56,6 +56,22 @@ def test_a_finer_camera_with_pixel_scale_measures_the_same_object():
     np.testing.assert_allclose(fine[sizes], coarse[sizes], atol=1.0)
 
 
+def test_invalid_depth_pixels_read_as_the_farthest_valid_depth():
+    clean = measured_at_centre(box_scene())
+    holes = box_scene()
+    holes[::7, ::5] = np.nan
+    holes[3, :] = np.inf
+    measured = measured_at_centre(holes)
+    assert (
+        np.all(np.isfinite(measured))
+        and measured[GEOMETRY_NAMES.index("width_x")] == clean[GEOMETRY_NAMES.index("width_x")]
+    )
+
+
+def measured_at_centre(depth):
+    return object_geometry(depth, (79.5, 79.5), (0, 0, 0.0), (0, 0, 0, 0))
+
+
 def test_bad_input_is_refused_clearly():
     with pytest.raises(ValueError, match="2-D image"):
         object_geometry(np.full((8, 8), np.nan), (4, 4), (0, 0, 0), (0, 0, 0, 0))
