@@ -215,8 +215,9 @@ def fit(args) -> int:
     }
     flat_x, flat_t = x.reshape(-1, x.shape[-1]), data.targets.reshape(-1)
     if args.model == "linear":
-        selector = fit_selector(flat_x, flat_t, data.weights_sha256, args.l2, {**provenance, "l2": args.l2})
-        selector.inputs = args.inputs
+        selector = fit_selector(
+            flat_x, flat_t, data.weights_sha256, args.l2, {**provenance, "l2": args.l2}, args.inputs
+        )
     else:
         selector = fit_mlp_selector(
             flat_x, flat_t, data.weights_sha256, args.inputs, MlpFitConfig(seed=args.seed), provenance

@@ -151,14 +151,18 @@ class GraspSelector:
     provenance: dict = field(default_factory=dict)
 
     @classmethod
-    def linear(cls, mean, std, weights, bias: float, weights_sha: str, provenance: dict | None = None):
+    def linear(
+        cls, mean, std, weights, bias: float, weights_sha: str, provenance: dict | None = None, inputs: str = "features"
+    ):
+        """A logistic regression: score = weights · (x - mean) / std + bias."""
         w = np.asarray(weights, dtype=np.float64)
         return cls(
             np.asarray(mean, np.float64),
             np.asarray(std, np.float64),
             [(w[None], np.array([bias]))],
             weights_sha,
-            provenance=dict(provenance or {}),
+            inputs,
+            dict(provenance or {}),
         )
 
     @property
@@ -226,6 +230,8 @@ class GraspSelector:
             raise SelectorError(f"{where} reads inputs {inputs!r}; this code knows {', '.join(INPUTS)}")
         if not (mean.ndim == 1 and mean.shape == std.shape) or not np.all(std > 0):
             raise SelectorError(f"{where}: mean and std must be equal-length vectors, std > 0")
+        if not layers:
+            raise SelectorError(f"{where} has no layers")
         width = len(mean)
         for i, (w, b) in enumerate(layers):
             if w.ndim != 2 or w.shape[1] != width or b.shape != (w.shape[0],):
@@ -254,7 +260,9 @@ class GraspSelector:
         return cls.from_dict(d, str(path))
 
 
-def _checked(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _checked(features: np.ndarray, targets: np.ndarray, input_kind: str) -> tuple[np.ndarray, np.ndarray]:
+    if input_kind not in INPUTS:
+        raise ValueError(f"input_kind must be one of {INPUTS}, got {input_kind!r}")
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(targets, dtype=np.float64)
     if x.ndim != 2 or y.shape != (x.shape[0],):
@@ -265,10 +273,15 @@ def _checked(features: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def fit_selector(
-    features: np.ndarray, lifted: np.ndarray, weights_sha: str, l2: float = 1e-2, provenance: dict | None = None
+    features: np.ndarray,
+    lifted: np.ndarray,
+    weights_sha: str,
+    l2: float = 1e-2,
+    provenance: dict | None = None,
+    input_kind: str = "features",
 ) -> GraspSelector:
     """L2-regularised logistic regression (L-BFGS) of `lifted` (n,) in [0, 1] on `features` (n, d)."""
-    x, y = _checked(features, lifted)
+    x, y = _checked(features, lifted, input_kind)
     mean, std = x.mean(0), x.std(0) + 1e-6
     xt, yt = torch.from_numpy((x - mean) / std), torch.from_numpy(y)
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
@@ -282,7 +295,8 @@ def fit_selector(
         return loss
 
     opt.step(closure)
-    return GraspSelector.linear(mean, std, w.detach().numpy(), float(b.detach()[0]), weights_sha, provenance)
+    weights, bias = w.detach().numpy(), float(b.detach()[0])
+    return GraspSelector.linear(mean, std, weights, bias, weights_sha, provenance, input_kind)
 
 
 @dataclass(frozen=True)
@@ -304,9 +318,7 @@ def fit_mlp_selector(
     provenance: dict | None = None,
 ) -> GraspSelector:
     """A ReLU network fitted to `targets` (n,) in [0, 1] (binary cross-entropy, AdamW, seeded)."""
-    x, y = _checked(inputs, targets)
-    if input_kind not in INPUTS:
-        raise ValueError(f"input_kind must be one of {INPUTS}, got {input_kind!r}")
+    x, y = _checked(inputs, targets, input_kind)
     torch.manual_seed(config.seed)
     mean, std = x.mean(0), x.std(0) + 1e-6
     xt = torch.from_numpy(((x - mean) / std).astype(np.float32))

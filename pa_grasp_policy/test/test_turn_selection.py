@@ -180,6 +180,7 @@ def test_bad_selector_files_and_other_weights_are_refused(tmp_path):
         ({"layers": [{"weight": [[1.0] * 3] * 2, "bias": [0.0, 0.0]}]}, "must give one score"),
         ({"inputs": "features+colour"}, "knows features"),
         ({"format": 7}, "selector format 7"),
+        ({"layers": []}, "no layers"),
         ({"layers": [{"weight": [[1.0, float("nan"), 1.0]], "bias": [0.0]}]}, "non-finite"),
     ):
         (tmp_path / "broken.json").write_text(json.dumps(good.to_dict() | broken))
