@@ -31,6 +31,7 @@ from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.evaluate import load_policy  # noqa: E402
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
 from pa_grasp_policy.network import NetworkConfig  # noqa: E402
+from pa_grasp_policy.object_geometry import object_geometry  # noqa: E402
 from pa_grasp_policy.policy import Policy  # noqa: E402
 from pa_grasp_policy.policy_node import PolicyNode  # noqa: E402
 from pa_grasp_policy.turn_selection import (  # noqa: E402
@@ -230,15 +231,30 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     policy, zoom_config, world = load_policy(checkpoint)
     # The node scales the smallest zoom box from the trained camera's pixels to the image's.
     zoom_config = zoom_config.for_image(scene_depth().shape, world.camera.width)
-    features = [run_turned(scene_depth(), policy, zoom_config, k).features for k in range(4)]
+    runs = [run_turned(scene_depth(), policy, zoom_config, k) for k in range(4)]
     sha = weights_sha256(policy)
-    for seed in range(20):  # a selector that prefers a turned image, so the test tells the paths apart
-        weights = np.random.default_rng(seed).normal(size=features[0].shape[0])
-        if int(np.argmax([f @ weights for f in features])) != 0:
+    # The selector reads the object measured around each grasp too, in training-camera pixels:
+    # this 80 x 96 image is half the trained 160 px camera, so the node must measure at scale 0.5.
+    scale = min(scene_depth().shape) / world.camera.width
+
+    def inputs(run, pixel_scale):
+        r = run.result
+        return np.concatenate(
+            [run.features, object_geometry(scene_depth(), r.grasp_uv, r.grasp_rpy, r.hand_joints, pixel_scale)]
+        )
+
+    at_scale, unscaled = (np.stack([inputs(r, ps) for r in runs]) for ps in (scale, 1.0))
+    mean, std = at_scale.mean(0), at_scale.std(0) + 1.0
+    for seed in range(200):  # one that prefers a turned image, and another one if measured unscaled
+        weights = np.random.default_rng(seed).normal(size=at_scale.shape[1])
+        weights[: len(runs[0].features)] = 0.0  # the measurements alone decide
+        pick, wrong_pick = (int(np.argmax((x - mean) / std @ weights)) for x in (at_scale, unscaled))
+        if pick != 0 and pick != wrong_pick:
             break
-    selector = GraspSelector.linear(np.zeros_like(weights), np.ones_like(weights), weights, 0.0, sha)
-    chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector)
-    assert chosen.turns != 0
+    assert pick != 0 and pick != wrong_pick, "no selector found that tells the paths apart"
+    selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
+    chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
+    assert chosen.turns == pick
     path = selector.save(tmp_path / "selector.json")
     with node_graph(checkpoint, Parameter("turn_selector", value=str(path))) as (_, robot, client):
         robot.publishing = True
