@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from folds import scene_folds  # beside this script
-from geometry_cv import collection_geometry, fit_mlp
+from geometry_cv import fit_mlp, robust_scenes
 
 HERE = Path(__file__).resolve().parent
 SEEDS = range(5)
@@ -24,14 +24,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
-    files = [HERE / f"robust_more_single_seen_s{s}.npz" for s in ("1200x15", "1215x15", "1400x30", "1430x30")]
-    data = [np.load(f) for f in files]
-    x = np.concatenate(
-        [np.concatenate([d["features"] for d in data]), np.concatenate([collection_geometry(f) for f in files])], -1
-    ).astype(np.float64)
-    lifted = np.concatenate([d["lifted"] for d in data])
-    errors = np.concatenate([d["lifted_with_errors"] for d in data])
-    robust = (lifted + errors.sum(-1)) / (1 + errors.shape[-1])
+    _, x, lifted, robust = robust_scenes()
     totals = {"single_seed0": 0, "mean_of_5_seeds": 0, **{f"seed{s}": 0 for s in SEEDS}}
     for train, test in scene_folds(len(lifted)):
         rows = np.arange(len(test))

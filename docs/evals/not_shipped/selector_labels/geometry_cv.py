@@ -55,6 +55,17 @@ def collection_geometry(path: Path) -> np.ndarray:
     return out
 
 
+def robust_scenes():
+    """The 3,600 robust scenes: (policy features, features + measurements, lifted, robust fractions)."""
+    files = [HERE / f"robust_more_single_seen_s{s}.npz" for s in ("1200x15", "1215x15", "1400x30", "1430x30")]
+    data = [np.load(f) for f in files]
+    policy = np.concatenate([d["features"] for d in data]).astype(np.float64)
+    x = np.concatenate([policy, np.concatenate([collection_geometry(f) for f in files])], -1)
+    lifted = np.concatenate([d["lifted"] for d in data])
+    errors = np.concatenate([d["lifted_with_errors"] for d in data])
+    return policy, x, lifted, (lifted + errors.sum(-1)) / (1 + errors.shape[-1])
+
+
 def fit_mlp(x, target, seed: int = 0):
     """The network selector (64-64 ReLU, 40 epochs; first written here, now the package's)."""
     selector = fit_mlp_selector(x.reshape(-1, x.shape[-1]), target.reshape(-1), "", "features", MlpFitConfig(seed=seed))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from folds import scene_folds  # beside this script
-from geometry_cv import collection_geometry, fit_mlp, linear
+from geometry_cv import fit_mlp, linear, robust_scenes
 
 HERE = Path(__file__).resolve().parent
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -24,15 +24,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
-    files = [HERE / f"robust_more_single_seen_s{s}.npz" for s in ("1200x15", "1215x15", "1400x30", "1430x30")]
-    data = [np.load(f) for f in files]
-    x = np.concatenate(
-        [np.concatenate([d["features"] for d in data]), np.concatenate([collection_geometry(f) for f in files])], -1
-    ).astype(np.float64)
-    policy = np.concatenate([d["features"] for d in data]).astype(np.float64)
-    lifted = np.concatenate([d["lifted"] for d in data])
-    errors = np.concatenate([d["lifted_with_errors"] for d in data])
-    robust = (lifted + errors.sum(-1)) / (1 + errors.shape[-1])
+    policy, x, lifted, robust = robust_scenes()
     rng = np.random.default_rng(0)
     curve = {}
     for fraction in FRACTIONS:
