@@ -47,6 +47,7 @@ from pa_grasp_policy.turn_selection import (
     feature_actor,
     fit_mlp_selector,
     fit_selector,
+    run_geometry,
     run_turned,
     weights_sha256,
 )
@@ -87,8 +88,7 @@ def collect(args) -> int:
                     world.restore(snapshot)
                 scene["lifted"].append(bool(world.execute(command, attempt.depth).success))
                 scene["features"].append(run.features)
-                r = run.result
-                scene["geometry"].append(object_geometry(attempt.depth, r.grasp_uv, r.grasp_rpy, r.hand_joints))
+                scene["geometry"].append(run_geometry(run, attempt.depth))
                 scene["grasp"].append(
                     [command.u, command.v, command.roll, command.pitch, command.yaw, command.spread, *command.fingers]
                 )
@@ -312,8 +312,7 @@ def measure(args) -> int:
                 if not np.allclose(run.features, features[i, k], atol=1e-3):
                     raise SelectorError(f"{path}: scene {i} (seed {seeds[i]}) does not render as it was collected")
                 if "grasp" not in data:
-                    r = run.result
-                    geometry[i, k] = object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints)
+                    geometry[i, k] = run_geometry(run, depth)
             if "grasp" in data:
                 for k, (u, v, roll, pitch, yaw, *hand) in enumerate(data["grasp"][i]):
                     geometry[i, k] = object_geometry(depth, (u, v), (roll, pitch, yaw), hand)

@@ -378,13 +378,18 @@ def run_turned(
     return TurnedRun(turns, result, original, grasp_features(result))
 
 
+def run_geometry(run: TurnedRun, depth: np.ndarray, pixel_scale: float = 1.0) -> np.ndarray:
+    """The object measured around the run's grasp (in the original image) in `depth`."""
+    r = run.result
+    return object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints, pixel_scale)
+
+
 def selector_inputs(selector: GraspSelector, run: TurnedRun, depth: np.ndarray, pixel_scale: float = 1.0) -> np.ndarray:
     """What `selector` reads for one run: its features, then (if it reads geometry) the object
     measured around its grasp in `depth`, the image the grasp's pixel belongs to."""
     if not selector.reads_geometry:
         return run.features
-    r = run.result
-    return np.concatenate([run.features, object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints, pixel_scale)])
+    return np.concatenate([run.features, run_geometry(run, depth, pixel_scale)])
 
 
 def select_among_turns(

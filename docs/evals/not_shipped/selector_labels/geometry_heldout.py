@@ -25,8 +25,8 @@ from geometry_cv import CACHE, fit_mlp
 from patch_critic import render_depths
 
 from pa_grasp_policy.evaluate import load_policy
-from pa_grasp_policy.object_geometry import GEOMETRY_NAMES, object_geometry
-from pa_grasp_policy.turn_selection import TURNS, GraspSelector, feature_actor, run_turned
+from pa_grasp_policy.object_geometry import GEOMETRY_NAMES
+from pa_grasp_policy.turn_selection import TURNS, GraspSelector, feature_actor, run_geometry, run_turned
 
 HERE = Path(__file__).resolve().parent
 TRAIN = [HERE / f"robust_more_single_seen_s{s}.npz" for s in ("1200x15", "1215x15", "1400x30", "1430x30")]
@@ -53,8 +53,7 @@ def held_out_geometry(path: Path) -> np.ndarray:
         for k in range(TURNS):
             run = run_turned(depth, policy, zoom_cfg, k, act=act)
             worst = max(worst, float(np.abs(run.features - data["features"][i, k]).max()))
-            r = run.result
-            out[i, k] = object_geometry(depth, r.grasp_uv, r.grasp_rpy, r.hand_joints)
+            out[i, k] = run_geometry(run, depth)
     print(f"{path.name}: recomputed features differ from the saved ones by at most {worst:.2e}", flush=True)
     if worst > 1e-3:
         raise SystemExit(f"{path.name}: the recomputed grasps are not the collected ones")

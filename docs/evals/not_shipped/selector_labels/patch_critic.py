@@ -26,23 +26,16 @@ import numpy as np
 import torch
 from folds import scene_folds  # beside this script
 
+from pa_grasp_policy.selector_cli import rendered_depths
 from pa_grasp_policy.turn_selection import TURNS, fit_selector
-from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
-from pa_grasp_sim.world import GraspWorld, WorldConfig
+from pa_grasp_sim.world import WorldConfig
 
 HERE = Path(__file__).resolve().parent
 WINDOW, PATCH = 48, 24
 
 
 def render_depths(collection) -> np.ndarray:
-    seeds = np.asarray(collection["seed"])
-    first, count = int(seeds.min()), len(np.unique(seeds))
-    cfg = EvalConfig("single", str(collection["objects"]), len(seeds), count, first, world=WorldConfig())
-    depths = []
-    with GraspWorld(cfg.world, cfg.objects, seed=EVAL_SEED_BASE) as world:
-        for attempt in protocol_attempts(world, cfg):
-            depths.append(attempt.depth.astype(np.float32))
-    return np.stack(depths)
+    return np.stack(rendered_depths(collection, WorldConfig())).astype(np.float32)
 
 
 def patch(depth: np.ndarray, u: float, v: float, yaw: float) -> np.ndarray:
