@@ -120,6 +120,7 @@ def test_sim_camera_and_offsets_match_the_simulator():
     assert data["sim_bridge_node"]["ros__parameters"]["camera_px"] == CameraConfig().width  # the shipped model's
     policy = data["policy_node"]["ros__parameters"]
     assert policy["grasp_offset_m"] == pytest.approx(ExecutionConfig().grasp_offset_m)
+    assert policy["table_z_m"] == pytest.approx(0.0 - WorldConfig().arm_base_position[2])  # table top: world z = 0
     real = load("real")
     assert math.isclose(real["executor_node"]["ros__parameters"]["pregrasp_offset_m"], 0.05)  # DESIGN: 5 cm
 

@@ -31,6 +31,8 @@ class PolicyNodeConfig:
     seed: int = 0
     torch_threads: int = 1
     turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
+    depth_twin: bool = True
+    table_z_m: float = 0.0
 
     def __post_init__(self):
         self.camera_pose_xyz_quat = [float(x) for x in self.camera_pose_xyz_quat]
@@ -57,12 +59,21 @@ class PolicyNodeConfig:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
         if not self.turn_selector:
             raise ValueError("turn_selector must be 'shipped', 'none' or a selector file")
+        if not np.isfinite(self.table_z_m):
+            raise ValueError(f"table_z_m must be finite, got {self.table_z_m}")
         if not self.base_frame:
             raise ValueError("base_frame must not be empty")
 
     @property
     def T_base_camera(self) -> np.ndarray:
         return pose_from_xyz_quat(self.camera_pose_xyz_quat)
+
+    @property
+    def T_table_camera(self) -> np.ndarray:
+        """The camera in the depth twin's frame: base_frame moved down to the table top."""
+        T = self.T_base_camera.copy()
+        T[2, 3] -= self.table_z_m
+        return T
 
 
 DESCRIPTIONS = {
@@ -89,6 +100,10 @@ DESCRIPTIONS = {
     "turn_selector": "deterministic goals choose among the policy's grasps on the image turned by 0-3 quarter"
     " turns with this selector: 'shipped' (the shipped model's, if that model is loaded), 'none', or a file from"
     " pa-grasp-selector fit; used only while the camera looks straight down (camera_pose_xyz_quat)",
+    "depth_twin": "with a turn selector: try each turned grasp on a physics twin built from the depth image"
+    " (pa_grasp_sim.depth_twin, ~2.5 s per goal) and take the one that lifts most often there, the selector"
+    " breaking ties",
+    "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
 }
 READ_ONLY = frozenset(
     {
@@ -100,5 +115,6 @@ READ_ONLY = frozenset(
         "torch_threads",
         "base_frame",
         "turn_selector",
+        "depth_twin",
     }
 )

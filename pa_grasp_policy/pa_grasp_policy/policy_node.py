@@ -64,7 +64,9 @@ from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_prop
 from pa_grasp_policy.node_config import DESCRIPTIONS, READ_ONLY, PolicyNodeConfig
 from pa_grasp_policy.turn_selection import SelectorError, camera_looks_down, select_among_turns
 from pa_grasp_policy.zoom import ZoomState
+from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_policy.zoom_image import draw_zoom
+from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 
 F = Grasp.Feedback
 DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
@@ -101,6 +103,9 @@ class PolicyNode(Node):
             ) from None
         self._generator = torch.Generator().manual_seed(self.config.seed)
         self.selector = self._load_selector()
+        # The depth twin's world: one physics client for the node's lifetime, used only with the selector.
+        use_twin = self.selector is not None and self.config.depth_twin
+        self.twin = DepthTwin(TwinConfig(), world_config) if use_twin else None
         # The camera the policy was trained with; its min zoom box counts that camera's pixels.
         self._trained_camera = (world_config.camera.width, world_config.camera.height)
         self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training
@@ -189,6 +194,8 @@ class PolicyNode(Node):
         # Node.destroy_node() leaves action servers/clients (and so the node) alive: destroy them.
         self._server.destroy()
         self._execute_client.destroy()
+        if self.twin is not None:
+            self.twin.close()
         return super().destroy_node()
 
     # ------------------------------------------------------------------ action callbacks
@@ -336,13 +343,31 @@ class PolicyNode(Node):
             goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
         )
         pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
+        twin_scores = None
+        if self.twin is not None:
+            T_table_camera = self.config.T_table_camera
+
+            def twin_scores(runs):
+                self._check_cancel(goal_handle, "before the depth twin")
+                self._feedback(
+                    goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "trying the 4 grasps on the depth twin"
+                )
+                commands = [result_to_command(r.result) for r in runs]
+                return self.twin.scores(frame.depth, frame.intrinsics, T_table_camera, commands)
+
         chosen, _, scores = select_among_turns(
-            frame.depth, self.policy, zoom_config, self.selector, start_box, pixel_scale=pixel_scale
+            frame.depth,
+            self.policy,
+            zoom_config,
+            self.selector,
+            start_box,
+            pixel_scale=pixel_scale,
+            twin_scores=twin_scores,
         )
         result = chosen.result
         self.get_logger().info(
-            f"turn selector: grasp from the image turned by {chosen.turns} quarter turn(s)"
-            f" (scores {', '.join(f'{s:.2f}' for s in scores)})"
+            f"turn selector{' and depth twin' if self.twin is not None else ''}: grasp from the image turned by"
+            f" {chosen.turns} quarter turn(s) (scores {', '.join(f'{s:.3f}' for s in scores)})"
         )
         self._publish_debug_image(frame, result.boxes, result.grasp_uv)
         return result.grasp_uv, result.grasp_rpy, result.hand_joints, list(result.boxes)

@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
 
 TURNS = 4
+TWIN_TIE_WEIGHT = 1e-3  # select_among_turns: the selector breaks ties of the twin scores
 SELECTOR_FORMAT = 2
 
 
@@ -400,11 +401,17 @@ def select_among_turns(
     start_box: Box | None = None,
     turns: Sequence[int] = range(TURNS),
     pixel_scale: float = 1.0,
+    twin_scores: Callable[[list[TurnedRun]], np.ndarray] | None = None,
 ) -> tuple[TurnedRun, list[TurnedRun], np.ndarray]:
-    """(the chosen run, every run, the selector's scores): the zoom loop on each turned image,
+    """(the chosen run, every run, their ranking scores): the zoom loop on each turned image,
     ranked by the selector (ties keep the earlier turn, so turn 0 first). `pixel_scale`: this
-    image's side over the training camera's (object_geometry)."""
+    image's side over the training camera's (object_geometry). `twin_scores(runs)`, when given,
+    ranks first (the fraction of each run's grasp's executions that lift in the depth twin,
+    pa_grasp_sim.depth_twin); the selector then only breaks its ties."""
     act = feature_actor(policy)
     runs = [run_turned(depth, policy, zoom_config, k, start_box, act) for k in turns]
     scores = selector.scores(np.stack([selector_inputs(selector, r, depth, pixel_scale) for r in runs]))
+    if twin_scores is not None:
+        # selector scores are probabilities: at this weight they order only equal twin scores
+        scores = np.asarray(twin_scores(runs), dtype=float) + TWIN_TIE_WEIGHT * scores
     return runs[int(np.argmax(scores))], runs, scores

@@ -31,6 +31,7 @@ from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.evaluate import load_policy  # noqa: E402
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
 from pa_grasp_policy.network import NetworkConfig  # noqa: E402
+from pa_grasp_policy.node_config import PolicyNodeConfig  # noqa: E402
 from pa_grasp_policy.object_geometry import object_geometry  # noqa: E402
 from pa_grasp_policy.policy import Policy  # noqa: E402
 from pa_grasp_policy.policy_node import PolicyNode  # noqa: E402
@@ -41,6 +42,8 @@ from pa_grasp_policy.turn_selection import (  # noqa: E402
     select_among_turns,
     weights_sha256,
 )
+from pa_grasp_policy.zoom_env import result_to_command  # noqa: E402
+from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig  # noqa: E402
 
 CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
 INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
@@ -48,8 +51,10 @@ TIMEOUT_S = 20.0
 
 
 def scene_depth() -> np.ndarray:
+    """A ~5 cm box on the table: small enough that some of an untrained policy's grasps lift its
+    depth twin and others do not."""
     depth = np.full((80, 96), 0.75, dtype=np.float32)
-    depth[30:45, 50:62] = 0.68
+    depth[34:41, 50:57] = 0.68
     return depth
 
 
@@ -256,7 +261,8 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
     assert chosen.turns == pick
     path = selector.save(tmp_path / "selector.json")
-    with node_graph(checkpoint, Parameter("turn_selector", value=str(path))) as (_, robot, client):
+    parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False)]
+    with node_graph(checkpoint, *parameters) as (_, robot, client):
         robot.publishing = True
         robot.serve_execute()
         status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
@@ -265,6 +271,33 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
         assert len(result.zoom_boxes) == len(chosen.result.boxes)
         assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
+        assert not any("depth twin" in f.stage_description for f in feedback)
+
+    # With the depth twin (the default) the node tries the four grasps on the twin of the image
+    # (its table at base_link's z = 0, the image's 0.75 m plane) and takes the one that lifts most
+    # often there.
+    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
+    with DepthTwin(TwinConfig(), world) as twin:
+        scores = []
+
+        def twin_scores(runs):
+            commands = [result_to_command(r.result) for r in runs]
+            scores.append(twin.scores(scene_depth(), INTRINSICS, T_table_camera, commands))
+            return scores[-1]
+
+        by_twin, _, _ = select_among_turns(
+            scene_depth(), policy, zoom_config, selector, pixel_scale=scale, twin_scores=twin_scores
+        )
+    assert len(set(scores[0])) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
+    parameters = [Parameter("turn_selector", value=str(path))]
+    with node_graph(checkpoint, *parameters) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
+        assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
+        assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
+        assert any("depth twin" in f.stage_description for f in feedback)
 
     # A selector fitted for other weights stops the node at start, naming the parameter.
     torch.manual_seed(1)
@@ -283,3 +316,12 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
             )
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_the_depth_twins_table_is_table_z_m_below_the_camera():
+    T_base_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_base_camera
+    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=0.1).T_table_camera
+    assert T_table_camera[2, 3] == pytest.approx(CAMERA[2] - 0.1)
+    assert np.allclose(T_table_camera[:3, :3], T_base_camera[:3, :3])
+    with pytest.raises(ValueError, match="table_z_m"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=float("nan"))

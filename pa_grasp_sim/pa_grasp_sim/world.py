@@ -7,6 +7,7 @@ removes the objects and drops new ones; the hand is parked out of the way, not r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -212,6 +213,18 @@ class GraspWorld:
         for _ in range(10):
             self.client.stepSimulation()
         self.camera.set_pose(snapshot.T_world_camera)
+        return self.objects
+
+    def load_bodies(self, build: Callable[[bullet_client.BulletClient], list[PlacedObject]], settle_steps: int = 10):
+        """A fresh simulation (table, robot) holding the objects `build(client)` creates, e.g. a
+        depth twin's bodies; their rest positions are where they are after `settle_steps`."""
+        self._build_static()
+        self.scene_seed = None
+        self.objects = list(build(self.client))
+        for _ in range(settle_steps):
+            self.client.stepSimulation()
+        for placed in self.objects:  # lifted is judged against these
+            placed.rest_position = np.asarray(self.client.getBasePositionAndOrientation(placed.body)[0])
         return self.objects
 
     def object_positions(self) -> dict[int, np.ndarray]:

@@ -1,0 +1,205 @@
+"""A physics twin of the scene built from one depth image, to try grasps on before executing one.
+
+The robot knows only the depth image, so the twin is what the image shows: every connected
+region more than `above_table_m` above the table becomes one rigid body of columns standing on
+the table (as tall as the highest point seen in each `cell_m` cell; what is under an overhang is
+taken as solid), grouped into convex pieces of `tile_m` (concave objects stay concave seen from
+above at that resolution). Mass and friction are unknown to a robot: every body gets the object
+set's defaults. A grasp is tried on the twin in the simulator's floating hand, itself and with
+the small execution errors of `grasp_probe.SMALL_ERRORS`; the fraction that lifts is its twin
+score. Choosing among the policy's candidate grasps by that score (turn_selection) is not in the
+paper: measured in docs/experiments.md ("A physics twin from the depth image").
+
+Frames: `T_table_camera` is the camera's optical frame in a frame whose z = 0 plane is the table
+top, z up (the simulator's world frame; on a robot, the base frame moved down to the table).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import ConvexHull
+
+from pa_grasp_sim.grasp import GraspCommand, GraspInputError, grasp_palm_pose
+from pa_grasp_sim.grasp_probe import with_small_errors
+from pa_grasp_sim.objects import ObjectSpec
+from pa_grasp_sim.scene import PlacedObject
+from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+COMPOUND_MAX = 16  # children per pybullet compound shape (a limit of its shared-memory API)
+_CORNERS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
+
+
+@dataclass
+class TwinConfig:
+    cell_m: float = 0.005  # column width
+    tile_m: float = 0.04  # convex piece width: finer is closer to the image and slower
+    above_table_m: float = 0.003  # what is higher than this above the table is an object
+    min_pixels: int = 4  # smaller regions are sensor noise, not objects
+    mass_kg: float = 0.2  # per body (the object set's default)
+    friction: float = 0.9  # the object set's default
+    executions: int = 5  # the grasp itself, then its copies with SMALL_ERRORS
+
+    def __post_init__(self):
+        for name in ("cell_m", "tile_m", "mass_kg", "friction"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"TwinConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.tile_m < self.cell_m:
+            raise ValueError(f"TwinConfig.tile_m ({self.tile_m}) must be at least cell_m ({self.cell_m})")
+        if self.above_table_m < 0:
+            raise ValueError(f"TwinConfig.above_table_m must be >= 0, got {self.above_table_m}")
+        if not 1 <= self.executions <= 5:
+            raise ValueError(f"TwinConfig.executions must be 1-5 (the grasp and up to 4 copies), got {self.executions}")
+
+
+def table_points(depth: np.ndarray, intrinsics, T_table_camera: np.ndarray) -> np.ndarray:
+    """(H, W, 3) every pixel's point in the table frame (NaN where the depth is invalid)."""
+    v, u = np.mgrid[0 : depth.shape[0], 0 : depth.shape[1]]
+    d = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan)
+    p_camera = np.stack([(u - intrinsics.cx) * d / intrinsics.fx, (v - intrinsics.cy) * d / intrinsics.fy, d], -1)
+    return p_camera @ T_table_camera[:3, :3].T + T_table_camera[:3, 3]
+
+
+def object_regions(points: np.ndarray, config: TwinConfig) -> list[np.ndarray]:
+    """The seen points (n, 3) of each connected region above the table, largest first."""
+    with np.errstate(invalid="ignore"):
+        above = points[..., 2] > config.above_table_m
+    labels, count = ndimage.label(above)
+    regions = [points[labels == k] for k in range(1, count + 1)]
+    return sorted((r for r in regions if len(r) >= config.min_pixels), key=len, reverse=True)
+
+
+def convex_pieces(points: np.ndarray, cell_m: float, tile_m: float) -> list[np.ndarray]:
+    """Corner points of each convex piece of one region: columns of cell_m standing on the
+    table, as tall as the highest point in the cell, grouped by tile_m tiles."""
+    cells = np.floor(points[:, :2] / cell_m).astype(int)
+    keys, inverse = np.unique(cells, axis=0, return_inverse=True)
+    height = np.zeros(len(keys))
+    np.maximum.at(height, inverse.ravel(), points[:, 2])
+    tiles = np.floor(keys * cell_m / tile_m + 1e-9).astype(int)
+    pieces = []
+    for tile in np.unique(tiles, axis=0):
+        mine = np.all(tiles == tile, axis=1)
+        xy = ((keys[mine][:, None, :] + _CORNERS) * cell_m).reshape(-1, 2)
+        h = np.repeat(height[mine], len(_CORNERS))
+        pieces.append(np.concatenate([np.c_[xy, h], np.c_[xy, np.zeros_like(h)]]))
+    return pieces
+
+
+class DepthTwin:
+    """Owns one physics world (a floating hand, the table) in which twins are built and grasps
+    tried. `world_config`: the world the policy was trained in (its execution settings: grasp
+    offset, approach, lift); the twin always uses the floating hand."""
+
+    def __init__(self, config: TwinConfig | None = None, world_config: WorldConfig | None = None):
+        self.config = config or TwinConfig()
+        world_config = replace(world_config or WorldConfig(), mode="floating")
+        # The world's object set is never drawn from: twins are built from the image.
+        self.world = GraspWorld(world_config, "seen", seed=0)
+
+    def scores(
+        self, depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, commands: list[GraspCommand]
+    ) -> np.ndarray:
+        """The fraction of each command's executions (itself, then its SMALL_ERRORS copies) that
+        lift something in the twin of this image. A command with no valid depth at its pixel,
+        or an image with nothing above the table, scores 0."""
+        if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
+        T_table_camera = np.asarray(T_table_camera, dtype=float)
+        points = table_points(depth, intrinsics, T_table_camera)
+        regions = object_regions(points, self.config)
+        out = np.zeros(len(commands))
+        if not regions:
+            return out
+        pieces = [convex_pieces(r, self.config.cell_m, self.config.tile_m) for r in regions]
+        offset = self.world.config.execution.grasp_offset_m
+        for i, command in enumerate(commands):
+            copies = [command, *with_small_errors(command, depth.shape)][: self.config.executions]
+            lifted = 0
+            for copy in copies:
+                try:
+                    copy.validate()
+                    surface = _surface_point(depth, intrinsics, T_table_camera, copy)
+                except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
+                    continue
+                self._build(pieces)
+                T_table_palm = grasp_palm_pose(surface, copy, offset)
+                lifted += self.world.execute_pose(T_table_palm, copy.spread, copy.fingers).success
+            out[i] = lifted / len(copies)
+        return out
+
+    def _build(self, pieces_per_region: list[list[np.ndarray]]) -> None:
+        def twin_bodies(c) -> list[PlacedObject]:
+            bodies = []
+            with tempfile.TemporaryDirectory() as folder:
+                for n, pieces in enumerate(pieces_per_region):
+                    body = _twin_body(c, pieces, Path(folder) / str(n), self.config)
+                    spec = ObjectSpec(f"twin_{n}", "primitive", mass=self.config.mass_kg, family="twin")
+                    bodies.append(PlacedObject(body, spec, np.zeros(3)))
+            return bodies
+
+        self.world.load_bodies(twin_bodies)
+
+    def close(self) -> None:
+        self.world.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _surface_point(depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, command: GraspCommand) -> np.ndarray:
+    """Where the grasp pixel's ray meets the surface, as GraspWorld.execute finds it: the depth of
+    the nearest pixel, the ray through the command's own (sub-pixel) coordinates."""
+    u, v = int(round(command.u)), int(round(command.v))
+    d = float(depth[v, u]) if 0 <= v < depth.shape[0] and 0 <= u < depth.shape[1] else float("nan")
+    if not (np.isfinite(d) and d > 0):
+        raise GraspInputError(f"no valid depth at grasp pixel ({command.u:.1f}, {command.v:.1f})")
+    p_camera = intrinsics.pixel_to_point(command.u, command.v, d)
+    return T_table_camera[:3, :3] @ p_camera + T_table_camera[:3, 3]
+
+
+def _twin_body(c, pieces: list[np.ndarray], folder: Path, config: TwinConfig) -> int:
+    """One rigid body of the pieces: 16 convex meshes to a compound shape (pybullet builds
+    compound meshes only from files), the compounds joined by fixed links."""
+    folder.mkdir()
+    centre = np.concatenate(pieces).mean(0) * [1, 1, 0]
+    files = []
+    for i, piece in enumerate(pieces):
+        local = piece - centre
+        hull = ConvexHull(local)
+        index = {v: n + 1 for n, v in enumerate(hull.vertices)}
+        lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in local[hull.vertices]]
+        lines += [f"f {index[a]} {index[b]} {index[d]}" for a, b, d in hull.simplices]
+        path = folder / f"piece{i}.obj"
+        path.write_text("\n".join(lines) + "\n")
+        files.append(str(path))
+    groups = [files[i : i + COMPOUND_MAX] for i in range(0, len(files), COMPOUND_MAX)]
+    shapes = [c.createCollisionShapeArray([c.GEOM_MESH] * len(g), fileNames=g) for g in groups]
+    mass, links = config.mass_kg / len(shapes), len(shapes) - 1
+    body = c.createMultiBody(
+        mass,
+        shapes[0],
+        -1,
+        centre.tolist(),
+        [0, 0, 0, 1],
+        linkMasses=[mass] * links,
+        linkCollisionShapeIndices=shapes[1:],
+        linkVisualShapeIndices=[-1] * links,
+        linkPositions=[[0, 0, 0]] * links,
+        linkOrientations=[[0, 0, 0, 1]] * links,
+        linkInertialFramePositions=[[0, 0, 0]] * links,
+        linkInertialFrameOrientations=[[0, 0, 0, 1]] * links,
+        linkParentIndices=[0] * links,
+        linkJointTypes=[c.JOINT_FIXED] * links,
+        linkJointAxis=[[0, 0, 1]] * links,
+    )
+    for link in range(-1, links):
+        c.changeDynamics(body, link, lateralFriction=config.friction, rollingFriction=0.0005, spinningFriction=0.001)
+    return body

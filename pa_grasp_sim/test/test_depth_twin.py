@@ -1,0 +1,79 @@
+"""The depth twin: built from a rendered depth image only, it has the object's size and place,
+and grasps tried on it behave like grasps on the real object (real PyBullet worlds)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, convex_pieces, object_regions, table_points
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.objects import ObjectSet, ObjectSpec
+from pa_grasp_sim.world import GraspWorld, WorldConfig
+
+IDENTITY = (0.0, 0.0, 0.0, 1.0)
+BOX = ObjectSpec(
+    "test_box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), IDENTITY),), extent=0.08
+)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """(depth, intrinsics, T_world_camera, box position, box AABB) of one box settled on the table."""
+    with GraspWorld(WorldConfig(), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        body = world.objects[0].body
+        position = np.asarray(world.client.getBasePositionAndOrientation(body)[0])
+        aabb = np.asarray(world.client.getAABB(body))
+        yield world.render_depth(), world.camera.intrinsics, world.camera.T_world_camera.copy(), position, aabb
+
+
+def pixel_of(intrinsics, T_world_camera, point) -> tuple[float, float]:
+    T_camera_world = np.linalg.inv(T_world_camera)
+    u, v = intrinsics.point_to_pixel(T_camera_world[:3, :3] @ np.asarray(point) + T_camera_world[:3, 3])
+    return float(round(u)), float(round(v))
+
+
+def test_the_twin_has_the_boxs_size_and_place(scene):
+    depth, intrinsics, T, position, aabb = scene
+    regions = object_regions(table_points(depth, intrinsics, T), TwinConfig())
+    assert len(regions) == 1, "one box, one region"
+    pieces = convex_pieces(regions[0], 0.005, 0.04)
+    corners = np.concatenate(pieces)
+    assert corners[:, 2].max() == pytest.approx(aabb[1, 2], abs=0.005), "as tall as the box"
+    assert corners[:, 2].min() == 0.0, "standing on the table"
+    # The footprint: the box's bounding box, to a cell (5 mm) and a pixel (~3.5 mm) each side.
+    assert np.allclose(corners[:, :2].min(0), aabb[0, :2], atol=0.01)
+    assert np.allclose(corners[:, :2].max(0), aabb[1, :2], atol=0.01)
+    assert len(pieces) >= 4, "a box at least 5 cm wide in 4 cm tiles spans at least four pieces"
+
+
+def test_a_grasp_on_the_box_lifts_its_twin_and_one_on_the_empty_table_does_not(scene):
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    on_box = GraspCommand(u, v, pitch=math.pi / 2)
+    beside = GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2)
+    with DepthTwin(TwinConfig(executions=2)) as twin:
+        scores = twin.scores(depth, intrinsics, T, [on_box, beside])
+    assert scores[0] > 0.0, "a top-down grasp over the box's middle lifts its twin"
+    assert scores[1] == 0.0, "nothing to lift on the empty table"
+
+
+def test_invalid_depth_and_empty_tables_score_zero_and_bad_images_are_refused(scene):
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    holed = depth.copy()
+    holed[int(v), int(u)] = np.nan  # no depth at the grasp pixel: that execution cannot be tried
+    with DepthTwin(TwinConfig(executions=1)) as twin:
+        assert twin.scores(holed, intrinsics, T, [GraspCommand(u, v, pitch=math.pi / 2)])[0] == 0.0
+        empty = np.full_like(depth, float(np.median(depth)))  # the table only
+        assert twin.scores(empty, intrinsics, T, [GraspCommand(u, v, pitch=math.pi / 2)])[0] == 0.0
+        with pytest.raises(ValueError, match="intrinsics say"):
+            twin.scores(depth[:-1], intrinsics, T, [])
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="tile_m"):
+        TwinConfig(tile_m=0.001)
+    with pytest.raises(ValueError, match="executions"):
+        TwinConfig(executions=6)
