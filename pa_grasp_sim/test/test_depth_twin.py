@@ -77,3 +77,22 @@ def test_bad_settings_are_refused():
         TwinConfig(tile_m=0.001)
     with pytest.raises(ValueError, match="executions"):
         TwinConfig(executions=6)
+    with pytest.raises(ValueError, match="reach_m"):
+        TwinConfig(reach_m=0.0)
+
+
+def test_only_objects_within_reach_of_the_grasp_are_built(scene):
+    depth, intrinsics, T, position, _ = scene
+    table = float(np.median(depth))
+    box = depth < table - 0.005
+    shift = 60 if np.flatnonzero(box.any(0)).max() + 60 < depth.shape[1] else -60  # ~0.22 m away
+    two_boxes = depth.copy()
+    two_boxes[np.roll(box, shift, axis=1)] = depth[box].min()
+    u, v = pixel_of(intrinsics, T, position)
+    grasp = [GraspCommand(u, v, pitch=math.pi / 2)]
+    with DepthTwin(TwinConfig(executions=1, reach_m=0.1)) as twin:
+        twin.scores(two_boxes, intrinsics, T, grasp)
+        assert len(twin.world.objects) == 1, "the other box is out of reach: not built"
+    with DepthTwin(TwinConfig(executions=1, reach_m=1.0)) as twin:
+        twin.scores(two_boxes, intrinsics, T, grasp)
+        assert len(twin.world.objects) == 2, "both within reach: one body each"
