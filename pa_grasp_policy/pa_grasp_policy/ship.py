@@ -110,6 +110,9 @@ def turn_selector_lines(selector_path: Path, policy) -> list[str]:
         f"({provenance.get('grasps', '?')} executed grasps, {provenance.get('lifted', '?')} lifted; "
         f"{fit_how}).",
         "- Evaluations made with it carry `turn_selector` in their JSON and '+ turn selector' in `who`.",
+        "- With the depth twin (`pa_grasp_sim.depth_twin`, on by default: `--twin off` / `depth_twin:=false` turn "
+        "it off) the four grasps are first tried on a physics twin of the depth image and the one that lifts most "
+        "often there is executed; the selector only breaks ties ('+ depth twin' in `who`, `depth_twin` in the JSON).",
     ]
 
 
