@@ -230,6 +230,17 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
 
 
+def one_deterministic_goal(checkpoint, *parameters):
+    """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`,
+    asserted to have succeeded."""
+    with node_graph(checkpoint, *parameters) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
+    return result, feedback
+
+
 def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path):
     torch.manual_seed(0)
     checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
@@ -262,16 +273,12 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert chosen.turns == pick
     path = selector.save(tmp_path / "selector.json")
     parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False)]
-    with node_graph(checkpoint, *parameters) as (_, robot, client):
-        robot.publishing = True
-        robot.serve_execute()
-        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
-        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
-        assert (result.proposal.u, result.proposal.v) == pytest.approx(chosen.result.grasp_uv)
-        assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
-        assert len(result.zoom_boxes) == len(chosen.result.boxes)
-        assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
-        assert not any("depth twin" in f.stage_description for f in feedback)
+    result, feedback = one_deterministic_goal(checkpoint, *parameters)
+    assert (result.proposal.u, result.proposal.v) == pytest.approx(chosen.result.grasp_uv)
+    assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
+    assert len(result.zoom_boxes) == len(chosen.result.boxes)
+    assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
+    assert not any("depth twin" in f.stage_description for f in feedback)
 
     # With the depth twin (the default) the node tries the four grasps on the twin of the image
     # (its table at base_link's z = 0, the image's 0.75 m plane) and takes the one that lifts most
@@ -290,14 +297,10 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         )
     assert len(set(scores[0])) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
     parameters = [Parameter("turn_selector", value=str(path))]
-    with node_graph(checkpoint, *parameters) as (_, robot, client):
-        robot.publishing = True
-        robot.serve_execute()
-        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
-        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
-        assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
-        assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
-        assert any("depth twin" in f.stage_description for f in feedback)
+    result, feedback = one_deterministic_goal(checkpoint, *parameters)
+    assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
+    assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
+    assert any("depth twin" in f.stage_description for f in feedback)
 
     # A selector fitted for other weights stops the node at start, naming the parameter.
     torch.manual_seed(1)

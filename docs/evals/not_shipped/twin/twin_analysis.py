@@ -12,28 +12,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "selector_labels"))
-from ensemble_heldout import TRAIN, inputs  # noqa: E402
-from folds import scene_folds  # noqa: E402
-from geometry_cv import fit_mlp  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from twin_combiner import cv_selector_scores  # noqa: E402  (the same cross-validated selector scores)
 
 
 def main() -> None:
-    torch.set_num_threads(2)
     twin = np.load(sys.argv[1])["twin"]
     n = len(twin)
-    data = [np.load(f) for f in TRAIN]
-    x = np.concatenate([inputs(d) for d in data])
-    lifted = np.concatenate([d["lifted"] for d in data])
-    errors = np.concatenate([d["lifted_with_errors"] for d in data])
-    robust = (lifted + errors.sum(-1)) / (1 + errors.shape[-1])
-    cv = np.zeros(lifted.shape)
-    for train, test in scene_folds(len(lifted)):
-        cv[test] = fit_mlp(x[train], robust[train])(x[test])
-    sel, lifted, robust = cv[:n], lifted[:n], robust[:n]
+    sel, lifted, robust = (a[:n] for a in cv_selector_scores())
     twin_frac, twin_exact = twin.mean(-1), twin[..., 0]
     rows = np.arange(n)
 
