@@ -47,6 +47,11 @@ class TwinConfig:
     # cluttered twin builds and runs in a fraction of the time; 0.3 m keeps every single object of
     # the object sets (at most ~0.24 m across) whole, whatever part of it is grasped.
     reach_m: float = 0.3
+    # If set, what the camera cannot see under a region is completed by mirror symmetry: a column
+    # whose top is in the upper half of its region's height stands not on the table but on the
+    # top mirrored about mid-height (a lying cylinder or a ball gets its rounded underside back,
+    # a box stays a box). False: every column stands on the table (what is unseen is solid).
+    mirror_under: bool = False
 
     def __post_init__(self):
         for name in ("cell_m", "tile_m", "mass_kg", "friction", "reach_m"):
@@ -77,20 +82,25 @@ def object_regions(points: np.ndarray, config: TwinConfig) -> list[np.ndarray]:
     return sorted((r for r in regions if len(r) >= config.min_pixels), key=len, reverse=True)
 
 
-def convex_pieces(points: np.ndarray, cell_m: float, tile_m: float) -> list[np.ndarray]:
-    """Corner points of each convex piece of one region: columns of cell_m standing on the
-    table, as tall as the highest point in the cell, grouped by tile_m tiles."""
+def convex_pieces(points: np.ndarray, cell_m: float, tile_m: float, mirror_under: bool = False) -> list[np.ndarray]:
+    """Corner points of each convex piece of one region: columns of cell_m, as tall as the
+    highest point in the cell, standing on the table (or with mirror_under on their top mirrored
+    about the region's mid-height, see TwinConfig), grouped by tile_m tiles."""
     cells = np.floor(points[:, :2] / cell_m).astype(int)
     keys, inverse = np.unique(cells, axis=0, return_inverse=True)
     height = np.zeros(len(keys))
     np.maximum.at(height, inverse.ravel(), points[:, 2])
+    top = height.max()
+    # mirrored about mid-height where the top is above it; never higher than the column's top
+    bottom = np.where(height > top / 2, top - height, 0.0) if mirror_under else np.zeros_like(height)
     tiles = np.floor(keys * cell_m / tile_m + 1e-9).astype(int)
     pieces = []
     for tile in np.unique(tiles, axis=0):
         mine = np.all(tiles == tile, axis=1)
         xy = ((keys[mine][:, None, :] + _CORNERS) * cell_m).reshape(-1, 2)
         h = np.repeat(height[mine], len(_CORNERS))
-        pieces.append(np.concatenate([np.c_[xy, h], np.c_[xy, np.zeros_like(h)]]))
+        b = np.repeat(bottom[mine], len(_CORNERS))
+        pieces.append(np.concatenate([np.c_[xy, h], np.c_[xy, b]]))
     return pieces
 
 
@@ -122,7 +132,10 @@ class DepthTwin:
         offset = self.world.config.execution.grasp_offset_m
         with tempfile.TemporaryDirectory() as folder:  # each piece's mesh written once per image
             meshes = [
-                _RegionMeshes(convex_pieces(r, self.config.cell_m, self.config.tile_m), Path(folder) / str(n))
+                _RegionMeshes(
+                    convex_pieces(r, self.config.cell_m, self.config.tile_m, self.config.mirror_under),
+                    Path(folder) / str(n),
+                )
                 for n, r in enumerate(regions)
             ]
             for i, command in enumerate(commands):

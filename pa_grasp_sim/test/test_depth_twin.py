@@ -96,3 +96,27 @@ def test_only_objects_within_reach_of_the_grasp_are_built(scene):
     with DepthTwin(TwinConfig(executions=1, reach_m=1.0)) as twin:
         twin.scores(two_boxes, intrinsics, T, grasp)
         assert len(twin.world.objects) == 2, "both within reach: one body each"
+
+
+def test_mirror_under_gives_a_lying_cylinder_its_underside_and_leaves_a_box_on_the_table():
+    """Points seen from above: a cylinder (radius 4 cm) lying along x, and a 3 cm tall box."""
+    xs, ys = np.meshgrid(np.arange(-0.05, 0.05, 0.002), np.arange(-0.0395, 0.0395, 0.002))
+    r = 0.04
+    cylinder = np.c_[xs.ravel(), ys.ravel(), r + np.sqrt(r**2 - ys.ravel() ** 2)]
+    box = np.c_[xs.ravel(), ys.ravel(), np.full(xs.size, 0.03)]
+
+    def bottom_at(pieces, y):  # the lowest corner of the columns around y
+        corners = np.concatenate(pieces)
+        near = np.abs(corners[:, 1] - y) < 0.004
+        return corners[near, 2].min()
+
+    solid = convex_pieces(cylinder, 0.005, 0.04)
+    mirrored = convex_pieces(cylinder, 0.005, 0.04, mirror_under=True)
+    assert bottom_at(solid, 0.035) == 0.0, "by default the unseen underside is solid to the table"
+    # Near the side (|y| 3.1-3.9 cm) the underside r - sqrt(r^2 - y^2) is 1.5-3 cm above the table
+    # (a cell is as tall as its highest point, so its bottom is that of its innermost point).
+    assert 0.0135 < bottom_at(mirrored, 0.035) < r - math.sqrt(r**2 - 0.039**2)
+    assert bottom_at(mirrored, 0.0) == pytest.approx(0.0, abs=0.001), "it still rests on the table"
+    assert np.concatenate(mirrored)[:, 2].max() == pytest.approx(2 * r, abs=1e-4)
+    box_pieces = convex_pieces(box, 0.005, 0.04, mirror_under=True)
+    assert np.concatenate(box_pieces)[:, 2].min() == 0.0 and all(p[:, 2].min() == 0.0 for p in box_pieces)
