@@ -47,7 +47,7 @@ class TwinConfig:
     # cluttered twin builds and runs in a fraction of the time; 0.3 m keeps every single object of
     # the object sets (at most ~0.24 m across) whole, whatever part of it is grasped.
     reach_m: float = 0.3
-    # If set, what the camera cannot see under a region is completed by mirror symmetry: a column
+    # If True, what the camera cannot see under a region is completed by mirror symmetry: a column
     # whose top is in the upper half of its region's height stands not on the table but on the
     # top mirrored about mid-height (a lying cylinder or a ball gets its rounded underside back,
     # a box stays a box). False: every column stands on the table (what is unseen is solid).

@@ -19,6 +19,7 @@ import numpy as np
 from search_candidates import twin_and_real
 
 from pa_grasp_policy.evaluate import load_policy
+from pa_grasp_policy.turn_selection import wrap_angle
 from pa_grasp_sim.baselines import heuristic_grasp
 from pa_grasp_sim.depth_twin import DepthTwin
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -50,8 +51,7 @@ def main() -> None:
             commands = []
             for spread in (0.0, math.pi / 3):
                 for turn in (0.0, math.pi / 2):
-                    yaw = (h.yaw + turn + math.pi) % (2 * math.pi) - math.pi
-                    commands.append(replace(h, spread=spread, yaw=yaw))
+                    commands.append(replace(h, spread=spread, yaw=wrap_angle(h.yaw + turn)))
             scores, lifted = twin_and_real(world, twin, attempt.depth, snapshot, commands)
             out["scene"].append(i)
             out["family"].append(attempt.placed[0].spec.family)

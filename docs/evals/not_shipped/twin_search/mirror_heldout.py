@@ -6,7 +6,7 @@ the shipped selector breaking ties, on the four-grasp sets of seeds 2000-2014.
 """
 
 import json
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +16,8 @@ from pa_grasp_policy.turn_selection import TURNS, TWIN_TIE_WEIGHT, GraspSelector
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[3]
-
-
-def sign_test(gained: int, lost: int) -> float:
-    n = gained + lost
-    return min(1.0, 2 * sum(math.comb(n, j) for j in range(min(gained, lost) + 1)) / 2**n) if n else 1.0
+sys.path.insert(0, str(ROOT / "docs/evals/depth_twin"))
+from twin_clutter import sign_test  # noqa: E402  (the sign test the twin's own decisions used)
 
 
 def main() -> None:

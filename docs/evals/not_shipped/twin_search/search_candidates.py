@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from pa_grasp_policy.evaluate import load_policy
-from pa_grasp_policy.turn_selection import TURNS, run_turned
+from pa_grasp_policy.turn_selection import TURNS, run_turned, wrap_angle
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.depth_twin import DepthTwin
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -41,10 +41,6 @@ KINDS = ["sample"] * (SAMPLES_PER_TURN * TURNS) + ["yaw90"] * (2 * TURNS)
 
 def as_row(c: GraspCommand) -> list[float]:
     return [c.u, c.v, c.roll, c.pitch, c.yaw, c.spread, *c.fingers]
-
-
-def wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 def main() -> None:
@@ -75,7 +71,7 @@ def main() -> None:
                     commands.append(result_to_command(run.result))
             for g in data["grasp"][i]:
                 modal = GraspCommand(*map(float, g[:6]), tuple(map(float, g[6:9])))
-                commands += [replace(modal, yaw=wrap(modal.yaw + s * math.pi / 2)) for s in (1, -1)]
+                commands += [replace(modal, yaw=wrap_angle(modal.yaw + s * math.pi / 2)) for s in (1, -1)]
             scores, lifted = twin_and_real(world, twin, attempt.depth, snapshot, commands)
             out["scene"].append(i)
             out["grasp"].append([as_row(c) for c in commands])
