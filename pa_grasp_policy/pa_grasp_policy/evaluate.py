@@ -42,6 +42,9 @@ SHIPPED_SELECTOR = MODELS_DIR / "pa_grasp_selector.json"
 DEFAULT_TURN_SELECTOR = "shipped"  # pa-grasp-eval and policy_node (node_config); pa-grasp-report: "none"
 SELECTOR_TAG = " + turn selector "  # in a chooser's name when it chooses among turned images
 TWIN_TAG = " + depth twin"  # ... and tries them on the depth twin first
+MIRROR_TAG = " + mirror views"  # ... and also ranks the grasps on the mirror image's turns
+VIEWS = (4, 8)
+DEFAULT_VIEWS = 4
 
 
 def shown_path(path) -> str:
@@ -96,10 +99,12 @@ def policy_chooser(policy, zoom_cfg: ZoomConfig):
     return choose
 
 
-def turn_selecting_chooser(policy, zoom_cfg: ZoomConfig, selector, twin: DepthTwin | None = None):
-    """The policy's grasps on the image turned by 0-3 quarter turns, the selector's best executed
-    (see turn_selection); with `twin`, the one that lifts most often in the depth twin, the
-    selector breaking ties."""
+def turn_selecting_chooser(
+    policy, zoom_cfg: ZoomConfig, selector, twin: DepthTwin | None = None, mirrored: bool = False
+):
+    """The policy's grasps on the image turned by 0-3 quarter turns (and, if `mirrored`, on its
+    mirror image's), the selector's best executed (see turn_selection); with `twin`, the one that
+    lifts most often in the depth twin, the selector breaking ties."""
 
     def choose(depth, world, rng):
         twin_scores = None
@@ -110,7 +115,7 @@ def turn_selecting_chooser(policy, zoom_cfg: ZoomConfig, selector, twin: DepthTw
                 commands = [result_to_command(r.result) for r in runs]
                 return twin.scores(depth, camera.intrinsics, camera.T_world_camera, commands)
 
-        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, twin_scores=twin_scores)
+        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, twin_scores=twin_scores, mirrored=mirrored)
         return result_to_command(chosen.result)
 
     return choose
@@ -152,10 +157,14 @@ def chooser_for(
     selector: str | None = DEFAULT_TURN_SELECTOR,
     camera_angle: float | None = None,
     twin: bool = True,
+    views: int = DEFAULT_VIEWS,
 ):
     """(choose, world config, name) for a baseline, or else a policy checkpoint (the shipped
     model when None), choosing among turned images with `selector` (see resolve_selector) and,
-    if `twin`, by the depth twin first (pa_grasp_sim.depth_twin)."""
+    if `twin`, by the depth twin first (pa_grasp_sim.depth_twin). `views`: 4 (the quarter turns)
+    or 8 (and those of the mirror image)."""
+    if views not in VIEWS:
+        raise ValueError(f"views must be one of {VIEWS}, got {views}")
     if baseline:
         world_cfg = WorldConfig()
         if camera_angle is not None:
@@ -167,9 +176,9 @@ def chooser_for(
     name = checkpoint or shown_path(DEFAULT_MODEL)
     chosen = resolve_selector(selector, policy, world_cfg.camera.view_angle_deg, test_ablation)
     if chosen is not None:
-        name = f"{name}{SELECTOR_TAG}({selector})" + (TWIN_TAG if twin else "")
+        name = f"{name}{SELECTOR_TAG}({selector})" + (TWIN_TAG if twin else "") + (MIRROR_TAG if views == 8 else "")
         depth_twin = DepthTwin(TwinConfig(), world_cfg) if twin else None
-        return turn_selecting_chooser(policy, zoom_cfg, chosen, depth_twin), world_cfg, name
+        return turn_selecting_chooser(policy, zoom_cfg, chosen, depth_twin, views == 8), world_cfg, name
     return policy_chooser(policy, zoom_cfg), world_cfg, name
 
 
@@ -210,6 +219,14 @@ def main(argv=None) -> int:
         " with small errors) and execute the one that lifts most often there, the selector breaking ties"
         " (default on; ~2.5 s per grasp on a single object)",
     )
+    p.add_argument(
+        "--views",
+        type=int,
+        choices=VIEWS,
+        default=DEFAULT_VIEWS,
+        help="with a turn selector: the grasps on the image's 4 quarter turns, or 8: also on its mirror image's"
+        f" (default {DEFAULT_VIEWS})",
+    )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -217,6 +234,10 @@ def main(argv=None) -> int:
     try:
         if args.selector is not None and args.baseline:
             raise ValueError("--selector ranks a policy's grasps; it does not apply to a baseline")
+        if args.views != DEFAULT_VIEWS and (args.baseline or args.selector == "none"):
+            raise ValueError(
+                "--views chooses among a policy's grasps with a turn selector; not with a baseline or --selector none"
+            )
         choose, world_cfg, who_name = chooser_for(
             args.checkpoint,
             args.baseline,
@@ -224,6 +245,7 @@ def main(argv=None) -> int:
             args.selector or DEFAULT_TURN_SELECTOR,
             args.camera_angle,
             twin=args.twin == "on",
+            views=args.views,
         )
         config = EvalConfig(
             scene=args.scene,
@@ -265,6 +287,7 @@ def main(argv=None) -> int:
         "test_ablation": args.test_ablation,
         "turn_selector": (args.selector or DEFAULT_TURN_SELECTOR) if SELECTOR_TAG in who_name else None,
         "depth_twin": TWIN_TAG in who_name,
+        "views": args.views if SELECTOR_TAG in who_name else None,
         **result.to_dict(),
     }
     seeds = f"{args.seeds} seeds" + (f" from seed {args.first_seed}" if args.first_seed else "")

@@ -8,6 +8,7 @@ and fit the turn selector on them (see turn_selection).
 
 `collect` builds the evaluation's single-object scenes of those seeds (pa-grasp-eval --first-seed
 S shows the same ones), runs the zoom loop on the depth image turned by 0-3 quarter turns,
+(with --mirrored: of the image flipped left-right, the scene's mirror image),
 executes each grasp (mapped back) on the scene restored, and saves every grasp's features, the
 object measured around it (object_geometry) and its outcome (atomically, every --save-every
 scenes, so a stopped collection keeps what it did and is marked partial). With --small-errors
@@ -73,6 +74,7 @@ def collect(args) -> int:
         "objects": args.objects,
         "scene": args.scene,
         "attempts_asked": args.attempts,
+        "mirrored": args.mirrored,
     }
     # One list per saved array, one entry per scene (see COLUMNS).
     columns = {name: [] for name in COLUMNS if name != "lifted_with_errors" or args.small_errors}
@@ -82,7 +84,7 @@ def collect(args) -> int:
             snapshot = world.snapshot()
             scene = {name: [] for name in columns if name != "seed"}
             for k in range(TURNS):
-                run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act)
+                run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act, mirrored=args.mirrored)
                 command = result_to_command(run.result)
                 if k:
                     world.restore(snapshot)
@@ -348,6 +350,11 @@ def main(argv=None) -> int:
     c.add_argument("--save-every", type=int, default=20, help="scenes between atomic saves of --out (default 20)")
     c.add_argument(
         "--small-errors", action="store_true", help="also execute each grasp with small errors (5 executions per grasp)"
+    )
+    c.add_argument(
+        "--mirrored",
+        action="store_true",
+        help="the four turns of the image flipped left-right (turn_selection.mirror_grasp) instead of the image's",
     )
     f = sub.add_parser("fit", help="fit the selector on collections of one model")
     f.add_argument("collections", nargs="+")

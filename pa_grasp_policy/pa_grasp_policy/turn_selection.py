@@ -67,6 +67,32 @@ def turn_box(box: Box, turns: int, height: int, width: int) -> Box:
     return (x0, y0, w, h)
 
 
+def mirror_uv(uv: tuple[float, float], width: int) -> tuple[float, float]:
+    """Pixel (u, v) of an image of `width` columns -> its position in ``numpy.fliplr(image)``."""
+    return width - 1 - float(uv[0]), float(uv[1])
+
+
+def mirror_box(box: Box, width: int) -> Box:
+    """A box (x0, y0, w, h in pixel-edge coordinates) -> the same box in ``numpy.fliplr(image)``."""
+    x0, y0, w, h = (float(x) for x in box)
+    return (width - x0 - w, y0, w, h)
+
+
+def mirror_grasp(rpy, hand_joints) -> tuple[np.ndarray, np.ndarray]:
+    """A grasp in the mirror image of the scene -> the same grasp in the scene.
+
+    ``numpy.fliplr`` of the training camera's image is the scene reflected across the vertical
+    plane through its optical axis and image v axis: the base frame's y -> -y (the camera's x is
+    the base's -y, pa_grasp_sim.camera). The BH-280 is symmetric about its palm's x-z plane
+    (finger 3 on it, fingers 1 and 2 mirrored across it, pa_grasp_description.robot), so a hand
+    pose R reflected is the proper pose M R S (M, S: y -> -y in base and palm frame) with fingers
+    1 and 2 swapped: for R = Rz(yaw) Ry(pitch) Rx(roll) R_align, M R S = Rz(-yaw) Ry(pitch)
+    Rx(-roll) R_align, since M commutes with Ry and R_align (a turn about y) and M S = I."""
+    roll, pitch, yaw = (float(x) for x in rpy)
+    spread, f1, f2, f3 = (float(x) for x in hand_joints)
+    return np.array([-roll, pitch, wrap_angle(-yaw)]), np.array([spread, f2, f1, f3])
+
+
 def wrap_angle(angle: float) -> float:
     return float((angle + math.pi) % (2 * math.pi) - math.pi)
 
@@ -349,34 +375,47 @@ def fit_mlp_selector(
 
 @dataclass
 class TurnedRun:
-    """The zoom loop on the image turned by ``turns``: its result there and the same grasp in
-    the original image (``result`` with grasp_uv, grasp_rpy and boxes turned back; its steps
-    stay those of the turned image, as the network saw them)."""
+    """The zoom loop on the image turned by ``turns`` (after a left-right flip if ``mirrored``):
+    its result there and the same grasp in the original image (``result`` with grasp_uv,
+    grasp_rpy, hand_joints and boxes mapped back; its steps stay those of the turned image, as the
+    network saw them)."""
 
     turns: int
     in_turned_image: ZoomResult
     result: ZoomResult
     features: np.ndarray
+    mirrored: bool = False
 
 
 def run_turned(
-    depth: np.ndarray, policy: Policy, zoom_config: ZoomConfig, turns: int, start_box: Box | None = None, act=None
+    depth: np.ndarray,
+    policy: Policy,
+    zoom_config: ZoomConfig,
+    turns: int,
+    start_box: Box | None = None,
+    act=None,
+    mirrored: bool = False,
 ) -> TurnedRun:
-    """One deterministic zoom loop on ``numpy.rot90(depth, turns)``, mapped back."""
+    """One deterministic zoom loop on ``numpy.rot90(depth, turns)`` (of ``numpy.fliplr(depth)``
+    if ``mirrored``), mapped back."""
     height, width = depth.shape
-    turned = np.ascontiguousarray(np.rot90(depth, turns))
-    box = None if start_box is None else turn_box(start_box, turns, height, width)
+    seen = np.fliplr(depth) if mirrored else depth
+    box = start_box if start_box is None or not mirrored else mirror_box(start_box, width)
+    turned = np.ascontiguousarray(np.rot90(seen, turns))
+    box = None if box is None else turn_box(box, turns, height, width)
     result = run_zoom_loop(turned, act or feature_actor(policy), zoom_config, box)
     back = -turns % TURNS
     th, tw = turned.shape
     roll, pitch, yaw = (float(x) for x in result.grasp_rpy)
-    original = replace(
-        result,
-        grasp_uv=turn_uv(result.grasp_uv, back, th, tw),
-        grasp_rpy=np.array([roll, pitch, wrap_angle(yaw - turns * math.pi / 2)]),
-        boxes=[turn_box(b, back, th, tw) for b in result.boxes],
-    )
-    return TurnedRun(turns, result, original, grasp_features(result))
+    uv = turn_uv(result.grasp_uv, back, th, tw)
+    rpy = np.array([roll, pitch, wrap_angle(yaw - turns * math.pi / 2)])
+    hand = np.asarray(result.hand_joints, dtype=float)
+    boxes = [turn_box(b, back, th, tw) for b in result.boxes]
+    if mirrored:
+        uv, boxes = mirror_uv(uv, width), [mirror_box(b, width) for b in boxes]
+        rpy, hand = mirror_grasp(rpy, hand)
+    original = replace(result, grasp_uv=uv, grasp_rpy=rpy, hand_joints=hand, boxes=boxes)
+    return TurnedRun(turns, result, original, grasp_features(result), mirrored)
 
 
 def run_geometry(run: TurnedRun, depth: np.ndarray, pixel_scale: float = 1.0) -> np.ndarray:
@@ -402,14 +441,17 @@ def select_among_turns(
     turns: Sequence[int] = range(TURNS),
     pixel_scale: float = 1.0,
     twin_scores: Callable[[list[TurnedRun]], np.ndarray] | None = None,
+    mirrored: bool = False,
 ) -> tuple[TurnedRun, list[TurnedRun], np.ndarray]:
     """(the chosen run, every run, their ranking scores): the zoom loop on each turned image,
-    ranked by the selector (ties keep the earlier turn, so turn 0 first). `pixel_scale`: this
+    ranked by the selector (ties keep the earlier run, so turn 0 first). `pixel_scale`: this
     image's side over the training camera's (object_geometry). `twin_scores(runs)`, when given,
     ranks first (the fraction of each run's grasp's executions that lift in the depth twin,
-    pa_grasp_sim.depth_twin); the selector then only breaks its ties."""
+    pa_grasp_sim.depth_twin); the selector then only breaks its ties. `mirrored`: also the same
+    turns of the image flipped left-right (after the unflipped ones; see mirror_grasp)."""
     act = feature_actor(policy)
-    runs = [run_turned(depth, policy, zoom_config, k, start_box, act) for k in turns]
+    views = [(k, False) for k in turns] + ([(k, True) for k in turns] if mirrored else [])
+    runs = [run_turned(depth, policy, zoom_config, k, start_box, act, flip) for k, flip in views]
     scores = selector.scores(np.stack([selector_inputs(selector, r, depth, pixel_scale) for r in runs]))
     if twin_scores is not None:
         # selector scores are probabilities: at this weight they order only equal twin scores

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from pa_grasp_policy.checkpoint import save_checkpoint
 from pa_grasp_policy.distribution import Action
@@ -27,6 +28,9 @@ from pa_grasp_policy.turn_selection import (
     camera_looks_down,
     fit_mlp_selector,
     fit_selector,
+    mirror_box,
+    mirror_grasp,
+    mirror_uv,
     run_turned,
     select_among_turns,
     turn_box,
@@ -34,6 +38,8 @@ from pa_grasp_policy.turn_selection import (
     weights_sha256,
 )
 from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
+from pa_grasp_sim.grasp import GraspCommand, grasp_palm_pose
+from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 H, W = 80, 96
 
@@ -115,6 +121,20 @@ def test_the_choice_follows_the_selector_scores_and_ties_keep_turn_zero():
     chosen, runs, scores = select_among_turns(depth, policy, config, ranked)
     assert chosen.turns == int(np.argmax([r.features @ weights for r in runs]))
     assert chosen.result.grasp_uv == runs[chosen.turns].result.grasp_uv
+
+
+def test_mirrored_views_come_after_the_turns_and_the_choice_follows_all_eight_scores():
+    depth = np.random.default_rng(2).uniform(0.6, 0.8, (H, W)).astype(np.float32)
+    policy, config = small_policy(), ZoomConfig(input_size=32)
+    d = run_turned(depth, policy, config, 0).features.shape[0]
+    weights = np.random.default_rng(4).normal(size=d)
+    ranked = GraspSelector.linear(np.zeros(d), np.ones(d), weights, 0.0, weights_sha256(policy))
+    chosen, runs, scores = select_among_turns(depth, policy, config, ranked, mirrored=True)
+    assert [(r.turns, r.mirrored) for r in runs] == [(k, f) for f in (False, True) for k in range(4)]
+    assert chosen is runs[int(np.argmax([r.features @ weights for r in runs]))]
+    twin = np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.8, 0.2, 0.2])  # the twin ranks first
+    chosen, runs, _ = select_among_turns(depth, policy, config, ranked, twin_scores=lambda r: twin, mirrored=True)
+    assert (chosen.turns, chosen.mirrored) == (1, True)
 
 
 def test_fit_learns_which_grasps_lift_and_the_file_round_trips(tmp_path):
@@ -212,6 +232,8 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     assert "selector not found" in capsys.readouterr().err
     assert eval_main(["--baseline", "heuristic", "--selector", "shipped", "--attempts", "1", "--seeds", "1"]) == 2
     assert "does not apply to a baseline" in capsys.readouterr().err
+    assert eval_main(["--baseline", "heuristic", "--views", "8", "--attempts", "1", "--seeds", "1"]) == 2
+    assert "--views chooses among a policy's grasps" in capsys.readouterr().err
     mine = GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
     mine.save(tmp_path / "mine.json")
     assert eval_main([*base, "--selector", str(tmp_path / "mine.json"), "--camera-angle", "60"]) == 2
@@ -368,3 +390,61 @@ def test_a_killed_collection_leaves_a_readable_partial_file_that_fit_accepts(tmp
     assert selector_main(["fit", str(data), "--l2", "1.0", "--out", str(tmp_path / "s.json")]) == 0
     provenance = json.loads((tmp_path / "s.json").read_text())["provenance"]
     assert "partial: the collection was stopped" in provenance["collections"][0]
+
+
+def test_mirror_uv_and_mirror_box_follow_numpy_fliplr():
+    image, mask = np.zeros((H, W)), np.zeros((H, W), bool)
+    image[17, 70] = 1.0
+    mask[10:22, 60:80] = True
+    v, u = np.argwhere(np.fliplr(image) == 1.0)[0]
+    assert mirror_uv((70, 17), W) == pytest.approx((u, v))
+    rows, cols = np.nonzero(np.fliplr(mask))
+    assert mirror_box((60.0, 10.0, 20.0, 12.0), W) == pytest.approx((cols.min(), 10.0, 20.0, 12.0))
+
+
+def test_a_grasp_from_the_mirror_image_is_the_hand_reflected_in_the_scene():
+    """fliplr of the camera's image is the scene reflected across the base's x-z plane: a pixel
+    and its mirror pixel see reflected points, and the grasp mapped back from the mirror image
+    puts every link of the (symmetric) BH-280 where the reflection of the grasp puts it, with
+    fingers 1 and 2 exchanged."""
+    reflect = np.diag([1.0, -1.0, 1.0])
+    rpy, hand = np.array([0.3, 1.2, 0.7]), np.array([0.4, 0.1, 0.5, 0.3])
+    point = np.array([0.05, 0.08, 0.03])
+    with GraspWorld(WorldConfig(), "seen", seed=0) as world:
+        c, camera = world.client, world.camera
+        a, b = camera.pixel_to_world(30.0, 50.0, 0.7), camera.pixel_to_world(camera.config.width - 1 - 30.0, 50.0, 0.7)
+        np.testing.assert_allclose(b, reflect @ a, atol=1e-9)
+        names = {c.getJointInfo(world.robot, j)[12].decode(): j for j in range(c.getNumJoints(world.robot))}
+
+        def link_positions(rpy, hand, at):
+            world.hand.reset_preshape(hand[0], hand[1:])
+            command = GraspCommand(0.0, 0.0, *rpy, hand[0], tuple(hand[1:]))
+            T_world_base = grasp_palm_pose(at, command, 0.05) @ world.T_palm_base
+            quat = Rotation.from_matrix(T_world_base[:3, :3]).as_quat()
+            c.resetBasePositionAndOrientation(world.robot, T_world_base[:3, 3].tolist(), quat.tolist())
+            links = {n: c.getLinkState(world.robot, j, computeForwardKinematics=True) for n, j in names.items()}
+            return {n: np.array(state[4]) for n, state in links.items()}
+
+        original = link_positions(rpy, hand, point)
+        mirrored = link_positions(*mirror_grasp(rpy, hand), reflect @ point)
+    swap = {"bh_finger_1": "bh_finger_2", "bh_finger_2": "bh_finger_1"}
+    finger_links = [n for n in names if n[:11] in swap]
+    assert len(finger_links) >= 6
+    for name, position in original.items():
+        other = swap[name[:11]] + name[11:] if name[:11] in swap else name
+        np.testing.assert_allclose(mirrored[other], reflect @ position, atol=1e-6, err_msg=name)
+    # and a grasp that is not its own mirror image moves: the test would see a wrong reflection
+    assert np.linalg.norm(original["bh_finger_13_link"] - reflect @ original["bh_finger_13_link"]) > 0.01
+
+
+def test_a_mirrored_run_maps_the_grasp_back_to_the_same_place_with_the_yaw_and_fingers_reflected():
+    depth, config = spot_scene(), ZoomConfig(input_size=32)
+    for k in range(4):
+        run = run_turned(depth, None, config, k, act=highest_point_actor(0.1), mirrored=True)
+        u, v = run.result.grasp_uv
+        assert 18 - 3 <= u <= 23 + 3 and 60 - 3 <= v <= 65 + 3, (k, u, v)
+        expected_yaw = (-(0.1 * math.pi - k * math.pi / 2) + math.pi) % (2 * math.pi) - math.pi
+        assert run.mirrored and run.result.grasp_rpy[2] == pytest.approx(expected_yaw, abs=1e-6)
+        assert run.result.grasp_rpy[0] == pytest.approx(-run.in_turned_image.grasp_rpy[0])
+        np.testing.assert_allclose(run.result.hand_joints, np.asarray(run.in_turned_image.hand_joints)[[0, 2, 1, 3]])
+        assert run.result.boxes[0] == pytest.approx((0.0, 0.0, W, H))
