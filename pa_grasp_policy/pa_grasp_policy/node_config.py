@@ -32,6 +32,7 @@ class PolicyNodeConfig:
     torch_threads: int = 1
     turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
     depth_twin: bool = True
+    mirror_views: bool = False  # evaluate.DEFAULT_VIEWS == 8
     table_z_m: float = 0.0
 
     def __post_init__(self):
@@ -103,6 +104,8 @@ DESCRIPTIONS = {
     "depth_twin": "with a turn selector: try each turned grasp on a physics twin built from the depth image"
     " (pa_grasp_sim.depth_twin, ~2.5 s per goal) and take the one that lifts most often there, the selector"
     " breaking ties",
+    "mirror_views": "with a turn selector: also rank the policy's grasps on the mirror image's four quarter turns"
+    " (8 grasps instead of 4, twice the time; turn_selection.mirror_grasp)",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
 }
 READ_ONLY = frozenset(
@@ -116,5 +119,6 @@ READ_ONLY = frozenset(
         "base_frame",
         "turn_selector",
         "depth_twin",
+        "mirror_views",
     }
 )

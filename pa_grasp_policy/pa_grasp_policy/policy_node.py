@@ -335,8 +335,9 @@ class PolicyNode(Node):
         return uv, rpy, hand_joints, list(state.boxes)
 
     def _choose_among_turns(self, goal_handle, frame: DepthFrame, zoom_config, start_box, attempt: int):
-        """The deterministic zoom loop on the image turned by 0-3 quarter turns, the selector's
-        best grasp (turn_selection): (uv, rpy, hand_joints, boxes), all in the image as received."""
+        """The deterministic zoom loop on the image turned by 0-3 quarter turns (and on its mirror
+        image's, with mirror_views), the selector's best grasp (turn_selection): (uv, rpy,
+        hand_joints, boxes), all in the image as received."""
         size = (frame.intrinsics.width, frame.intrinsics.height)
         self._check_cancel(goal_handle, "before the zoom loop")
         self._feedback(
@@ -350,7 +351,13 @@ class PolicyNode(Node):
             def twin_scores(runs):
                 self._check_cancel(goal_handle, "before the depth twin")
                 self._feedback(
-                    goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "trying the 4 grasps on the depth twin"
+                    goal_handle,
+                    F.STAGE_ZOOMING,
+                    attempt,
+                    0,
+                    None,
+                    size,
+                    f"trying the {len(runs)} grasps on the depth twin",
                 )
                 commands = [result_to_command(r.result) for r in runs]
                 return self.twin.scores(frame.depth, frame.intrinsics, T_table_camera, commands)
@@ -363,11 +370,13 @@ class PolicyNode(Node):
             start_box,
             pixel_scale=pixel_scale,
             twin_scores=twin_scores,
+            mirrored=self.config.mirror_views,
         )
         result = chosen.result
         self.get_logger().info(
             f"turn selector{' and depth twin' if self.twin is not None else ''}: grasp from the image turned by"
-            f" {chosen.turns} quarter turn(s) (scores {', '.join(f'{s:.3f}' for s in scores)})"
+            f" {chosen.turns} quarter turn(s){' of its mirror image' if chosen.mirrored else ''}"
+            f" (scores {', '.join(f'{s:.3f}' for s in scores)})"
         )
         self._publish_debug_image(frame, result.boxes, result.grasp_uv)
         return result.grasp_uv, result.grasp_rpy, result.hand_joints, list(result.boxes)

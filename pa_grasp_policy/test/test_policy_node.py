@@ -302,6 +302,28 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
     assert any("depth twin" in f.stage_description for f in feedback)
 
+    # With mirror_views the node also ranks the grasps on the mirror image's four turns.
+    _, runs8, _ = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale, mirrored=True)
+    x8 = np.stack([inputs(r, scale) for r in runs8])
+    for seed in range(200):  # a selector that prefers a mirrored view
+        weights = np.random.default_rng(seed).normal(size=x8.shape[1])
+        weights[: len(runs8[0].features)] = 0.0
+        if int(np.argmax((x8 - mean) / std @ weights)) >= 4:
+            break
+    mirror_selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
+    by_mirror, _, _ = select_among_turns(
+        scene_depth(), policy, zoom_config, mirror_selector, pixel_scale=scale, mirrored=True
+    )
+    assert by_mirror.mirrored, "no selector found that prefers a mirrored view"
+    parameters = [
+        Parameter("turn_selector", value=str(mirror_selector.save(tmp_path / "mirror_selector.json"))),
+        Parameter("depth_twin", value=False),
+        Parameter("mirror_views", value=True),
+    ]
+    result, _ = one_deterministic_goal(checkpoint, *parameters)
+    assert (result.proposal.u, result.proposal.v) == pytest.approx(by_mirror.result.grasp_uv)
+    assert result.proposal.yaw == pytest.approx(by_mirror.result.grasp_rpy[2], abs=1e-6)
+
     # A selector fitted for other weights stops the node at start, naming the parameter.
     torch.manual_seed(1)
     other = save_checkpoint(tmp_path / "other.pt", Policy(NetworkConfig(input_size=32)))

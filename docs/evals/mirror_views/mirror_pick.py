@@ -81,12 +81,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("pairs", nargs="+", type=Path, help="TURNED MIRRORED, repeated")
     p.add_argument("--json", type=Path)
+    p.add_argument("--workers", type=int, default=2, help="processes scoring missing twin scores (default 2)")
     args = p.parse_args()
     if len(args.pairs) % 2:
         raise SystemExit("give collections in pairs: TURNED MIRRORED")
     turned, mirrored = args.pairs[0::2], args.pairs[1::2]
     twins_turned = [np.load(twin_path(t))["twin"] for t in turned]
-    with ProcessPoolExecutor(min(2, len(mirrored))) as pool:
+    with ProcessPoolExecutor(max(1, min(args.workers, len(mirrored)))) as pool:
         twins_mirrored = list(pool.map(saved_twin_scores, mirrored))
     selector = GraspSelector.load(SHIPPED_SELECTOR)
     sets = [compare(*c, selector) for c in zip(turned, mirrored, twins_turned, twins_mirrored)]
