@@ -60,8 +60,8 @@ def compare(turned_path: Path, mirrored_path: Path, twin_turned, twin_mirrored, 
     four = lifted[rows, rank[:, :4].argmax(1)]  # the served choice
     eight = lifted[rows, rank.argmax(1)]
     return {
-        "turned": str(turned_path.relative_to(ROOT)),
-        "mirrored": str(mirrored_path.relative_to(ROOT)),
+        "turned": str(turned_path),
+        "mirrored": str(mirrored_path),
         "objects": str(turned["objects"]),
         "scenes": len(rows),
         "twin_first_4_views": int(four.sum()),
