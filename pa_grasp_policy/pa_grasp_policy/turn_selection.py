@@ -399,8 +399,9 @@ def run_turned(
     """One deterministic zoom loop on ``numpy.rot90(depth, turns)`` (of ``numpy.fliplr(depth)``
     if ``mirrored``), mapped back."""
     height, width = depth.shape
-    seen = np.fliplr(depth) if mirrored else depth
-    box = start_box if start_box is None or not mirrored else mirror_box(start_box, width)
+    seen, box = depth, start_box
+    if mirrored:
+        seen, box = np.fliplr(depth), None if box is None else mirror_box(box, width)
     turned = np.ascontiguousarray(np.rot90(seen, turns))
     box = None if box is None else turn_box(box, turns, height, width)
     result = run_zoom_loop(turned, act or feature_actor(policy), zoom_config, box)

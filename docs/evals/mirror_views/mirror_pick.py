@@ -8,8 +8,8 @@ the mirror image maps back to a grasp on the scene (turn_selection.mirror_grasp,
 hand's links). The policy is not mirror-equivariant, so those are four more of its own modal
 grasps. Inputs: a four-turn collection of `pa-grasp-selector collect` with its shipped-twin
 scores (`*_twin.npz` of docs/evals/depth_twin/twin_pick.py), and the same scenes collected with
-`--mirrored`; the mirrored grasps' twin scores are computed here if missing (~25 min per 600
-single scenes on one core) and saved beside them.
+`--mirrored`; the mirrored grasps' twin scores are computed here if missing (~37 min per 600
+single scenes on one core, 3.7 s a scene here) and saved beside them.
 
     python docs/evals/mirror_views/mirror_pick.py TURNED.npz MIRRORED.npz [TURNED.npz MIRRORED.npz ...] [--json F]
 """
