@@ -1,0 +1,90 @@
+"""Score the pre-registered local-search rule on collections with their local candidates
+(docs/experiments.md, "Small changes of the served grasp"; written and committed before the
+held-out scores were looked at).
+
+Rule: where the served grasp (twin first among the four turned grasps, the selector breaking
+ties) scores below 0.8 in the twin (at most 3 of 5), try its 13 small changes
+(pa_grasp_sim.twin_local_search.local_changes) in the twin and execute the best of them (the
+nearer change on ties) if it scores more than the served grasp; else the served grasp. Each
+grasp's real outcome is its one execution on the restored scene.
+
+    python docs/evals/local_search/local_heldout.py BASE [BASE ...] [--json FILE]
+    # BASE: a collection's path without .npz, beside BASE_twin.npz and BASE_local.npz
+"""
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from local_candidates import served_picks
+
+BELOW, MARGIN = 0.8, 0.0
+
+
+def sign_test(gained: int, lost: int) -> float:
+    n = gained + lost
+    return min(1.0, 2 * sum(math.comb(n, j) for j in range(min(gained, lost) + 1)) / 2**n) if n else 1.0
+
+
+def score(base: str) -> dict:
+    data = np.load(f"{base}.npz")
+    twin4 = np.load(f"{base}_twin.npz")["twin"]
+    local = np.load(f"{base}_local.npz")
+    picks = served_picks(data, twin4)
+    rows = np.arange(len(picks))
+    served_score, served_lift = twin4[rows, picks], data["lifted"][rows, picks].astype(bool)
+    searched = {int(s): k for k, s in enumerate(local["scene"])}
+    missing = [i for i in np.flatnonzero(served_score < BELOW - 1e-9) if int(i) not in searched]
+    if missing:
+        raise SystemExit(f"{base}: {len(missing)} scenes below {BELOW} have no local candidates (first {missing[0]})")
+    outcome = served_lift.copy()
+    switched = 0
+    for i in np.flatnonzero(served_score < BELOW - 1e-9):
+        k = searched[int(i)]
+        scores = np.nan_to_num(local["twin"][k], nan=-1.0)
+        best = int(np.argmax(scores))  # first (nearest) change on ties
+        if scores[best] > served_score[i] + MARGIN + 1e-9:
+            switched += 1
+            outcome[i] = bool(local["lifted"][k][best])
+    gained, lost = int((outcome & ~served_lift).sum()), int((served_lift & ~outcome).sum())
+    return {
+        "collection": Path(base).name,
+        "scenes": len(rows),
+        "searched": int((served_score < BELOW - 1e-9).sum()),
+        "switched": switched,
+        "served": int(served_lift.sum()),
+        "with_local_search": int(outcome.sum()),
+        "gained": gained,
+        "lost": lost,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("bases", nargs="+")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    sets = [score(b) for b in args.bases]
+    for s in sets:
+        print(json.dumps(s))
+    gained, lost = sum(s["gained"] for s in sets), sum(s["lost"] for s in sets)
+    total = {
+        "served": sum(s["served"] for s in sets),
+        "with_local_search": sum(s["with_local_search"] for s in sets),
+        "gained": gained,
+        "lost": lost,
+        "sign_test_p": sign_test(gained, lost),
+        "behind_in_a_set": any(s["with_local_search"] < s["served"] for s in sets),
+    }
+    total["ship"] = bool(
+        total["with_local_search"] > total["served"] and total["sign_test_p"] < 0.05 and not total["behind_in_a_set"]
+    )
+    print(json.dumps(total))
+    if args.json:
+        args.json.write_text(json.dumps({"sets": sets, "total": total, "rule": {"below": BELOW, "margin": MARGIN}}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

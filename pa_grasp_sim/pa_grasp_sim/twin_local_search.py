@@ -1,0 +1,69 @@
+"""Small changes of a grasp the depth twin is not sure of (test time, not in the paper).
+
+The served choice ranks the policy's grasps on the four turned images by their depth-twin score
+(pa_grasp_sim.depth_twin, turn_selection). Where even the best of them lifts in fewer than all of
+its twin executions, the real scene lifts it only about half the time, while most of those
+failures have a small change that lifts robustly: a yaw 20° off, the pixel 1.5 px off, the other
+pre-shape, another kind of grasp at the same pixel (docs/experiments.md, "Where the failures go"
+and "Small changes of the served grasp"). This tries those changes in the same twin and takes
+the best one if it scores higher than the grasp by more than `margin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.grasp_probe import neighbours, other_kinds
+
+
+@dataclass(frozen=True)
+class LocalSearchConfig:
+    below: float = 1.0  # search only when the grasp's twin score is below this (1.0: not every execution lifts)
+    margin: float = 0.0  # a change replaces the grasp only if it scores more than the grasp + margin
+    other_kinds: bool = True  # also grasp_probe.other_kinds at the grasp's pixel, not only its neighbours
+
+    def __post_init__(self):
+        if not 0.0 < self.below <= 1.0:
+            raise ValueError(f"LocalSearchConfig.below must be in (0, 1], got {self.below}")
+        if not 0.0 <= self.margin < 1.0:
+            raise ValueError(f"LocalSearchConfig.margin must be in [0, 1), got {self.margin}")
+
+
+@dataclass(frozen=True)
+class LocalSearchResult:
+    command: GraspCommand  # the grasp to execute: the given one or its best change
+    score: float  # its twin score
+    change: str  # the change's name (grasp_probe.neighbours / other_kinds), "" if the grasp is kept
+    tried: int  # changes scored in the twin (0 when the grasp's own score needed no search)
+
+
+def local_changes(command: GraspCommand, width: int, height: int, with_kinds: bool = True) -> list[tuple[str, GraspCommand]]:
+    """The changes tried, nearest first: grasp_probe.neighbours, then other_kinds."""
+    return [*neighbours(command, width, height), *(other_kinds(command) if with_kinds else [])]
+
+
+def search_near(
+    command: GraspCommand,
+    score: float,
+    twin_scores: Callable[[list[GraspCommand]], np.ndarray],
+    width: int,
+    height: int,
+    config: LocalSearchConfig | None = None,
+) -> LocalSearchResult:
+    """`command` (twin score `score`) or the best of its local_changes by `twin_scores` (the
+    earlier, nearer change on ties) if that scores more than score + margin."""
+    config = config or LocalSearchConfig()
+    if score >= config.below:
+        return LocalSearchResult(command, float(score), "", 0)
+    named = local_changes(command, width, height, config.other_kinds)
+    scores = np.asarray(twin_scores([c for _, c in named]), dtype=float)
+    if scores.shape != (len(named),):
+        raise ValueError(f"twin_scores returned {scores.shape} scores for {len(named)} grasps")
+    best = int(np.argmax(scores))
+    if scores[best] > score + config.margin + 1e-9:
+        return LocalSearchResult(named[best][1], float(scores[best]), named[best][0], len(named))
+    return LocalSearchResult(command, float(score), "", len(named))
