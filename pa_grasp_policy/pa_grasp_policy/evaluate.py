@@ -34,6 +34,7 @@ from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 from pa_grasp_sim.evaluation import EvalConfig, evaluate
 from pa_grasp_sim.objects import ObjectSetError
+from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
 from pa_grasp_sim.world import WorldConfig
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -43,6 +44,8 @@ DEFAULT_TURN_SELECTOR = "shipped"  # pa-grasp-eval and policy_node (node_config)
 SELECTOR_TAG = " + turn selector "  # in a chooser's name when it chooses among turned images
 TWIN_TAG = " + depth twin"  # ... and tries them on the depth twin first
 MIRROR_TAG = " + mirror views"  # ... and also ranks the grasps on the mirror image's turns
+LOCAL_TAG = " + local search"  # ... and tries small changes of an unsure grasp in the twin
+DEFAULT_LOCAL_SEARCH = False  # pa-grasp-eval --local-search and policy_node's twin_local_search
 VIEWS = (4, 8)
 DEFAULT_VIEWS = 4
 
@@ -100,23 +103,39 @@ def policy_chooser(policy, zoom_cfg: ZoomConfig):
 
 
 def turn_selecting_chooser(
-    policy, zoom_cfg: ZoomConfig, selector, twin: DepthTwin | None = None, mirrored: bool = False
+    policy,
+    zoom_cfg: ZoomConfig,
+    selector,
+    twin: DepthTwin | None = None,
+    mirrored: bool = False,
+    local_search: LocalSearchConfig | None = None,
 ):
     """The policy's grasps on the image turned by 0-3 quarter turns (and, if `mirrored`, on its
     mirror image's), the selector's best executed (see turn_selection); with `twin`, the one that
-    lifts most often in the depth twin, the selector breaking ties."""
+    lifts most often in the depth twin, the selector breaking ties, and with `local_search` too,
+    its best small change in the twin where it is unsure (twin_local_search)."""
 
     def choose(depth, world, rng):
-        twin_scores = None
-        if twin is not None:
-            camera = world.camera
+        if twin is None:
+            chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, mirrored=mirrored)
+            return result_to_command(chosen.result)
+        camera = world.camera
 
-            def twin_scores(runs):
-                commands = [result_to_command(r.result) for r in runs]
-                return twin.scores(depth, camera.intrinsics, camera.T_world_camera, commands)
+        def twin_scores(commands):
+            return twin.scores(depth, camera.intrinsics, camera.T_world_camera, commands)
 
-        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, twin_scores=twin_scores, mirrored=mirrored)
-        return result_to_command(chosen.result)
+        by_run = {}  # each run's twin score, for the chosen one's local search
+
+        def run_scores(runs):
+            by_run.update(zip(map(id, runs), twin_scores([result_to_command(r.result) for r in runs])))
+            return [by_run[id(r)] for r in runs]
+
+        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, twin_scores=run_scores, mirrored=mirrored)
+        command = result_to_command(chosen.result)
+        if local_search is None:
+            return command
+        height, width = depth.shape[:2]
+        return search_near(command, by_run[id(chosen)], twin_scores, width, height, local_search).command
 
     return choose
 
@@ -158,11 +177,13 @@ def chooser_for(
     camera_angle: float | None = None,
     twin: bool = True,
     views: int = DEFAULT_VIEWS,
+    local_search: bool = DEFAULT_LOCAL_SEARCH,
 ):
     """(choose, world config, name) for a baseline, or else a policy checkpoint (the shipped
     model when None), choosing among turned images with `selector` (see resolve_selector) and,
     if `twin`, by the depth twin first (pa_grasp_sim.depth_twin). `views`: 4 (the quarter turns)
-    or 8 (and those of the mirror image)."""
+    or 8 (and those of the mirror image). `local_search` (with the twin): the chosen grasp's best
+    small change in the twin where it is unsure (pa_grasp_sim.twin_local_search)."""
     if views not in VIEWS:
         raise ValueError(f"views must be one of {VIEWS}, got {views}")
     if baseline:
@@ -176,9 +197,11 @@ def chooser_for(
     name = checkpoint or shown_path(DEFAULT_MODEL)
     chosen = resolve_selector(selector, policy, world_cfg.camera.view_angle_deg, test_ablation)
     if chosen is not None:
+        local = LocalSearchConfig() if twin and local_search else None
         name = f"{name}{SELECTOR_TAG}({selector})" + (TWIN_TAG if twin else "") + (MIRROR_TAG if views == 8 else "")
+        name += LOCAL_TAG if local else ""
         depth_twin = DepthTwin(TwinConfig(), world_cfg) if twin else None
-        return turn_selecting_chooser(policy, zoom_cfg, chosen, depth_twin, views == 8), world_cfg, name
+        return turn_selecting_chooser(policy, zoom_cfg, chosen, depth_twin, views == 8, local), world_cfg, name
     return policy_chooser(policy, zoom_cfg), world_cfg, name
 
 
@@ -227,11 +250,23 @@ def main(argv=None) -> int:
         help="with a turn selector: the grasps on the image's 4 quarter turns, or 8: also on its mirror image's"
         f" (default {DEFAULT_VIEWS})",
     )
+    p.add_argument(
+        "--local-search",
+        choices=["on", "off"],
+        help="with the twin: where the chosen grasp lifts in at most 3 of its 5 twin executions, try its 13 small"
+        " changes (yaw, pixel, pre-shape, kind) there and execute the best if it scores higher"
+        f" (default {'on' if DEFAULT_LOCAL_SEARCH else 'off'}; ~12 s more on such a scene)",
+    )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
 
     try:
+        if args.local_search == "on" and (args.baseline or args.selector == "none" or args.twin == "off"):
+            raise ValueError(
+                "--local-search tries changes of the chosen grasp in the depth twin: it needs a policy with a turn"
+                " selector and --twin on"
+            )
         if args.selector is not None and args.baseline:
             raise ValueError("--selector ranks a policy's grasps; it does not apply to a baseline")
         if args.views != DEFAULT_VIEWS and (args.baseline or args.selector == "none"):
@@ -246,6 +281,7 @@ def main(argv=None) -> int:
             args.camera_angle,
             twin=args.twin == "on",
             views=args.views,
+            local_search=args.local_search == "on" if args.local_search else DEFAULT_LOCAL_SEARCH,
         )
         config = EvalConfig(
             scene=args.scene,
@@ -288,6 +324,7 @@ def main(argv=None) -> int:
         "turn_selector": (args.selector or DEFAULT_TURN_SELECTOR) if SELECTOR_TAG in who_name else None,
         "depth_twin": TWIN_TAG in who_name,
         "views": args.views if SELECTOR_TAG in who_name else None,
+        "local_search": LOCAL_TAG in who_name,
         **result.to_dict(),
     }
     seeds = f"{args.seeds} seeds" + (f" from seed {args.first_seed}" if args.first_seed else "")

@@ -33,6 +33,7 @@ class PolicyNodeConfig:
     turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
     depth_twin: bool = True
     mirror_views: bool = False  # evaluate.DEFAULT_VIEWS == 8
+    twin_local_search: bool = False  # evaluate.DEFAULT_LOCAL_SEARCH
     table_z_m: float = 0.0
 
     def __post_init__(self):
@@ -106,6 +107,8 @@ DESCRIPTIONS = {
     " breaking ties",
     "mirror_views": "with a turn selector: also rank the policy's grasps on the mirror image's four quarter turns"
     " (8 grasps instead of 4, twice the time; turn_selection.mirror_grasp)",
+    "twin_local_search": "with the depth twin: where the chosen grasp lifts in at most 3 of its 5 twin executions,"
+    " try its 13 small changes there (pa_grasp_sim.twin_local_search, ~12 s) and send the best if it scores higher",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
 }
 READ_ONLY = frozenset(
@@ -120,5 +123,6 @@ READ_ONLY = frozenset(
         "turn_selector",
         "depth_twin",
         "mirror_views",
+        "twin_local_search",
     }
 )

@@ -67,6 +67,7 @@ from pa_grasp_policy.zoom import ZoomState
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_policy.zoom_image import draw_zoom
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
+from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
 
 F = Grasp.Feedback
 DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
@@ -344,11 +345,12 @@ class PolicyNode(Node):
             goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
         )
         pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
-        twin_scores = None
+        run_scores = twin_scores = None
+        by_run = {}  # each run's twin score, for the chosen one's local search
         if self.twin is not None:
             T_table_camera = self.config.T_table_camera
 
-            def twin_scores(runs):
+            def twin_scores(commands, what="grasps"):
                 self._check_cancel(goal_handle, "before the depth twin")
                 self._feedback(
                     goal_handle,
@@ -357,10 +359,13 @@ class PolicyNode(Node):
                     0,
                     None,
                     size,
-                    f"trying the {len(runs)} grasps on the depth twin",
+                    f"trying the {len(commands)} {what} on the depth twin",
                 )
-                commands = [result_to_command(r.result) for r in runs]
                 return self.twin.scores(frame.depth, frame.intrinsics, T_table_camera, commands)
+
+            def run_scores(runs):
+                by_run.update(zip(map(id, runs), twin_scores([result_to_command(r.result) for r in runs])))
+                return [by_run[id(r)] for r in runs]
 
         chosen, _, scores = select_among_turns(
             frame.depth,
@@ -369,7 +374,7 @@ class PolicyNode(Node):
             self.selector,
             start_box,
             pixel_scale=pixel_scale,
-            twin_scores=twin_scores,
+            twin_scores=run_scores,
             mirrored=self.config.mirror_views,
         )
         result = chosen.result
@@ -378,8 +383,23 @@ class PolicyNode(Node):
             f" {chosen.turns} quarter turn(s){' of its mirror image' if chosen.mirrored else ''}"
             f" (scores {', '.join(f'{s:.3f}' for s in scores)})"
         )
-        self._publish_debug_image(frame, result.boxes, result.grasp_uv)
-        return result.grasp_uv, result.grasp_rpy, result.hand_joints, list(result.boxes)
+        uv, rpy, hand_joints = result.grasp_uv, result.grasp_rpy, result.hand_joints
+        if self.twin is not None and self.config.twin_local_search:
+            height, width = frame.depth.shape[:2]
+            found = search_near(
+                result_to_command(result),
+                by_run[id(chosen)],
+                lambda commands: twin_scores(commands, "small changes of the chosen grasp"),
+                width,
+                height,
+                LocalSearchConfig(),
+            )
+            if found.change:
+                c = found.command
+                uv, rpy, hand_joints = (c.u, c.v), (c.roll, c.pitch, c.yaw), (c.spread, *c.fingers)
+                self.get_logger().info(f"local search: {found.change} scores {found.score:.1f} in the depth twin")
+        self._publish_debug_image(frame, result.boxes, uv)
+        return uv, rpy, hand_joints, list(result.boxes)
 
     # ------------------------------------------------------------------ helpers
     def _check_cancel(self, goal_handle, where: str) -> None:

@@ -38,7 +38,7 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
 
 TURNS = 4
-TWIN_TIE_WEIGHT = 1e-3  # select_among_turns: the selector breaks ties of the twin scores
+TWIN_TIE_WEIGHT = 1e-3  # select_among_turns: the selector's rank breaks ties of the twin scores (steps >= 0.2)
 SELECTOR_FORMAT = 2
 
 
@@ -455,6 +455,9 @@ def select_among_turns(
     runs = [run_turned(depth, policy, zoom_config, k, start_box, act, flip) for k, flip in views]
     scores = selector.scores(np.stack([selector_inputs(selector, r, depth, pixel_scale) for r in runs]))
     if twin_scores is not None:
-        # selector scores are probabilities: at this weight they order only equal twin scores
-        scores = np.asarray(twin_scores(runs), dtype=float) + TWIN_TIE_WEIGHT * scores
+        # Lexicographic: the twin's score first, the selector's order (its rank in [0, 1), the
+        # earlier run ahead on equal logits) only among equal twin scores.
+        ranks = np.empty(len(scores))
+        ranks[np.lexsort((-np.arange(len(scores)), scores))] = np.arange(len(scores)) / len(scores)
+        scores = np.asarray(twin_scores(runs), dtype=float) + TWIN_TIE_WEIGHT * ranks
     return runs[int(np.argmax(scores))], runs, scores

@@ -44,6 +44,7 @@ from pa_grasp_policy.turn_selection import (  # noqa: E402
 )
 from pa_grasp_policy.zoom_env import result_to_command  # noqa: E402
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig  # noqa: E402
+from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near  # noqa: E402
 
 CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
 INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
@@ -55,6 +56,14 @@ def scene_depth() -> np.ndarray:
     depth twin and others do not."""
     depth = np.full((80, 96), 0.75, dtype=np.float32)
     depth[34:41, 50:57] = 0.68
+    return depth
+
+
+def bar_depth() -> np.ndarray:
+    """A 3 cm high bar on the table: the untrained policy's four grasps on it are unsure in the
+    depth twin (at most 2 of 5 lift), and a small change of one of them lifts 5 of 5."""
+    depth = np.full((80, 96), 0.75, dtype=np.float32)
+    depth[34:41, 44:62] = 0.72
     return depth
 
 
@@ -76,8 +85,9 @@ class FakeRobot:
 
     PERIOD_S = 0.05
 
-    def __init__(self, node):
+    def __init__(self, node, depth: np.ndarray):
         self.node = node
+        self.depth = depth
         self.publishing = False
         self.last_publish = float("-inf")  # time.monotonic() of the last depth image
         self.goals: list[ExecuteGrasp.Goal] = []
@@ -108,14 +118,15 @@ class FakeRobot:
             if self.publishing:
                 header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id="camera_depth_optical_frame")
                 self.info_pub.publish(to_camera_info_msg(INTRINSICS, header))
-                self.depth_pub.publish(to_image_msg(scene_depth(), header))
+                self.depth_pub.publish(to_image_msg(self.depth, header))
                 self.last_publish = time.monotonic()
 
 
 @contextlib.contextmanager
-def node_graph(checkpoint, *parameters):
+def node_graph(checkpoint, *parameters, depth=None):
     """policy_node (the checkpoint, the test camera, short timeouts, `parameters`), a probe node
-    with the fake robot, and an action client, spinning in the background."""
+    with the fake robot (publishing `depth`, scene_depth() by default), and an action client,
+    spinning in the background."""
     context = rclpy.Context()
     rclpy.init(context=context)
     policy_node = PolicyNode(
@@ -135,7 +146,7 @@ def node_graph(checkpoint, *parameters):
     spinner = BackgroundSpinner(executor, name="policy_node_test").start()
     client = RaceFreeActionClient(probe, Grasp, "/grasp")
     assert client.wait_for_server(timeout_sec=TIMEOUT_S)
-    robot = FakeRobot(probe)
+    robot = FakeRobot(probe, scene_depth() if depth is None else depth)
     try:
         yield policy_node, robot, client
     finally:
@@ -155,13 +166,13 @@ def graph(tmp_path):
         yield nodes
 
 
-def send(client, goal: Grasp.Goal):
+def send(client, goal: Grasp.Goal, timeout_s: float = TIMEOUT_S):
     feedback = []
     future = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
     handle = wait_for(lambda: future.done() and future.result(), "the goal response")
     assert handle.accepted
     result_future = handle.get_result_async()
-    response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    response = wait_for(lambda: result_future.done() and result_future.result(), "the result", timeout_s)
     return response.status, response.result, feedback
 
 
@@ -230,15 +241,50 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
 
 
-def one_deterministic_goal(checkpoint, *parameters):
-    """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`,
-    asserted to have succeeded."""
-    with node_graph(checkpoint, *parameters) as (_, robot, client):
+def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=TIMEOUT_S):
+    """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`
+    (and the fake camera publishing `depth`), asserted to have succeeded."""
+    with node_graph(checkpoint, *parameters, depth=depth) as (_, robot, client):
         robot.publishing = True
         robot.serve_execute()
-        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True), timeout_s)
         assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
     return result, feedback
+
+
+def test_twin_local_search_sends_the_best_small_change_of_an_unsure_grasp(tmp_path):
+    """With twin_local_search, where the twin-first grasp lifts in at most 3 of its 5 twin
+    executions, the node sends its best small change in the twin (pa_grasp_sim.twin_local_search):
+    the one search_near finds, with feedback for that stage."""
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    policy, zoom_config, world = load_policy(checkpoint)
+    zoom_config = zoom_config.for_image(bar_depth().shape, world.camera.width)
+    runs = [run_turned(bar_depth(), policy, zoom_config, k) for k in range(4)]
+    x = np.stack([r.features for r in runs])
+    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
+    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
+    with DepthTwin(TwinConfig(), world) as twin:
+
+        def twin_scores(commands):
+            return twin.scores(bar_depth(), INTRINSICS, T_table_camera, commands)
+
+        scores = twin_scores([result_to_command(r.result) for r in runs])
+        best = int(np.argmax(scores))  # the selector is flat: the first of the twin's best
+        found = search_near(
+            result_to_command(runs[best].result), scores[best], twin_scores, 96, 80, LocalSearchConfig()
+        )
+    assert scores.max() < 0.8 and found.change and found.score > scores.max(), "the bar's premise does not hold"
+    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
+    result, feedback = one_deterministic_goal(checkpoint, *parameters, depth=bar_depth())
+    assert (result.proposal.u, result.proposal.v) == pytest.approx(runs[best].result.grasp_uv), "off by default"
+    result, feedback = one_deterministic_goal(
+        checkpoint, *parameters, Parameter("twin_local_search", value=True), depth=bar_depth(), timeout_s=120.0
+    )  # 4 + 13 grasps, 5 twin executions each
+    assert (result.proposal.u, result.proposal.v) == pytest.approx((found.command.u, found.command.v))
+    assert result.proposal.yaw == pytest.approx(found.command.yaw, abs=1e-6)
+    assert list(result.hand_joints) == pytest.approx([found.command.spread, *found.command.fingers], abs=1e-6)
+    assert any("small changes of the chosen grasp" in f.stage_description for f in feedback)
 
 
 def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path):

@@ -234,6 +234,9 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     assert "does not apply to a baseline" in capsys.readouterr().err
     assert eval_main(["--baseline", "heuristic", "--views", "8", "--attempts", "1", "--seeds", "1"]) == 2
     assert "--views chooses among a policy's grasps" in capsys.readouterr().err
+    for refused in (["--baseline", "heuristic"], [*base, "--selector", "none"], [*base, "--twin", "off"]):
+        assert eval_main([*refused, "--local-search", "on", "--attempts", "1", "--seeds", "1"]) == 2
+        assert "--local-search tries changes of the chosen grasp in the depth twin" in capsys.readouterr().err
     mine = GraspSelector.linear(np.zeros(3), np.ones(3), np.ones(3), 0.0, weights_sha256(small_policy(0)))
     mine.save(tmp_path / "mine.json")
     assert eval_main([*base, "--selector", str(tmp_path / "mine.json"), "--camera-angle", "60"]) == 2

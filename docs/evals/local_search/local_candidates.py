@@ -47,7 +47,9 @@ def candidates(served: GraspCommand, width: int, height: int) -> list[tuple[str,
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("collection", type=Path)
-    p.add_argument("--below", type=float, default=1.0, help="only scenes whose served grasp scores below this (default 1.0)")
+    p.add_argument(
+        "--below", type=float, default=1.0, help="only scenes whose served grasp scores below this (default 1.0)"
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     data = np.load(args.collection)
@@ -55,7 +57,9 @@ def main() -> None:
     picks = served_picks(data, twin4)
     rows = np.arange(len(picks))
     open_scenes = set(np.flatnonzero(twin4[rows, picks] < args.below - 1e-9).tolist())
-    print(f"{len(open_scenes)} of {len(picks)} scenes: the served grasp scores below {args.below} in the twin", flush=True)
+    print(
+        f"{len(open_scenes)} of {len(picks)} scenes: the served grasp scores below {args.below} in the twin", flush=True
+    )
     _, _, world_cfg = load_policy(None)
     seeds = data["seed"]
     n_seeds = int(seeds[-1] - seeds[0] + 1)  # collections hold seeds first .. first + n - 1
@@ -82,7 +86,9 @@ def main() -> None:
             pad = CANDIDATES - len(commands)
             out["scene"].append(i)
             out["names"].append([n for n, _ in named] + [""] * pad)
-            out["grasp"].append([[c.u, c.v, c.roll, c.pitch, c.yaw, c.spread, *c.fingers] for c in commands] + [[np.nan] * 9] * pad)
+            out["grasp"].append(
+                [[c.u, c.v, c.roll, c.pitch, c.yaw, c.spread, *c.fingers] for c in commands] + [[np.nan] * 9] * pad
+            )
             out["twin"].append(list(scores) + [np.nan] * pad)
             out["lifted"].append(lifted + [False] * pad)
             n = len(out["scene"])

@@ -83,7 +83,9 @@ def main() -> None:
     )
     print(json.dumps(total))
     if args.json:
-        args.json.write_text(json.dumps({"sets": sets, "total": total, "rule": {"below": BELOW, "margin": MARGIN}}, indent=1) + "\n")
+        args.json.write_text(
+            json.dumps({"sets": sets, "total": total, "rule": {"below": BELOW, "margin": MARGIN}}, indent=1) + "\n"
+        )
 
 
 if __name__ == "__main__":
