@@ -3,11 +3,11 @@ and does it then lift? (measurement, 2026-12-06, twenty-fifth session)
 
 The served choice (twin first among the four turned grasps, the selector breaks ties) lifts
 96-98% of the scenes where its grasp scores 5/5 in the twin and about half of the others
-(docs/experiments.md, "Small changes of the served grasp"). The failure budget found that most
+(docs/experiments.md, "Small changes of the served grasp, tried in the twin"). The failure budget found that most
 failures have a small change (yaw +-20 deg, the pixel 1.5 px off, another pre-shape or kind) that
 lifts robustly. For every scene of a four-grasp collection whose served grasp scores below 5/5,
-this rebuilds the scene (same protocol attempt), makes the served grasp's
-`grasp_probe.neighbours` and `grasp_probe.other_kinds`, scores each in the shipped depth twin and
+this rebuilds the scene (same protocol attempt), makes the served grasp's small changes
+(`pa_grasp_sim.twin_local_search.local_changes`), scores each in the shipped depth twin and
 executes each once on the real scene (restored before each). It saves everything for a rule
 fixed offline.
 
@@ -26,7 +26,7 @@ from pa_grasp_policy.turn_selection import TURNS, TWIN_TIE_WEIGHT, GraspSelector
 from pa_grasp_sim.depth_twin import DepthTwin
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.grasp_probe import neighbours, other_kinds
+from pa_grasp_sim.twin_local_search import local_changes
 from pa_grasp_sim.world import GraspWorld
 
 CANDIDATES = 14  # rows saved per scene; a scene with fewer candidates pads with NaN / False
@@ -38,10 +38,6 @@ def served_picks(data, twin: np.ndarray) -> np.ndarray:
     x = np.concatenate([data["features"].astype(np.float64), data["geometry"]], -1)
     score = selector.scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS)
     return (twin + TWIN_TIE_WEIGHT * score).argmax(1)
-
-
-def candidates(served: GraspCommand, width: int, height: int) -> list[tuple[str, GraspCommand]]:
-    return [*neighbours(served, width, height), *other_kinds(served)]
 
 
 def main() -> None:
@@ -75,7 +71,7 @@ def main() -> None:
                 continue
             g = data["grasp"][i, picks[i]]
             served = GraspCommand(*map(float, g[:6]), tuple(map(float, g[6:9])))
-            named = candidates(served, width, height)
+            named = local_changes(served, width, height)
             commands = [c for _, c in named]
             snapshot = world.snapshot()
             scores = twin.scores(attempt.depth, world.camera.intrinsics, world.camera.T_world_camera, commands)

@@ -1,5 +1,5 @@
 """Score the pre-registered local-search rule on collections with their local candidates
-(docs/experiments.md, "Small changes of the served grasp"; written and committed before the
+(docs/experiments.md, "Small changes of the served grasp, tried in the twin"; written and committed before the
 held-out scores were looked at).
 
 Rule: where the served grasp (twin first among the four turned grasps, the selector breaking
@@ -14,18 +14,18 @@ grasp's real outcome is its one execution on the restored scene.
 
 import argparse
 import json
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
 from local_candidates import served_picks
 
-BELOW, MARGIN = 0.8, 0.0
+from pa_grasp_sim.twin_local_search import LocalSearchConfig
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "depth_twin"))
+from twin_clutter import sign_test  # noqa: E402  (the sign test the twin's own decisions used)
 
-def sign_test(gained: int, lost: int) -> float:
-    n = gained + lost
-    return min(1.0, 2 * sum(math.comb(n, j) for j in range(min(gained, lost) + 1)) / 2**n) if n else 1.0
+BELOW, MARGIN = LocalSearchConfig().below, LocalSearchConfig().margin  # the rule: the package's defaults
 
 
 def score(base: str) -> dict:
