@@ -51,6 +51,7 @@ def score(base: str) -> dict:
     gained, lost = int((outcome & ~served_lift).sum()), int((served_lift & ~outcome).sum())
     return {
         "collection": Path(base).name,
+        "objects": str(data["objects"]),
         "scenes": len(rows),
         "searched": int((served_score < BELOW - 1e-9).sum()),
         "switched": switched,
@@ -61,10 +62,26 @@ def score(base: str) -> dict:
     }
 
 
+def behind_in_objects(sets: list[dict]) -> list[str]:
+    """The object sets (seen, novel) on whose collections together local search lifts fewer."""
+    behind = []
+    for objects in sorted({s["objects"] for s in sets}):
+        mine = [s for s in sets if s["objects"] == objects]
+        if sum(s["with_local_search"] for s in mine) < sum(s["served"] for s in mine):
+            behind.append(objects)
+    return behind
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("bases", nargs="+")
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="ship only below this sign-test p (0.0294: the final look of a two-look Pocock design)",
+    )
     args = p.parse_args()
     sets = [score(b) for b in args.bases]
     for s in sets:
@@ -77,9 +94,13 @@ def main() -> None:
         "lost": lost,
         "sign_test_p": sign_test(gained, lost),
         "behind_in_a_set": any(s["with_local_search"] < s["served"] for s in sets),
+        "behind_in_objects": behind_in_objects(sets),
+        "alpha": args.alpha,
     }
     total["ship"] = bool(
-        total["with_local_search"] > total["served"] and total["sign_test_p"] < 0.05 and not total["behind_in_a_set"]
+        total["with_local_search"] > total["served"]
+        and total["sign_test_p"] < args.alpha
+        and not total["behind_in_objects"]
     )
     print(json.dumps(total))
     if args.json:
