@@ -74,11 +74,15 @@ def _view_matrix(T_world_camera: np.ndarray) -> list[float]:
 def _projection_matrix(intr: CameraIntrinsics, near: float, far: float) -> list[float]:
     """OpenGL projection from pinhole intrinsics (column-major)."""
     w, h = intr.width, intr.height
-    # Pixel-centre convention: the continuous image spans [-0.5, w - 0.5].
-    left = -(intr.cx + 0.5) * near / intr.fx
-    right = (w - 0.5 - intr.cx) * near / intr.fx
-    top = (intr.cy + 0.5) * near / intr.fy
-    bottom = -(h - 0.5 - intr.cy) * near / intr.fy
+    # The intrinsics put pixel (u, v)'s centre at (u, v), so the image spans [-0.5, w - 0.5]. But
+    # TinyRenderer samples pixel i at window coordinate i, not i + 0.5, with rows counted from the
+    # bottom: with that span the rendered scene sat half a pixel off its intrinsics in u and v
+    # (1.8 mm on the table; found 2026-12-06, test_rendered_objects_deproject_to_where_they_are).
+    # Spanning [0, w] in u and [-1, h - 1] in v puts every sample on its pixel's centre.
+    left = -intr.cx * near / intr.fx
+    right = (w - intr.cx) * near / intr.fx
+    top = (intr.cy + 1.0) * near / intr.fy
+    bottom = -(h - 1.0 - intr.cy) * near / intr.fy
     P = np.array(
         [
             [2 * near / (right - left), 0, (right + left) / (right - left), 0],
