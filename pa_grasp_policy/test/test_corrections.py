@@ -187,12 +187,13 @@ def test_robust_mode_corrections_skip_a_lucky_lift_of_the_deterministic_grasp():
     config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes, scene_repeats=2)
     runs = {
         mode: collect(
-            ZoomGraspEnv(config, seed=3), policy, 8, torch.Generator().manual_seed(0), corrections=mode, max_probes=0
+            ZoomGraspEnv(config, seed=7), policy, 8, torch.Generator().manual_seed(0), corrections=mode, max_probes=0
         )
         for mode in ("local+mode", "local+mode+robust")
     }
     first, robust = runs["local+mode"], runs["local+mode+robust"]
-    assert (robust.mode_checked, robust.mode_failed) == (first.mode_checked, first.mode_failed) == (2, 2)
+    # (seed 7 since the camera fix of 2026-12-06: seed 3's first lifting change became robust)
+    assert (robust.mode_checked, robust.mode_failed) == (first.mode_checked, first.mode_failed) == (2, 1)
     assert robust.mode_corrected == first.mode_corrected == 1
     grasp_labels = [r.corrections.dofs_raw[r.corrections.zoom == 0] for r in (first, robust)]
     assert not torch.allclose(torch.as_tensor(grasp_labels[0]), torch.as_tensor(grasp_labels[1]))
