@@ -83,7 +83,7 @@ def decide() -> dict:
         rows = np.arange(len(score))
         pick = (twin4 + TWIN_TIE_WEIGHT * score).argmax(1)
         served = data["lifted"][rows, pick].copy()
-        robust4 = (data["lifted"][..., None].astype(float) + data["lifted_with_errors"].sum(-1)) / 5
+        robust4 = (data["lifted"].astype(float) + data["lifted_with_errors"].sum(-1)) / 5
         served_robust = robust4[rows, pick]
         with_analytic, with_analytic_robust = served.copy(), served_robust.copy()
         take = cand["twin"] > twin4[cand["scene"]].max(1)
