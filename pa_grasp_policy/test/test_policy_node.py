@@ -123,7 +123,7 @@ class FakeRobot:
 
 
 @contextlib.contextmanager
-def node_graph(checkpoint, *parameters, depth=None):
+def node_graph(checkpoint, *parameters, depth=None, depth_timeout_s=5.0):
     """policy_node (the checkpoint, the test camera, short timeouts, `parameters`), a probe node
     with the fake robot (publishing `depth`, scene_depth() by default), and an action client,
     spinning in the background."""
@@ -134,7 +134,7 @@ def node_graph(checkpoint, *parameters, depth=None):
         parameter_overrides=[
             Parameter("checkpoint", value=str(checkpoint)),
             Parameter("camera_pose_xyz_quat", value=CAMERA),
-            Parameter("depth_timeout_s", value=1.0),
+            Parameter("depth_timeout_s", value=depth_timeout_s),
             Parameter("execute_server_timeout_s", value=1.0),
             *parameters,
         ],
@@ -166,6 +166,14 @@ def graph(tmp_path):
         yield nodes
 
 
+@pytest.fixture
+def graph_short_depth_timeout(tmp_path):
+    """The graph with a 1 s depth timeout, for the test that waits for it to expire."""
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    with node_graph(checkpoint, depth_timeout_s=1.0) as nodes:
+        yield nodes
+
+
 def send(client, goal: Grasp.Goal, timeout_s: float = TIMEOUT_S):
     feedback = []
     future = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
@@ -176,8 +184,8 @@ def send(client, goal: Grasp.Goal, timeout_s: float = TIMEOUT_S):
     return response.status, response.result, feedback
 
 
-def test_no_depth_aborts_clearly_and_a_later_goal_works(graph):
-    policy_node, robot, client = graph
+def test_no_depth_aborts_clearly_and_a_later_goal_works(graph_short_depth_timeout):
+    policy_node, robot, client = graph_short_depth_timeout
     status, result, feedback = send(client, Grasp.Goal(max_attempts=2))
     assert status == GoalStatus.STATUS_ABORTED
     assert not result.success
@@ -241,7 +249,7 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
 
 
-def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=TIMEOUT_S):
+def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):  # a twin goal: ~3 s, 21 s seen in CI
     """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`
     (and the fake camera publishing `depth`), asserted to have succeeded."""
     with node_graph(checkpoint, *parameters, depth=depth) as (_, robot, client):
