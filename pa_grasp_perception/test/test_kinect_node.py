@@ -26,7 +26,7 @@ from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
 RAW_DEPTH, RAW_INFO = "/camera/depth/image_raw", "/camera/depth/camera_info"  # the default "freenect" preset
 INTRINSICS = CameraIntrinsics(64, 48, 60.0, 60.0, 31.5, 23.5)
 STATUS_NAME = "kinect_node: depth conditioning"
-TIMEOUT_S = 8.0
+TIMEOUT_S = 30.0  # a safety net: waits return as soon as the message comes (8 s timed out once in CI, 2026-12-06)
 
 
 def raw_frame_mm() -> np.ndarray:
