@@ -124,9 +124,9 @@ class FakeRobot:
 
 @contextlib.contextmanager
 def node_graph(checkpoint, *parameters, depth=None, depth_timeout_s=5.0):
-    """policy_node (the checkpoint, the test camera, short timeouts, `parameters`), a probe node
-    with the fake robot (publishing `depth`, scene_depth() by default), and an action client,
-    spinning in the background."""
+    """policy_node (the checkpoint, the test camera, a 1 s executor timeout, `depth_timeout_s`,
+    `parameters`), a probe node with the fake robot (publishing `depth`, scene_depth() by
+    default), and an action client, spinning in the background."""
     context = rclpy.Context()
     rclpy.init(context=context)
     policy_node = PolicyNode(

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from pa_grasp_policy.evaluate import SHIPPED_SELECTOR, load_policy
+from pa_grasp_policy.selector_cli import target_fraction
 from pa_grasp_policy.turn_selection import TURNS, TWIN_TIE_WEIGHT, GraspSelector
 from pa_grasp_sim.baselines import heuristic_grasp
 from pa_grasp_sim.depth_twin import DepthTwin
@@ -83,13 +84,14 @@ def decide() -> dict:
         rows = np.arange(len(score))
         pick = (twin4 + TWIN_TIE_WEIGHT * score).argmax(1)
         served = data["lifted"][rows, pick].copy()
-        robust4 = (data["lifted"].astype(float) + data["lifted_with_errors"].sum(-1)) / 5
+        robust4 = target_fraction(data["lifted"], data["lifted_with_errors"])
         served_robust = robust4[rows, pick]
         with_analytic, with_analytic_robust = served.copy(), served_robust.copy()
         take = cand["twin"] > twin4[cand["scene"]].max(1)
         taken = cand["scene"][take]
         with_analytic[taken] = cand["lifted"][take]
-        with_analytic_robust[taken] = (cand["lifted"][take] + cand["lifted_with_errors"][take].sum(-1)) / 5
+        candidate_robust = target_fraction(cand["lifted"][:, None], cand["lifted_with_errors"][:, None])[:, 0]
+        with_analytic_robust[taken] = candidate_robust[take]
         g = int((with_analytic & ~served).sum())
         lo = int((~with_analytic & served).sum())
         gained, lost = gained + g, lost + lo
