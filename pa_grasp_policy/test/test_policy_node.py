@@ -249,7 +249,7 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
 
 
-def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):  # bar-test twin goals: 12-21 s
+def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):  # bar: ~3 s, 21 s overloaded
     """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`
     (and the fake camera publishing `depth`), asserted to have succeeded."""
     with node_graph(checkpoint, *parameters, depth=depth) as (_, robot, client):

@@ -31,9 +31,8 @@ def picks(path: Path, selector: GraspSelector) -> dict:
     lifted, rows = data["lifted"], np.arange(len(twin))
     served = lifted[rows, (twin + TWIN_TIE_WEIGHT * score).argmax(1)]
     report = {"collection": str(path), "scenes": len(rows), "served": int(served.sum())}
+    rank = score.argsort(1).argsort(1) / TURNS  # the selector's rank breaks what is still tied: 1e-3 x rank < 0.01 / 6
     for name, cols in KEYS.items():
-        # the selector's rank (0..3)/4 breaks what is still tied; 1e-3 x rank < 0.01 / 6
-        rank = score.argsort(1).argsort(1) / TURNS
         key = twin + 0.01 * extras[..., cols].mean(-1) + TWIN_TIE_WEIGHT * rank
         chosen = lifted[rows, key.argmax(1)]
         gained, lost = int((chosen & ~served).sum()), int((~chosen & served).sum())
