@@ -21,6 +21,7 @@ import os
 import pickle
 import platform
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -133,15 +134,15 @@ def read_payload(path: str | os.PathLike, map_location: str | torch.device = "cp
         raise CheckpointError(f"checkpoint not found: {path}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint path is not a file: {path}")
+    _check_archive(path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         if "Weights only load failed" not in str(e):
             raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt file?): {e}") from e
-        detail = next((ln.strip() for ln in str(e).splitlines() if "WeightsUnpickler error" in ln), "")
         raise CheckpointError(
             f"{path} holds objects other than tensors and plain types, so it was not written by "
-            f"save_checkpoint (refusing to unpickle arbitrary code). {detail}"
+            f"save_checkpoint (refusing to unpickle arbitrary code): {_unpickler_complaint(e)}"
         ) from e
     except Exception as e:  # torch.load fails in many ways on damaged files (zip, pickle, memo KeyError)
         size = path.stat().st_size
@@ -162,6 +163,38 @@ def read_payload(path: str | os.PathLike, map_location: str | torch.device = "cp
     if missing:
         raise CheckpointError(f"{path} is missing checkpoint entries: {', '.join(missing)}")
     return payload
+
+
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _check_archive(path: Path) -> None:
+    """torch.save (so save_checkpoint) writes a zip archive. Telling a file that is not one
+    (or a cut-off one) apart before unpickling gives the user the real reason; otherwise the
+    unpickler's complaint about the first byte it dislikes reads like a security problem."""
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint (an interrupted copy or download?)")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if zipfile.is_zipfile(path):
+        return
+    if head.startswith(ZIP_MAGIC):
+        raise CheckpointError(
+            f"{path} is a truncated or corrupt checkpoint ({size} bytes, its zip directory is missing:"
+            " an interrupted copy or download?)"
+        )
+    raise CheckpointError(
+        f"{path} is not a checkpoint: save_checkpoint writes a zip archive (torch.save), this file"
+        f" ({size} bytes) starts with {head!r} (the wrong file, or one overwritten with something else)"
+    )
+
+
+def _unpickler_complaint(error: Exception) -> str:
+    """The weights-only unpickler's own reason, without torch's advice to file an issue."""
+    text = str(error)
+    reason = text.split("WeightsUnpickler error:", 1)[-1].strip() if "WeightsUnpickler error:" in text else text
+    return reason.split(". ")[0].strip() or "unsupported content"
 
 
 def _check_state_shapes(path: Path, policy: Policy, state: dict):

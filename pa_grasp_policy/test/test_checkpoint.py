@@ -67,18 +67,24 @@ def test_missing_truncated_and_foreign_files(tmp_path):
     trunc.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_checkpoint(trunc)
-    text = tmp_path / "text.pt"
-    text.write_text("hello")
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
-        load_checkpoint(text)
+    for name, content in (("hello", b"hello"), ("garbage", b"garbage\n"), ("png", b"\x89PNG\r\n\x1a\n" + bytes(64))):
+        other = tmp_path / f"{name}.pt"
+        other.write_bytes(content)
+        with pytest.raises(CheckpointError, match=r"is not a checkpoint: .* starts with b'"):
+            load_checkpoint(other)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="is empty"):
+        load_checkpoint(empty)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(CheckpointError, match="not a pa_grasp policy checkpoint"):
         load_checkpoint(foreign)
     pickled = tmp_path / "pickled.pt"
     torch.save({"format_version": FORMAT_VERSION, "when": datetime.date(2020, 1, 1)}, pickled)
-    with pytest.raises(CheckpointError, match="objects other than tensors"):
+    with pytest.raises(CheckpointError, match="objects other than tensors") as raised:
         load_checkpoint(pickled)
+    assert "datetime" in str(raised.value) and "file an issue" not in str(raised.value)
 
 
 def _tampered(tmp_path, policy, name, change):
