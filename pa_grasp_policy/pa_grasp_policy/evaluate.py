@@ -283,6 +283,7 @@ def main(argv=None) -> int:
             views=args.views,
             local_search=args.local_search == "on" if args.local_search else DEFAULT_LOCAL_SEARCH,
         )
+        world_cfg.camera.check()  # e.g. a --camera-angle no camera can have, before any world is built
         config = EvalConfig(
             scene=args.scene,
             objects=args.objects,

@@ -137,6 +137,12 @@ def test_eval_cli_rejects_bad_checkpoints(tmp_path, capsys):
     assert train.main(["--resume", str(garbage), "--out", str(tmp_path / "r")]) == 2
 
 
+def test_eval_cli_rejects_an_impossible_camera_angle(capsys):
+    args = ["--baseline", "heuristic", "--attempts", "1", "--seeds", "1", "--quiet", "--camera-angle", "120"]
+    assert evaluate.main(args) == 2
+    assert "view angle must be in (0, 90]" in capsys.readouterr().err
+
+
 def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
     from pa_grasp_policy import ship
 

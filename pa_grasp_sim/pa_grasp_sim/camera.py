@@ -38,6 +38,22 @@ class CameraConfig:
     pose_jitter_m: float = 0.0
     pose_jitter_deg: float = 0.0
 
+    def check(self) -> None:
+        """ValueError naming the first setting a camera cannot be built with. Called where a
+        camera is made, not on construction: callers adjust a default config in place (--camera-angle)."""
+        if not 0.0 < self.view_angle_deg <= 90.0:
+            angle = self.view_angle_deg
+            raise ValueError(f"camera view angle must be in (0, 90] degrees (90 = top-down), got {angle:g}")
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"camera image must be at least 1x1 pixels, got {self.width}x{self.height}")
+        if not 0.0 < self.fov_y_deg < 180.0:
+            raise ValueError(f"camera vertical field of view must be in (0, 180) degrees, got {self.fov_y_deg:g}")
+        if not 0.0 < self.near_m < self.distance_m < self.far_m:
+            raise ValueError(
+                f"camera needs 0 < near ({self.near_m:g} m) < distance to the table ({self.distance_m:g} m) < far"
+                f" ({self.far_m:g} m)"
+            )
+
     def intrinsics(self) -> CameraIntrinsics:
         return CameraIntrinsics.from_fov(self.width, self.height, self.fov_y_deg)
 
@@ -98,6 +114,7 @@ class DepthCamera:
     """Renders metric depth (float32, metres, NaN = no return) from one physics client."""
 
     def __init__(self, client, config: CameraConfig):
+        config.check()
         self.client = client
         self.config = config
         self.intrinsics = config.intrinsics()

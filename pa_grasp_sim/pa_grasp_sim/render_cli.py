@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,6 +17,7 @@ import numpy as np
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.camera import CameraConfig
 from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.render import depth_to_rgb, execute_with_snapshot, save_png
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
@@ -43,14 +46,36 @@ def main(argv=None) -> int:
         help="explicit grasp instead of a baseline",
     )
     args = parser.parse_args(argv)
+    try:
+        return _render(args)
+    except (ObjectSetError, ValueError, OSError) as exc:  # GraspInputError is a ValueError
+        print(f"pa-grasp-sim-render: {exc}", file=sys.stderr)
+        return 2
 
+
+def _render(args) -> int:
+    out_dir = Path(args.out).resolve().parent
+    if not out_dir.is_dir():  # before the simulation, not after it
+        raise OSError(f"cannot write {args.out}: {out_dir} is not a directory")
+    if args.count < 1:
+        raise ValueError(f"--count must be at least 1, got {args.count}")
     config = WorldConfig(mode=args.mode, camera=CameraConfig(view_angle_deg=args.camera_angle))
+    explicit = None
+    if args.grasp:
+        g = args.grasp
+        explicit = GraspCommand(g[0], g[1], g[2], g[3], g[4], g[5], (g[6], g[7], g[8]))
+        explicit.validate()
+        intrinsics = config.camera.intrinsics()
+        if not intrinsics.contains(explicit.u, explicit.v):
+            raise ValueError(
+                f"grasp pixel ({explicit.u:g}, {explicit.v:g}) is outside the"
+                f" {intrinsics.width}x{intrinsics.height} image"
+            )
     with GraspWorld(config, args.objects, seed=args.seed) as world:
         world.reset(args.count, seed=args.seed)
         depth = world.render_depth()
-        if args.grasp:
-            g = args.grasp
-            command = GraspCommand(g[0], g[1], g[2], g[3], g[4], g[5], (g[6], g[7], g[8]))
+        if explicit is not None:
+            command = explicit
         elif args.baseline == "heuristic":
             command = heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
         else:

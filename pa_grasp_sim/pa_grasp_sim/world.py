@@ -85,6 +85,7 @@ class GraspWorld:
         self.config = config or WorldConfig()
         if self.config.mode not in ("floating", "arm"):
             raise ValueError(f"mode must be 'floating' or 'arm', got '{self.config.mode}'")
+        self.config.camera.check()  # before connecting: a refused config leaves no physics client behind
         self.object_set = load_object_set(object_set) if isinstance(object_set, str) else object_set
         self.rng = np.random.default_rng(seed)
         self.client = _CachedBulletClient(connection_mode=pybullet.DIRECT)
