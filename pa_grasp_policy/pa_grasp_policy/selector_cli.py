@@ -30,6 +30,7 @@ import argparse
 import json
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,26 @@ from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempt
 from pa_grasp_sim.grasp_probe import with_small_errors
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.world import GraspWorld
+
+
+def open_collection(path):
+    """np.load of a collection (an .npz archive), or SelectorError saying what the file is instead:
+    missing, empty, a single .npy array, or not a numpy file at all (np.load would try to unpickle it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SelectorError(f"collection not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(16)
+    if not head:
+        raise SelectorError(f"{path} is empty (0 bytes): not a pa-grasp-selector collection")
+    if head.startswith(b"\x93NUMPY"):
+        raise SelectorError(f"{path} is a single numpy array (.npy), not a pa-grasp-selector collection (.npz)")
+    if not head.startswith(b"PK"):
+        raise SelectorError(f"{path} is not a pa-grasp-selector collection (.npz archive): it starts with {head!r}")
+    try:
+        return np.load(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise SelectorError(f"{path} is a truncated or corrupt collection (an interrupted copy?): {exc}") from None
 
 
 def collect(args) -> int:
@@ -161,7 +182,7 @@ def read_collections(paths, label: str = "exact", inputs: str = "features") -> C
     features, lifted, targets, seeds, sources, shas = [], [], [], [], [], set()
     for path in paths:
         try:
-            with np.load(path) as data:
+            with open_collection(path) as data:
                 if inputs == "features+geometry":
                     if "geometry" not in data.files:
                         raise SelectorError(
@@ -185,6 +206,8 @@ def read_collections(paths, label: str = "exact", inputs: str = "features") -> C
                     f"{path}: {len(data['seed'])} scenes, seeds {data['seed'].min()}-{data['seed'].max()}"
                     + (" (partial: the collection was stopped)" if partial else "")
                 )
+        except SelectorError:
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
     if len(shas) != 1:
@@ -299,9 +322,11 @@ def measure(args) -> int:
     sha, act = weights_sha256(policy), feature_actor(policy)
     for path in args.collections:
         try:
-            with np.load(path) as f:
+            with open_collection(path) as f:
                 data = {k: f[k] for k in f.files}
             seeds, features = data["seed"], data["features"]
+        except SelectorError:
+            raise
         except (OSError, KeyError, ValueError) as exc:
             raise SelectorError(f"{path} is not a pa-grasp-selector collection: {exc}") from None
         if str(data["weights_sha256"]) != sha:

@@ -266,8 +266,18 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     )
     assert "add them with pa-grasp-selector measure" in capsys.readouterr().err
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert selector_main(["fit", str(tmp_path / "junk.npz"), "--out", str(tmp_path / "s.json")]) == 2
-    assert "not a pa-grasp-selector collection" in capsys.readouterr().err
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "a.npz").read_bytes()[:200])
+    for name, reason in (
+        ("junk.npz", "not a pa-grasp-selector collection (.npz archive): it starts with b'not a zip'"),
+        ("array.npy", "is a single numpy array (.npy)"),
+        ("empty.npz", "is empty (0 bytes)"),
+        ("cut.npz", "is a truncated or corrupt collection"),
+        ("missing.npz", "collection not found"),
+    ):
+        assert selector_main(["fit", str(tmp_path / name), "--out", str(tmp_path / "s.json")]) == 2
+        assert reason in capsys.readouterr().err
     assert not (tmp_path / "s.json").exists()
 
 
