@@ -14,6 +14,7 @@ policy used (subscribes to /pa_grasp/depth), one panel per goal.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -230,6 +231,29 @@ def run(args) -> int:
     return max(codes) if codes else EXIT_ERROR
 
 
+def uint32(text: str) -> int:
+    """An argparse type for the goal's uint32 fields: refused here, not by the message setter
+    (which fails deep inside rclpy with a SystemError)."""
+    value = int(text)
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {2**32 - 1}, got {text}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         prog="pa-grasp-client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -238,11 +262,15 @@ def parse_args(argv=None):
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--deterministic", action="store_true", default=True, help="mode of the policy (default)")
     mode.add_argument("--sample", action="store_true", help="sample from the policy")
-    p.add_argument("--max-zoom-steps", type=int, default=0, help="zoom budget; 0 = the server's default")
-    p.add_argument("--roi", type=int, nargs=4, metavar=("X", "Y", "W", "H"), help="start the zoom from this region")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each result (default 120)")
-    p.add_argument("--server-timeout", type=float, default=10.0, help="seconds to wait for the /grasp server")
-    p.add_argument("--cancel-after", type=float, metavar="S", help="cancel each goal S seconds after sending it")
+    p.add_argument("--max-zoom-steps", type=uint32, default=0, help="zoom budget; 0 = the server's default")
+    p.add_argument("--roi", type=uint32, nargs=4, metavar=("X", "Y", "W", "H"), help="start the zoom from this region")
+    p.add_argument(
+        "--timeout", type=positive_seconds, default=120.0, help="seconds to wait for each result (default 120)"
+    )
+    p.add_argument(
+        "--server-timeout", type=positive_seconds, default=10.0, help="seconds to wait for the /grasp server"
+    )
+    p.add_argument("--cancel-after", type=seconds, metavar="S", help="cancel each goal S seconds after sending it")
     p.add_argument("--goals", type=int, default=1, help="goals to send one after the other (default 1)")
     p.add_argument("--save-zoom", metavar="PNG", help="write the zoom sequence of every goal to this picture")
     p.add_argument("--action", default="/grasp", help="action name (default /grasp)")
