@@ -308,6 +308,10 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         p.error("--resume and --init exclude each other")
     if cfg.workers < 1:
         p.error("--workers must be at least 1")
+    if cfg.total_steps < 1:
+        p.error(f"--total-steps must be at least 1, got {cfg.total_steps}")
+    if not (cfg.hours >= 0 and math.isfinite(cfg.hours)):
+        p.error(f"--hours must be a finite number >= 0 (0 = no limit), got {cfg.hours}")
     if cfg.camera_px < 32:
         p.error(f"--camera-px must be at least 32, got {cfg.camera_px}")
     if not 1 <= cfg.min_crop_px <= cfg.camera_px:
@@ -660,7 +664,11 @@ def main(argv=None) -> int:
     try:
         counters = train(cfg, resume)
     except KeyboardInterrupt:
-        print(f"pa-grasp-train: stopped; {Path(cfg.out) / 'latest.pt'} holds the last finished update", flush=True)
+        latest = Path(cfg.out) / "latest.pt"
+        if latest.exists():
+            print(f"pa-grasp-train: stopped; {latest} holds the last finished update", flush=True)
+        else:
+            print(f"pa-grasp-train: stopped before the first update finished; nothing written to {latest}", flush=True)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)  # main() may be called in-process (tests)

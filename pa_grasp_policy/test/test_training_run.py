@@ -197,6 +197,41 @@ def test_sigterm_stops_training_cleanly(tmp_path):
     assert payload["counters"]["updates"] >= 1
 
 
+def test_a_run_stopped_before_its_first_update_says_nothing_was_written(tmp_path):
+    out = tmp_path / "early"
+    argv = ["--out", str(out), "--total-steps", "100000", "--workers", "1", "--batch-size", "400", "--threads", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pa_grasp_policy.train", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "config.json").exists():  # written at the start; 400 steps take far longer
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < deadline, "the run did not start in 120 s"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, output
+    assert "stopped before the first update finished; nothing written to" in output
+    assert not (out / "latest.pt").exists()
+
+
+@pytest.mark.parametrize("flags", [["--total-steps", "0"], ["--hours", "-1"], ["--hours", "nan"]])
+def test_nonsense_budgets_are_refused(tmp_path, capsys, flags):
+    with pytest.raises(SystemExit) as stopped:
+        train.main(["--out", str(tmp_path / "r"), *flags])
+    assert stopped.value.code == 2
+    assert flags[0] in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def _live_processes_in_group(pgid: int) -> list[int]:
     """PIDs in process group `pgid` that are not zombies (an orphaned zombie waits for a reaper
     this container may not have; it holds no resources)."""
