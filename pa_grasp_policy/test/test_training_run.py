@@ -163,12 +163,9 @@ def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
     )
 
 
-def test_sigterm_stops_training_cleanly(tmp_path):
-    """`kill` on a long run: exit status 130, no process left behind, latest.pt loads."""
-    out = tmp_path / "killed"
-    argv = ["--out", str(out), "--total-steps", "100000", "--workers", "1", "--batch-size", "40"]
-    argv += ["--minibatch-size", "20", "--update-epochs", "1", "--input-size", "64", "--threads", "1"]
-    argv += ["--eval-every", "1000"]
+def _sigterm_once(argv: list[str], ready: Path, what: str) -> tuple[subprocess.Popen, str]:
+    """Start `pa-grasp-train argv` in its own process group, SIGTERM it as soon as `ready`
+    exists (within 120 s, else the test fails with `what`), and return it with its output."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "pa_grasp_policy.train", *argv],
         stdout=subprocess.PIPE,
@@ -178,15 +175,25 @@ def test_sigterm_stops_training_cleanly(tmp_path):
     )
     try:
         deadline = time.monotonic() + 120
-        while not (out / "latest.pt").exists():
+        while not ready.exists():
             assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "no update finished in 120 s"
-            time.sleep(0.5)
+            assert time.monotonic() < deadline, what
+            time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    return proc, output
+
+
+def test_sigterm_stops_training_cleanly(tmp_path):
+    """`kill` on a long run: exit status 130, no process left behind, latest.pt loads."""
+    out = tmp_path / "killed"
+    argv = ["--out", str(out), "--total-steps", "100000", "--workers", "1", "--batch-size", "40"]
+    argv += ["--minibatch-size", "20", "--update-epochs", "1", "--input-size", "64", "--threads", "1"]
+    argv += ["--eval-every", "1000"]
+    proc, output = _sigterm_once(argv, out / "latest.pt", "no update finished in 120 s")
     assert proc.returncode == 130, output
     assert "latest.pt holds the last finished update" in output
     deadline = time.monotonic() + 15  # the rollout worker (and multiprocessing's tracker) go with it
@@ -200,24 +207,8 @@ def test_sigterm_stops_training_cleanly(tmp_path):
 def test_a_run_stopped_before_its_first_update_says_nothing_was_written(tmp_path):
     out = tmp_path / "early"
     argv = ["--out", str(out), "--total-steps", "100000", "--workers", "1", "--batch-size", "400", "--threads", "1"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pa_grasp_policy.train", *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not (out / "config.json").exists():  # written at the start; 400 steps take far longer
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "the run did not start in 120 s"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    # config.json is written at the start; 400 steps take far longer than the signal
+    proc, output = _sigterm_once(argv, out / "config.json", "the run did not start in 120 s")
     assert proc.returncode == 130, output
     assert "stopped before the first update finished; nothing written to" in output
     assert not (out / "latest.pt").exists()
