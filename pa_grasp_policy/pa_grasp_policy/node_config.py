@@ -28,6 +28,7 @@ class PolicyNodeConfig:
     default_max_zoom_steps: int = 0
     zoom_step_delay_s: float = 0.0
     sample_on_retry: bool = True
+    max_attempts_limit: int = 10
     seed: int = 0
     torch_threads: int = 1
     turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
@@ -57,6 +58,8 @@ class PolicyNodeConfig:
             raise ValueError(
                 f"default_max_zoom_steps must be >= 0 (0 = the model's), got {self.default_max_zoom_steps}"
             )
+        if self.max_attempts_limit < 1:
+            raise ValueError(f"max_attempts_limit must be >= 1, got {self.max_attempts_limit}")
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
         if not self.turn_selector:
@@ -97,6 +100,8 @@ DESCRIPTIONS = {
     "default_max_zoom_steps": "zoom budget when a goal gives 0; 0 = the model's own",
     "zoom_step_delay_s": "pause after each zoom step (watch the debug image); can be changed at run time",
     "sample_on_retry": "retries sample from the policy even for deterministic goals (a mode would repeat the grasp)",
+    "max_attempts_limit": "most grasp attempts one goal gets, whatever its max_attempts asks (a robot should not"
+    " retry for ever on a scene it keeps failing on); the result's message says when a goal was cut",
     "seed": "seed of the policy's sampling",
     "torch_threads": "CPU threads for the network",
     "turn_selector": "deterministic goals choose among the policy's grasps on the image turned by 0-3 quarter"

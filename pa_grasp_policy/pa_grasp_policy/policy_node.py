@@ -253,7 +253,12 @@ class PolicyNode(Node):
     def _run_goal(self, goal_handle, result: Grasp.Result) -> None:
         goal: Grasp.Goal = goal_handle.request
         cfg = self.config
-        attempts = max(int(goal.max_attempts), 1)
+        asked = max(int(goal.max_attempts), 1)
+        attempts = min(asked, cfg.max_attempts_limit)
+        if attempts < asked:
+            self.get_logger().warning(
+                f"the goal asks for {asked} attempts; max_attempts_limit allows {cfg.max_attempts_limit}"
+            )
         max_zoom = int(goal.max_zoom_steps) or cfg.default_max_zoom_steps or self.zoom_config.max_zoom_steps
         reasons = []
         goal_start_ns = self.get_clock().now().nanoseconds
@@ -318,7 +323,8 @@ class PolicyNode(Node):
             reasons.append(f"attempt {attempt}: {outcome.reason or 'failed'}")
             self.get_logger().info(reasons[-1])
         result.success = False
-        result.message = f"no grasp succeeded in {attempts} attempt(s): " + "; ".join(reasons)
+        cut = f" (the goal asked for {asked}; max_attempts_limit is {attempts})" if attempts < asked else ""
+        result.message = f"no grasp succeeded in {attempts} attempt(s){cut}: " + "; ".join(reasons)
 
     def _zoom(self, goal_handle, frame: DepthFrame, state: ZoomState, deterministic: bool, attempt: int):
         """Algorithm 1, step by step with feedback: (uv, rpy, hand_joints, boxes)."""

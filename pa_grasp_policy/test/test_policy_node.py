@@ -91,6 +91,7 @@ class FakeRobot:
         self.publishing = False
         self.last_publish = float("-inf")  # time.monotonic() of the last depth image
         self.goals: list[ExecuteGrasp.Goal] = []
+        self.lifts = True  # what every execution reports
         self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
         self.server = None
@@ -111,6 +112,8 @@ class FakeRobot:
     def _execute(self, goal_handle):
         self.goals.append(goal_handle.request)
         goal_handle.succeed()
+        if not self.lifts:
+            return ExecuteGrasp.Result(success=False, reachable=True, objects_lifted=0, reason="nothing lifted")
         return ExecuteGrasp.Result(success=True, reachable=True, objects_lifted=1)
 
     def _publish_loop(self):
@@ -247,6 +250,18 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     goal.roi.x_offset = 90  # 90 + 40 > 96: outside the image
     status, result, _ = send(client, goal)
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
+
+
+def test_a_goal_gets_at_most_max_attempts_limit_attempts_and_is_told(tmp_path):
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    with node_graph(checkpoint, Parameter("max_attempts_limit", value=2)) as (_, robot, client):
+        robot.lifts = False
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, _ = send(client, Grasp.Goal(max_attempts=5))
+    assert status == GoalStatus.STATUS_SUCCEEDED and not result.success
+    assert result.attempts == 2 and len(robot.goals) == 2
+    assert "no grasp succeeded in 2 attempt(s) (the goal asked for 5; max_attempts_limit is 2)" in result.message
 
 
 def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):  # bar: ~3 s, 21 s overloaded
