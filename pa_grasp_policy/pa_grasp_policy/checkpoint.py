@@ -175,10 +175,10 @@ def _check_archive(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint (an interrupted copy or download?)")
-    with path.open("rb") as f:
-        head = f.read(16)
     if zipfile.is_zipfile(path):
         return
+    with path.open("rb") as f:
+        head = f.read(16)
     if head.startswith(ZIP_MAGIC):
         raise CheckpointError(
             f"{path} is a truncated or corrupt checkpoint ({size} bytes, its zip directory is missing:"
