@@ -125,6 +125,12 @@ def test_bad_input_exits_2_before_any_work(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     assert cli.main(["--out", str(out), "--attempts", "2", "--seeds", "3"]) == 2
     assert "seeds" in capsys.readouterr().err
+    assert cli.main(["--out", str(out), "--clutter-sizes", "a,b"]) == 2
+    assert "--clutter-sizes expects comma-separated integers, got 'a,b'" in capsys.readouterr().err
+    assert cli.main(["--out", str(out), "--clutter-sizes", "10,0"]) == 2
+    assert "--clutter-sizes expects positive integers" in capsys.readouterr().err
+    assert cli.main(["--out", str(out), "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
     # No shipped model: say how to get a report anyway.
     monkeypatch.setattr(evaluate, "DEFAULT_MODEL", tmp_path / "pa_grasp.pt")
     assert cli.main(["--out", str(out), "--rows", "model,baselines"]) == 2

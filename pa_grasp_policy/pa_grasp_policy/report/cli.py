@@ -54,13 +54,15 @@ QUICK = {
 CLUTTER_DEFAULT_ROWS = ("model", "heuristic", "random")
 
 
-def _int_list(text: str) -> list[int]:
+def _int_list(text: str, option: str) -> list[int]:
+    """Comma-separated positive integers, or ValueError naming `option` (reported like every
+    other bad setting, exit 2)."""
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from exc
+    except ValueError:
+        raise ValueError(f"{option} expects comma-separated integers, got '{text}'") from None
     if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got '{text}'")
+        raise ValueError(f"{option} expects positive integers, got '{text}'")
     return values
 
 
@@ -175,7 +177,7 @@ def _reused_result(task: Task, cells: list[tuple[str, dict]]) -> dict | None:
 def resolve_settings(args) -> dict:
     profile = QUICK if args.quick else FULL
     s = {k: getattr(args, k) if getattr(args, k) is not None else v for k, v in profile.items()}
-    s["clutter_sizes"] = _int_list(str(s["clutter_sizes"]))
+    s["clutter_sizes"] = _int_list(str(s["clutter_sizes"]), "--clutter-sizes")
     s["clutter_objects"] = [t.strip() for t in str(s["clutter_objects"]).split(",") if t.strip()]
     for name in ("attempts", "seeds"):
         if s[name] < 1:
@@ -191,7 +193,9 @@ def resolve_settings(args) -> dict:
         raise ValueError("--max-objects must be at least 2")
     s["max_objects"] = args.max_objects
     s["clutter_step_factor"] = args.clutter_step_factor
-    s["workers"] = max(1, args.workers)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1 (1 = in-process), got {args.workers}")
+    s["workers"] = args.workers
     s["quick"] = bool(args.quick)
     return s
 
