@@ -39,8 +39,8 @@ class CameraConfig:
     pose_jitter_deg: float = 0.0
 
     def check(self) -> None:
-        """ValueError naming the first setting a camera cannot be built with. Called where a
-        camera is made, not on construction: callers adjust a default config in place (--camera-angle)."""
+        """ValueError naming the first setting a camera cannot be built with. GraspWorld calls it
+        before connecting, not __post_init__: callers adjust a default config in place (--camera-angle)."""
         if not 0.0 < self.view_angle_deg <= 90.0:
             angle = self.view_angle_deg
             raise ValueError(f"camera view angle must be in (0, 90] degrees (90 = top-down), got {angle:g}")
@@ -114,7 +114,6 @@ class DepthCamera:
     """Renders metric depth (float32, metres, NaN = no return) from one physics client."""
 
     def __init__(self, client, config: CameraConfig):
-        config.check()
         self.client = client
         self.config = config
         self.intrinsics = config.intrinsics()

@@ -12,24 +12,26 @@ served protocol cell, docs/evals/depth_twin/model_single_<objects>.json). The sc
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from pa_grasp_policy.evaluate import SHIPPED_SELECTOR, load_policy
-from pa_grasp_policy.turn_selection import TURNS, TWIN_TIE_WEIGHT, GraspSelector
+from pa_grasp_policy.turn_selection import TWIN_TIE_WEIGHT, GraspSelector
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
 from pa_grasp_sim.world import GraspWorld
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "docs/evals/mirror_views"))
+from mirror_pick import selector_scores  # noqa: E402  (the selector's scores of every saved grasp)
 
 
 def served_lifts(base: Path) -> np.ndarray:
+    """The exact execution of the served choice in every scene: twin first, the selector breaking ties."""
     data, twin = np.load(f"{base}.npz"), np.load(f"{base}_twin.npz")["twin"]
-    x = np.concatenate([data["features"].astype(np.float64), data["geometry"]], -1)
-    ranks = GraspSelector.load(SHIPPED_SELECTOR).scores(x.reshape(-1, x.shape[-1])).reshape(-1, TURNS)
-    lifted = data["lifted"]
-    return lifted[np.arange(len(lifted)), (twin + TWIN_TIE_WEIGHT * ranks).argmax(1)]
+    rank = twin + TWIN_TIE_WEIGHT * selector_scores(GraspSelector.load(SHIPPED_SELECTOR), data)
+    return data["lifted"][np.arange(len(twin)), rank.argmax(1)]
 
 
 def families(base: Path, objects: str, first_seed: int, scenes: int, world_cfg) -> np.ndarray:
