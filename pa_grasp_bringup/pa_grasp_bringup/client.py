@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from action_msgs.msg import GoalStatus
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from pa_grasp_interfaces.action import Grasp
 from pa_grasp_perception.action_client import RaceFreeActionClient
-from pa_grasp_perception.spinning import BackgroundSpinner
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor
 
 STATUS_NAMES = {
     GoalStatus.STATUS_SUCCEEDED: "SUCCEEDED",
@@ -69,10 +68,11 @@ def format_feedback(fb: Grasp.Feedback) -> str:
     return f"  feedback: attempt {fb.attempt} {stage:<17} zoom step {fb.zoom_step}{box}  {fb.stage_description}"
 
 
-def format_result(status: int, result: Grasp.Result) -> str:
+def format_result(status: int, result: Grasp.Result, elapsed_s: float | None = None) -> str:
     p = result.grasp_pose.pose
+    took = f"  ({elapsed_s:.1f} s)" if elapsed_s is not None else ""
     lines = [
-        f"  result: {STATUS_NAMES.get(status, status)}  success={result.success}  attempts={result.attempts}",
+        f"  result: {STATUS_NAMES.get(status, status)}  success={result.success}  attempts={result.attempts}{took}",
         f"    zoom boxes: {' -> '.join(_box(b) for b in result.zoom_boxes) or '-'}",
     ]
     if result.grasp_pose.header.frame_id:
@@ -175,6 +175,7 @@ def run(args) -> int:
                 f"{'sample' if args.sample else 'deterministic'})",
                 flush=True,
             )
+            sent = time.monotonic()
             handle = _wait(
                 client.send_goal_async(
                     make_goal(args), feedback_callback=lambda m: print(format_feedback(m.feedback), flush=True)
@@ -195,7 +196,7 @@ def run(args) -> int:
             except ClientError:
                 handle.cancel_goal_async()
                 raise
-            print(format_result(response.status, response.result), flush=True)
+            print(format_result(response.status, response.result, time.monotonic() - sent), flush=True)
             status, result = response.status, response.result
             if status == GoalStatus.STATUS_SUCCEEDED:
                 codes.append(EXIT_SUCCESS if result.success else EXIT_FAILED)

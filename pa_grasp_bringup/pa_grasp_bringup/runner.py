@@ -22,12 +22,11 @@ from pathlib import Path
 
 import rclpy
 import yaml
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 from rclpy.signals import SignalHandlerOptions
 
 from pa_grasp_bringup.stack import MODES, STACK, NodeSpec, params_file
-from pa_grasp_perception.spinning import BackgroundSpinner
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor
 
 
 class StackError(RuntimeError):

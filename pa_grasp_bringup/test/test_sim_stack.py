@@ -8,7 +8,6 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from pa_grasp_bringup import client as grasp_client  # noqa: E402
@@ -16,7 +15,7 @@ from pa_grasp_bringup.runner import StackRunner  # noqa: E402
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.evaluate import default_model_path  # noqa: E402
 from pa_grasp_policy.policy import Policy  # noqa: E402

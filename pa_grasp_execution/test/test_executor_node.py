@@ -11,7 +11,6 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from pa_grasp_execution.backend import STAGE_CLOSE, ExecutionOutcome  # noqa: E402
 from pa_grasp_execution.executor_node import ExecutorNode  # noqa: E402
@@ -19,7 +18,7 @@ from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.conversions import to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 
 TIMEOUT_S = 15.0
 

@@ -7,10 +7,9 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 
 ZOOM_STEPS = 3
 

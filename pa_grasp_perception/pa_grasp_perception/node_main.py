@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 
-from pa_grasp_perception.spinning import wait_for_callbacks
+from pa_grasp_perception.spinning import MultiThreadedExecutor, wait_for_callbacks
 
 
 def run_node(

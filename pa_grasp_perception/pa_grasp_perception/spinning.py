@@ -9,14 +9,75 @@ destroyed subscription, timer or guard condition fails inside a `Task` nobody aw
 interpreter prints "The following exception was never retrieved: cannot use Destroyable
 because destruction was requested" at exit. Here the spin loop is ours: `stop()` ends it,
 joins the thread, waits for the worker pool to drain, and only then shuts the executor down.
+
+Every executor of the stack is this module's `MultiThreadedExecutor`, not rclpy's: see its
+docstring for the busy loop it removes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
 
-from rclpy.executors import Executor, ExternalShutdownException, ShutdownException
+from rclpy import executors as rclpy_executors
+from rclpy.executors import (
+    ConditionReachedException,
+    Executor,
+    ExternalShutdownException,
+    ShutdownException,
+    TimeoutException,
+)
+
+# How long the spinning thread steps aside when every ready task is already queued for a worker.
+QUEUED_BACKOFF_S = 0.001
+
+
+class MultiThreadedExecutor(rclpy_executors.MultiThreadedExecutor):
+    """rclpy's MultiThreadedExecutor without its busy loop (ros2/rclpy#1452; fixed upstream by
+    ros2/rclpy#1547, after the Jazzy rclpy 7.1.6 these wheels ship).
+
+    Jazzy's `wait_for_ready_callbacks` yields a callback's task again, without waiting, for as long
+    as the task sits in the worker pool's queue, and `spin_once` queues it again each time. The
+    spinning thread then queues no-op copies as fast as it can while holding the GIL. Measured on
+    this machine: a node with a 10 Hz timer publishing to its own subscription used 97% of a core
+    and took 3 of the 50 messages in 5 s; the idle sim stack used a whole core, and depth frames
+    reached kinect_node more than 1 s old. Here a task already queued or
+    running is not queued again, and the spinning thread sleeps `QUEUED_BACKOFF_S` instead, so a
+    worker can start it. A coroutine task suspended on a future is queued again after each run
+    ends, so it is polled until it resumes, as in rclpy (the stack's callbacks are plain functions).
+    """
+
+    def __init__(self, num_threads: int | None = None, *, context=None):
+        super().__init__(num_threads, context=context)
+        self._queued: set = set()  # tasks handed to the pool whose run has not ended
+        self._queued_lock = threading.Lock()
+
+    def _run(self, task: Callable[[], None]) -> None:
+        try:
+            task()  # a Task keeps its callback's exception; spin_once re-raises it below
+        finally:
+            with self._queued_lock:
+                self._queued.discard(task)
+
+    def _spin_once_impl(self, timeout_sec=None, wait_condition: Callable[[], bool] = lambda: False) -> None:
+        try:
+            task, _entity, _node = self.wait_for_ready_callbacks(timeout_sec, None, wait_condition)
+        except (ExternalShutdownException, ShutdownException, TimeoutException, ConditionReachedException):
+            return  # as rclpy's: the caller's loop decides whether to go on
+        with self._queued_lock:
+            already_queued = task in self._queued
+            self._queued.add(task)
+        if already_queued:
+            time.sleep(QUEUED_BACKOFF_S)
+            return
+        self._executor.submit(self._run, task)
+        self._futures.append(task)
+        for future in self._futures[:]:
+            if future.done():
+                self._futures.remove(future)
+                future.result()  # raise any exception of a callback, as rclpy does
 
 
 def wait_for_callbacks(executor: Executor, timeout_s: float = 5.0) -> bool:

@@ -10,7 +10,6 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rclpy.time import Duration  # noqa: E402
@@ -21,7 +20,7 @@ from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conditioning import DepthConditioningConfig, condition_depth  # noqa: E402
 from pa_grasp_perception.conversions import from_image_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.kinect_node import KinectNode  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 
 RAW_DEPTH, RAW_INFO = "/camera/depth/image_raw", "/camera/depth/camera_info"  # the default "freenect" preset
 INTRINSICS = CameraIntrinsics(64, 48, 60.0, 60.0, 31.5, 23.5)

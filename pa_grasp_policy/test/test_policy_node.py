@@ -14,7 +14,6 @@ import torch
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
 from rclpy.action import ActionServer  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
@@ -26,7 +25,7 @@ from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.evaluate import load_policy  # noqa: E402
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402

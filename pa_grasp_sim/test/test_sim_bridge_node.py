@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, JointState  # noqa: E402
@@ -19,7 +18,7 @@ from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
-from pa_grasp_perception.spinning import BackgroundSpinner  # noqa: E402
+from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 from pa_grasp_sim.node_config import SimBridgeConfig  # noqa: E402
 from pa_grasp_sim.sim_bridge_node import SimBridgeNode  # noqa: E402
 
