@@ -36,6 +36,7 @@ class PolicyNodeConfig:
     mirror_views: bool = False  # evaluate.DEFAULT_VIEWS == 8
     twin_local_search: bool = False  # evaluate.DEFAULT_LOCAL_SEARCH
     table_z_m: float = 0.0
+    refuse_empty_view: bool = True
 
     def __post_init__(self):
         self.camera_pose_xyz_quat = [float(x) for x in self.camera_pose_xyz_quat]
@@ -108,13 +109,15 @@ DESCRIPTIONS = {
     " turns with this selector: 'shipped' (the shipped model's, if that model is loaded), 'none', or a file from"
     " pa-grasp-selector fit; used only while the camera looks straight down (camera_pose_xyz_quat)",
     "depth_twin": "with a turn selector: try each turned grasp on a physics twin built from the depth image"
-    " (pa_grasp_sim.depth_twin, ~2.5 s per goal) and take the one that lifts most often there, the selector"
+    " (pa_grasp_sim.depth_twin, 2-11 s per goal) and take the one that lifts most often there, the selector"
     " breaking ties",
     "mirror_views": "with a turn selector: also rank the policy's grasps on the mirror image's four quarter turns"
     " (8 grasps instead of 4, twice the time; turn_selection.mirror_grasp)",
     "twin_local_search": "with the depth twin: where the chosen grasp lifts in at most 3 of its 5 twin executions,"
     " try its 13 small changes there (pa_grasp_sim.twin_local_search, ~12 s) and send the best if it scores higher",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
+    "refuse_empty_view": "abort a goal without moving the robot when nothing stands more than 3 mm above the"
+    " table in the depth image (or the goal's roi); needs table_z_m and camera_pose_xyz_quat to be right",
 }
 READ_ONLY = frozenset(
     {

@@ -66,7 +66,7 @@ from pa_grasp_policy.turn_selection import SelectorError, camera_looks_down, sel
 from pa_grasp_policy.zoom import ZoomState
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_policy.zoom_image import draw_zoom
-from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
+from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, objects_in_view
 from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
 
 F = Grasp.Feedback
@@ -278,6 +278,15 @@ class PolicyNode(Node):
                 state = ZoomState(frame.depth, zoom_config, start_box)
             except ValueError as exc:
                 raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
+            if cfg.refuse_empty_view and not objects_in_view(
+                frame.depth, frame.intrinsics, cfg.T_table_camera, start_box
+            ):
+                where = "the goal's roi" if start_box else "the depth image"
+                earlier = f" (after {'; '.join(reasons)})" if reasons else ""
+                raise GoalAbortedError(
+                    f"nothing to grasp: no object stands above the table in {where}{earlier}; if one does, check"
+                    f" table_z_m ({cfg.table_z_m:g} m) and camera_pose_xyz_quat"
+                )
             deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
             if deterministic and self.selector is not None and camera_looks_down(cfg.T_base_camera):
                 turned = self._choose_among_turns(goal_handle, frame, zoom_config, start_box, attempt)

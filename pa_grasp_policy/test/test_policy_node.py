@@ -251,6 +251,28 @@ def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):
     assert status == GoalStatus.STATUS_ABORTED and "roi" in result.message, f"{result.message} ({robot.staleness()})"
 
 
+def test_an_empty_table_is_refused_before_anything_moves(tmp_path):
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    table = np.full((80, 96), 0.75, dtype=np.float32)  # the camera is 0.75 m above the table
+    with node_graph(checkpoint, depth=table) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, _ = send(client, Grasp.Goal(max_attempts=3))
+        assert status == GoalStatus.STATUS_ABORTED and not result.success and not robot.goals
+        assert "nothing to grasp: no object stands above the table in the depth image" in result.message
+        assert "table_z_m (0 m)" in result.message
+        robot.depth = scene_depth()  # an object, but not in the goal's roi
+        goal = Grasp.Goal(max_attempts=1, use_roi=True)
+        goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height = 0, 0, 40, 40
+        status, result, _ = send(client, goal)
+        assert status == GoalStatus.STATUS_ABORTED and "in the goal's roi" in result.message and not robot.goals
+    with node_graph(checkpoint, Parameter("refuse_empty_view", value=False), depth=table) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, _ = send(client, Grasp.Goal(max_attempts=1))
+        assert status == GoalStatus.STATUS_SUCCEEDED and len(robot.goals) == 1  # off: it grasps anyway
+
+
 def test_a_goal_gets_at_most_max_attempts_limit_attempts_and_is_told(tmp_path):
     checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
     with node_graph(checkpoint, Parameter("max_attempts_limit", value=2)) as (_, robot, client):

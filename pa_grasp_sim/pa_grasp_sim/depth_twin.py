@@ -82,6 +82,18 @@ def object_regions(points: np.ndarray, config: TwinConfig) -> list[np.ndarray]:
     return sorted((r for r in regions if len(r) >= config.min_pixels), key=len, reverse=True)
 
 
+def objects_in_view(
+    depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, box=None, config: TwinConfig | None = None
+) -> int:
+    """How many regions stand above the table in the depth image (or in its `box`, (x, y, w, h)
+    pixels): 0 means there is nothing to grasp, or the table's pose is wrong."""
+    points = table_points(depth, intrinsics, T_table_camera)
+    if box is not None:
+        x, y, w, h = (int(round(c)) for c in box)
+        points = points[max(y, 0) : y + h, max(x, 0) : x + w]
+    return len(object_regions(points, config or TwinConfig()))
+
+
 def convex_pieces(points: np.ndarray, cell_m: float, tile_m: float, mirror_under: bool = False) -> list[np.ndarray]:
     """Corner points of each convex piece of one region: columns of cell_m, as tall as the
     highest point in the cell, standing on the table (or with mirror_under on their top mirrored

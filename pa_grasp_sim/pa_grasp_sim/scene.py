@@ -149,13 +149,17 @@ def build_scene(
             top = max(client.getAABB(p.body)[1][2] for p in placed)
     kept = []
     for p in placed:
-        pos = np.asarray(client.getBasePositionAndOrientation(p.body)[0])
-        # Judge by the bounding box: a mesh's origin need not lie inside it.
-        lo, hi = client.getAABB(p.body)
-        centre = 0.5 * (np.asarray(lo) + np.asarray(hi))
-        if np.max(np.abs(centre[:2])) > config.workspace_half_extent_m or hi[2] < 0.0:
+        if outside_workspace(client, p.body, config):
             client.removeBody(p.body)
             continue
-        p.rest_position = pos
+        p.rest_position = np.asarray(client.getBasePositionAndOrientation(p.body)[0])
         kept.append(p)
     return kept
+
+
+def outside_workspace(client, body: int, config: SceneConfig) -> bool:
+    """Whether `body` rolled out of the workspace square or fell below the table top."""
+    # Judge by the bounding box: a mesh's origin need not lie inside it.
+    lo, hi = client.getAABB(body)
+    centre = 0.5 * (np.asarray(lo) + np.asarray(hi))
+    return bool(np.max(np.abs(centre[:2])) > config.workspace_half_extent_m or hi[2] < 0.0)

@@ -8,9 +8,10 @@ Owns one GraspWorld (``mode`` arm by default: TX60 + BH-280 with IK and reachabi
 * Serves ``/pa_grasp/execute_grasp`` (ExecuteGrasp): the palm pose (in ``base_frame``) is
   executed in PyBullet (pre-shape, straight approach from ``pregrasp_offset`` behind, close
   until max effort, lift); an unreachable pose gives success = false with the reason. After a
-  pick the lifted object is removed (dropped in a bin) and the robot returns out of view; when
-  the table is empty a new scene is built (``new_scene_when_cleared``), so repeated /grasp goals
-  keep working. Executions are atomic: cancel requests are rejected.
+  pick the lifted object is removed (dropped in a bin), objects knocked out of the workspace are
+  removed too, and the robot returns out of view; when the table is empty a new scene is built
+  (``new_scene_when_cleared``), so repeated /grasp goals keep working. Executions are atomic:
+  cancel requests are rejected.
 * Serves ``/pa_grasp/reset_scene`` (ResetScene) and publishes ``/joint_states`` (arm + hand).
 
 ``base_frame`` is the TX60's base: it sits at ``WorldConfig.arm_base_position`` in the
@@ -184,6 +185,10 @@ class SimBridgeNode(Node):
         if outcome.success:
             world.remove_lifted(outcome)
         world.park_robot()
+        knocked_off = world.remove_outside_workspace()
+        if knocked_off:  # out of view and reach: left in place they would keep the table from counting as cleared
+            names = ", ".join(p.spec.name for p in knocked_off)
+            self.get_logger().info(f"the grasp knocked {names} out of the workspace: removed")
         if not world.objects and self.config.new_scene_when_cleared:
             self._new_scene(seed=None)
         else:

@@ -29,7 +29,7 @@ from pa_grasp_sim.grasp import (
 )
 from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, load_object_set
-from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene, create_body
+from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene, create_body, outside_workspace
 
 PARK_POSITION = (0.0, 0.0, 1.5)  # floating hand waits here, far above the table
 
@@ -233,6 +233,15 @@ class GraspWorld:
 
     def render_depth(self, rng: np.random.Generator | None = None) -> np.ndarray:
         return self.camera.render(rng if rng is not None else self.rng)
+
+    def remove_outside_workspace(self) -> list[PlacedObject]:
+        """Take out the objects a grasp knocked out of the workspace (as a scene's build does):
+        off the table, or out of the camera's view and the robot's reach. Returns them."""
+        gone = [p for p in self.objects if outside_workspace(self.client, p.body, self.config.scene)]
+        for p in gone:
+            self.client.removeBody(p.body)
+        self.objects = [p for p in self.objects if p not in gone]
+        return gone
 
     def remove_lifted(self, outcome: GraspOutcome) -> None:
         """After a successful pick the robot drops the object in a bin: take it out of the scene."""

@@ -145,6 +145,25 @@ def test_reset_scene_and_pick_until_a_new_scene(graph):
         pytest.fail("no top-down grasp on a single object succeeded in 4 scenes")
 
 
+def test_an_object_knocked_out_of_the_workspace_is_removed_and_the_table_refilled(graph):
+    """A grasp can fling an object off the table or out of the camera's view; left in place it would
+    keep the scene from ever counting as cleared, and every later goal would grasp at nothing."""
+    bridge, probe = graph
+    assert reset(probe, scene="cluttered", object_count=2, seed=3).objects_placed == 2
+    flung, kept = bridge.world.objects
+    with bridge._lock:  # as if the last grasp had knocked it 0.9 m away
+        bridge.world.client.resetBasePositionAndOrientation(flung.body, [0.85, 0.6, 0.05], [0, 0, 0, 1])
+    scenes = bridge.scenes_built
+    far = grasp_palm_pose(np.array([1.9, 0.0, 0.1]), 0.0, math.pi / 2, 0.0, 0.05)  # any execution will do
+    assert not execute(probe, far).success
+    assert [p.body for p in bridge.world.objects] == [kept.body] and bridge.scenes_built == scenes
+    with bridge._lock:
+        bridge.world.client.resetBasePositionAndOrientation(kept.body, [0.0, 0.0, -0.3], [0, 0, 0, 1])  # fell
+    assert not execute(probe, far).success
+    assert bridge.scenes_built == scenes + 1, "a table emptied by knocks gets a new scene"
+    assert bridge.world.objects  # the new scene (cluttered, as last reset)
+
+
 def test_a_camera_too_small_to_zoom_into_is_refused():
     with pytest.raises(ValueError, match="camera_px"):
         SimBridgeConfig(camera_px=16)
