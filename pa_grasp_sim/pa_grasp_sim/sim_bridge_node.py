@@ -8,8 +8,9 @@ Owns one GraspWorld (``mode`` arm by default: TX60 + BH-280 with IK and reachabi
 * Serves ``/pa_grasp/execute_grasp`` (ExecuteGrasp): the palm pose (in ``base_frame``) is
   executed in PyBullet (pre-shape, straight approach from ``pregrasp_offset`` behind, close
   until max effort, lift); an unreachable pose gives success = false with the reason. After a
-  pick the lifted object is removed (dropped in a bin), objects knocked out of the workspace are
-  removed too, and the robot returns out of view; when the table is empty a new scene is built
+  pick the lifted object is removed (dropped in a bin), objects pushed out of the workspace (off
+  the table, out of view, or where the TX60 cannot reach a top-down grasp) are removed too, and
+  the robot returns out of view; when the table is empty a new scene is built
   (``new_scene_when_cleared``), so repeated /grasp goals keep working. Executions are atomic:
   cancel requests are rejected.
 * Serves ``/pa_grasp/reset_scene`` (ResetScene) and publishes ``/joint_states`` (arm + hand).
@@ -102,9 +103,16 @@ class SimBridgeNode(Node):
 
     # ------------------------------------------------------------------ world (call with the lock held)
     def _new_scene(self, seed: int | None) -> int:
+        """A scene of what the robot can reach (a seed drawn here is redrawn, up to 10 times, until
+        something is); returns its seed."""
         count = 1 if self._scene == "single" else self._object_count
-        seed = int(self._rng.integers(2**31)) if seed is None or seed < 0 else int(seed)
-        self.world.reset(count, seed=seed)
+        drawn = seed is None or seed < 0
+        for _ in range(10 if drawn else 1):
+            seed = int(self._rng.integers(2**31)) if drawn else int(seed)
+            self.world.reset(count, seed=seed)
+            self.world.remove_outside_workspace()
+            if self.world.objects:
+                break
         if self.config.T_base_camera is not None:
             self.world.camera.set_pose(self.T_world_base @ self.config.T_base_camera)
         self.scenes_built += 1
@@ -186,9 +194,9 @@ class SimBridgeNode(Node):
             world.remove_lifted(outcome)
         world.park_robot()
         knocked_off = world.remove_outside_workspace()
-        if knocked_off:  # out of view and reach: left in place they would keep the table from counting as cleared
+        if knocked_off:  # left in place they would keep the table from ever counting as cleared
             names = ", ".join(p.spec.name for p in knocked_off)
-            self.get_logger().info(f"the grasp knocked {names} out of the workspace: removed")
+            self.get_logger().info(f"the grasp pushed {names} off the table, out of view or out of reach: removed")
         if not world.objects and self.config.new_scene_when_cleared:
             self._new_scene(seed=None)
         else:

@@ -235,9 +235,14 @@ class GraspWorld:
         return self.camera.render(rng if rng is not None else self.rng)
 
     def remove_outside_workspace(self) -> list[PlacedObject]:
-        """Take out the objects a grasp knocked out of the workspace (as a scene's build does):
-        off the table, or out of the camera's view and the robot's reach. Returns them."""
-        gone = [p for p in self.objects if outside_workspace(self.client, p.body, self.config.scene)]
+        """Take out the objects outside the workspace: off the table or out of the camera's view
+        (as a scene's build does) or, in arm mode, where the TX60 cannot reach a top-down grasp
+        (`within_reach`). Returns them."""
+        gone = [
+            p
+            for p in self.objects
+            if outside_workspace(self.client, p.body, self.config.scene) or not self.within_reach(p.body)
+        ]
         for p in gone:
             self.client.removeBody(p.body)
         self.objects = [p for p in self.objects if p not in gone]
@@ -424,6 +429,22 @@ class GraspWorld:
         if pos_err > 0.01 or rot_err > math.radians(3) or not within:
             return None
         return sol
+
+    def within_reach(self, body: int) -> bool:
+        """Whether a top-down grasp at the top of `body`'s bounding box, at one of four yaws, has a
+        reachable pre-grasp and grasp pose (always true for the floating hand). A coarse test: the
+        policy's grasp may still be out of reach where this one is not, and the other way round."""
+        if self.config.mode != "arm":
+            return True
+        lo, hi = self.client.getAABB(body)
+        top = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
+        cfg = self.config.execution
+        for yaw in np.arange(4) * math.pi / 4:
+            command = GraspCommand(0.0, 0.0, yaw=float(yaw))  # top-down, the hand open
+            pre = grasp_palm_pose(top, command, cfg.grasp_offset_m + cfg.approach_distance_m)
+            if self.reachable(pre) and self.reachable(grasp_palm_pose(top, command, cfg.grasp_offset_m)):
+                return True
+        return False
 
     def reachable(self, T_world_palm: np.ndarray) -> bool:
         ok = self._solve_ik(T_world_palm, self.home) is not None

@@ -146,8 +146,9 @@ def test_reset_scene_and_pick_until_a_new_scene(graph):
 
 
 def test_an_object_knocked_out_of_the_workspace_is_removed_and_the_table_refilled(graph):
-    """A grasp can fling an object off the table or out of the camera's view; left in place it would
-    keep the scene from ever counting as cleared, and every later goal would grasp at nothing."""
+    """A grasp can fling an object off the table, out of the camera's view or out of the arm's reach;
+    left in place it would keep the scene from ever counting as cleared, and every later goal would
+    fail on it."""
     bridge, probe = graph
     assert reset(probe, scene="cluttered", object_count=2, seed=3).objects_placed == 2
     flung, kept = bridge.world.objects
@@ -157,8 +158,8 @@ def test_an_object_knocked_out_of_the_workspace_is_removed_and_the_table_refille
     far = grasp_palm_pose(np.array([1.9, 0.0, 0.1]), 0.0, math.pi / 2, 0.0, 0.05)  # any execution will do
     assert not execute(probe, far).success
     assert [p.body for p in bridge.world.objects] == [kept.body] and bridge.scenes_built == scenes
-    with bridge._lock:
-        bridge.world.client.resetBasePositionAndOrientation(kept.body, [0.0, 0.0, -0.3], [0, 0, 0, 1])  # fell
+    with bridge._lock:  # pushed to the table's far edge: in view, out of the TX60's reach
+        bridge.world.client.resetBasePositionAndOrientation(kept.body, [0.25, 0.0, 0.05], [0, 0, 0, 1])
     assert not execute(probe, far).success
     assert bridge.scenes_built == scenes + 1, "a table emptied by knocks gets a new scene"
     assert bridge.world.objects  # the new scene (cluttered, as last reset)

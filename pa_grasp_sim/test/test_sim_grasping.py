@@ -121,6 +121,21 @@ def test_arm_mode_reaches_workspace_pose_and_reports_unreachable():
         assert outcome.reason
 
 
+def test_the_arm_modes_workspace_is_what_the_tx60_reaches():
+    with GraspWorld(WorldConfig(mode="arm"), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        (box,) = world.objects
+        assert world.within_reach(box.body) and not world.remove_outside_workspace()
+        # 0.25 m past the table centre: on the table and in view, but 0.65 m from the arm's base
+        world.client.resetBasePositionAndOrientation(box.body, [0.25, 0.0, 0.05], [0, 0, 0, 1])
+        assert not world.within_reach(box.body)
+        assert world.remove_outside_workspace() == [box] and world.objects == []
+    with GraspWorld(WorldConfig(mode="floating"), ObjectSet("one", [BOX]), seed=0) as world:
+        world.reset(1, seed=0)
+        world.client.resetBasePositionAndOrientation(world.objects[0].body, [0.25, 0.0, 0.05], [0, 0, 0, 1])
+        assert not world.remove_outside_workspace()  # the floating hand reaches everywhere
+
+
 def test_arm_mode_grasps_box():
     with GraspWorld(WorldConfig(mode="arm"), ObjectSet("one", [BOX]), seed=0) as world:
         world.reset(1, seed=0)
