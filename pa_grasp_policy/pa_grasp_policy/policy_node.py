@@ -262,37 +262,23 @@ class PolicyNode(Node):
         max_zoom = int(goal.max_zoom_steps) or cfg.default_max_zoom_steps or self.zoom_config.max_zoom_steps
         reasons = []
         goal_start_ns = self.get_clock().now().nanoseconds
+        # (the image, its grasps not yet tried, best first) while the scene is still as it shows:
+        # an executor that finds a grasp unreachable has not moved the robot.
+        untried: tuple[DepthFrame, list] | None = None
         for attempt in range(1, attempts + 1):
             result.attempts = attempt
-            self._check_cancel(goal_handle, "before reading depth")
-            self._feedback(goal_handle, F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
-            frame = self._wait_for_depth(goal_handle, cfg, goal_start_ns if cfg.require_fresh_depth else 0)
+            same_image = untried is not None and bool(untried[1])
+            if not same_image:
+                untried = self._look(goal_handle, goal, attempt, max_zoom, goal_start_ns, reasons)
+            frame, candidates = untried
+            uv, rpy, hand_joints, boxes = candidates.pop(0)
             size = (frame.intrinsics.width, frame.intrinsics.height)
-            zoom_config = dataclasses.replace(
-                self.zoom_config.for_image(frame.depth.shape, min(self._trained_camera)), max_zoom_steps=max_zoom
-            )
-            self._tell_view_mismatch(frame.depth.shape)
-
-            start_box = from_roi_msg(goal.roi) if goal.use_roi else None
-            try:
-                state = ZoomState(frame.depth, zoom_config, start_box)
-            except ValueError as exc:
-                raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
-            if cfg.refuse_empty_view and not objects_in_view(
-                frame.depth, frame.intrinsics, cfg.T_table_camera, start_box
-            ):
-                where = "the goal's roi" if start_box else "the depth image"
-                earlier = f" (after {'; '.join(reasons)})" if reasons else ""
-                raise GoalAbortedError(
-                    f"nothing to grasp: no object stands above the table in {where}{earlier}; if one does, check"
-                    f" table_z_m ({cfg.table_z_m:g} m) and camera_pose_xyz_quat"
-                )
-            deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
-            if deterministic and self.selector is not None and camera_looks_down(cfg.T_base_camera):
-                turned = self._choose_among_turns(goal_handle, frame, zoom_config, start_box, attempt)
-                uv, rpy, hand_joints, boxes = turned
-            else:
-                uv, rpy, hand_joints, boxes = self._zoom(goal_handle, frame, state, deterministic, attempt)
+            if same_image:
+                self._check_cancel(goal_handle, "before the next-ranked grasp")
+                why = "the robot did not move: the same image's next-ranked grasp"
+                self._feedback(goal_handle, F.STAGE_ZOOMING, attempt, len(boxes) - 1, boxes[-1], size, why)
+                self.get_logger().info(f"attempt {attempt}: {why}")
+                self._publish_debug_image(frame, boxes, uv)
             zoom_steps = len(boxes) - 1
             result.zoom_boxes = [to_roi_msg(b, *size) for b in boxes]
 
@@ -331,9 +317,41 @@ class PolicyNode(Node):
                 return
             reasons.append(f"attempt {attempt}: {outcome.reason or 'failed'}")
             self.get_logger().info(reasons[-1])
+            if outcome.reachable:  # the robot moved and may have moved things: look again
+                untried = None
         result.success = False
         cut = f" (the goal asked for {asked}; max_attempts_limit is {attempts})" if attempts < asked else ""
         result.message = f"no grasp succeeded in {attempts} attempt(s){cut}: " + "; ".join(reasons)
+
+    def _look(self, goal_handle, goal: Grasp.Goal, attempt: int, max_zoom: int, goal_start_ns: int, reasons: list):
+        """A fresh depth image and the policy's grasps on it, best first: (frame, [(uv, rpy,
+        hand_joints, boxes), ...]); ranked turned grasps for deterministic goals with a turn
+        selector, else the one grasp of the zoom loop."""
+        cfg = self.config
+        self._check_cancel(goal_handle, "before reading depth")
+        self._feedback(goal_handle, F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
+        frame = self._wait_for_depth(goal_handle, cfg, goal_start_ns if cfg.require_fresh_depth else 0)
+        zoom_config = dataclasses.replace(
+            self.zoom_config.for_image(frame.depth.shape, min(self._trained_camera)), max_zoom_steps=max_zoom
+        )
+        self._tell_view_mismatch(frame.depth.shape)
+
+        start_box = from_roi_msg(goal.roi) if goal.use_roi else None
+        try:
+            state = ZoomState(frame.depth, zoom_config, start_box)
+        except ValueError as exc:
+            raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
+        if cfg.refuse_empty_view and not objects_in_view(frame.depth, frame.intrinsics, cfg.T_table_camera, start_box):
+            where = "the goal's roi" if start_box else "the depth image"
+            earlier = f" (after {'; '.join(reasons)})" if reasons else ""
+            raise GoalAbortedError(
+                f"nothing to grasp: no object stands above the table in {where}{earlier}; if one does, check"
+                f" table_z_m ({cfg.table_z_m:g} m) and camera_pose_xyz_quat"
+            )
+        deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
+        if deterministic and self.selector is not None and camera_looks_down(cfg.T_base_camera):
+            return frame, self._choose_among_turns(goal_handle, frame, zoom_config, start_box, attempt)
+        return frame, [self._zoom(goal_handle, frame, state, deterministic, attempt)]
 
     def _zoom(self, goal_handle, frame: DepthFrame, state: ZoomState, deterministic: bool, attempt: int):
         """Algorithm 1, step by step with feedback: (uv, rpy, hand_joints, boxes)."""
@@ -352,8 +370,8 @@ class PolicyNode(Node):
 
     def _choose_among_turns(self, goal_handle, frame: DepthFrame, zoom_config, start_box, attempt: int):
         """The deterministic zoom loop on the image turned by 0-3 quarter turns (and on its mirror
-        image's, with mirror_views), the selector's best grasp (turn_selection): (uv, rpy,
-        hand_joints, boxes), all in the image as received."""
+        image's, with mirror_views), ranked by the selector (turn_selection): [(uv, rpy,
+        hand_joints, boxes), ...] best first, all in the image as received."""
         size = (frame.intrinsics.width, frame.intrinsics.height)
         self._check_cancel(goal_handle, "before the zoom loop")
         self._feedback(
@@ -382,7 +400,7 @@ class PolicyNode(Node):
                 by_run.update(zip(map(id, runs), twin_scores([result_to_command(r.result) for r in runs])))
                 return [by_run[id(r)] for r in runs]
 
-        chosen, _, scores = select_among_turns(
+        chosen, runs, scores = select_among_turns(
             frame.depth,
             self.policy,
             zoom_config,
@@ -414,7 +432,10 @@ class PolicyNode(Node):
                 uv, rpy, hand_joints = (c.u, c.v), (c.roll, c.pitch, c.yaw), (c.spread, *c.fingers)
                 self.get_logger().info(f"local search: {found.change} scores {found.score:.1f} in the depth twin")
         self._publish_debug_image(frame, result.boxes, uv)
-        return uv, rpy, hand_joints, list(result.boxes)
+        others = [runs[i].result for i in sorted(range(len(runs)), key=lambda i: -scores[i]) if runs[i] is not chosen]
+        return [(uv, rpy, hand_joints, list(result.boxes))] + [
+            (r.grasp_uv, r.grasp_rpy, r.hand_joints, list(r.boxes)) for r in others
+        ]
 
     # ------------------------------------------------------------------ helpers
     def _check_cancel(self, goal_handle, where: str) -> None:

@@ -91,6 +91,7 @@ class FakeRobot:
         self.last_publish = float("-inf")  # time.monotonic() of the last depth image
         self.goals: list[ExecuteGrasp.Goal] = []
         self.lifts = True  # what every execution reports
+        self.unreachable_first = 0  # the first this many executions report an unreachable pose
         self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
         self.server = None
@@ -111,6 +112,8 @@ class FakeRobot:
     def _execute(self, goal_handle):
         self.goals.append(goal_handle.request)
         goal_handle.succeed()
+        if len(self.goals) <= self.unreachable_first:  # refused before moving, as both executors do
+            return ExecuteGrasp.Result(success=False, reachable=False, reason="pre-grasp pose unreachable")
         if not self.lifts:
             return ExecuteGrasp.Result(success=False, reachable=True, objects_lifted=0, reason="nothing lifted")
         return ExecuteGrasp.Result(success=True, reachable=True, objects_lifted=1)
@@ -296,15 +299,21 @@ def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):
     return result, feedback
 
 
+def untrained_turned_runs(tmp_path, depth: np.ndarray):
+    """(checkpoint, policy, zoom config for `depth`, world config, the four turned runs on it) of
+    an untrained policy (seeded)."""
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    policy, zoom_config, world = load_policy(checkpoint)
+    zoom_config = zoom_config.for_image(depth.shape, world.camera.width)
+    return checkpoint, policy, zoom_config, world, [run_turned(depth, policy, zoom_config, k) for k in range(4)]
+
+
 def test_twin_local_search_sends_the_best_small_change_of_an_unsure_grasp(tmp_path):
     """With twin_local_search, where the twin-first grasp lifts in at most 3 of its 5 twin
     executions, the node sends its best small change in the twin (pa_grasp_sim.twin_local_search):
     the one search_near finds, with feedback for that stage."""
-    torch.manual_seed(0)
-    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
-    policy, zoom_config, world = load_policy(checkpoint)
-    zoom_config = zoom_config.for_image(bar_depth().shape, world.camera.width)
-    runs = [run_turned(bar_depth(), policy, zoom_config, k) for k in range(4)]
+    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, bar_depth())
     x = np.stack([r.features for r in runs])
     selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
@@ -431,6 +440,42 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
             )
     finally:
         rclpy.shutdown(context=context)
+
+
+def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_ranked_grasp(tmp_path):
+    """An unreachable grasp did not move the robot, so the image still shows the scene: attempts
+    2 and 3 send the selector's second and third grasps of attempt 1's image, without looking again."""
+    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
+    x = np.stack([r.features for r in runs])
+    scale = min(scene_depth().shape) / world.camera.width
+    for seed in range(50):  # a selector whose first three are not simply turns 0, 1, 2
+        weights = np.random.default_rng(seed).normal(size=x.shape[1])
+        selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, weights, 0.0, weights_sha256(policy))
+        _, runs, scores = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
+        order = np.argsort(-scores, kind="stable")
+        if list(order[:3]) != [0, 1, 2]:
+            break
+    assert list(order[:3]) != [0, 1, 2], "no selector found that ranks out of turn order"
+    ranked = [runs[i].result for i in order]
+    parameters = [
+        Parameter("turn_selector", value=str(selector.save(tmp_path / "selector.json"))),
+        Parameter("depth_twin", value=False),
+    ]
+    with node_graph(checkpoint, *parameters) as (_, robot, client):
+        robot.unreachable_first = 2
+        robot.publishing = True
+        robot.serve_execute()
+        status, result, feedback = send(client, Grasp.Goal(max_attempts=3, deterministic=True))
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success and result.attempts == 3, result.message
+    palms = [from_pose_msg(g.grasp_pose.pose) for g in robot.goals]
+    for palm, expected in zip(palms, ranked[:3]):
+        proposal = make_proposal(
+            scene_depth(), INTRINSICS, pose_from_xyz_quat(CAMERA), expected.grasp_uv, expected.grasp_rpy,
+            expected.hand_joints, 0.05,
+        )  # fmt: skip
+        np.testing.assert_allclose(palm, proposal.T_base_palm, atol=1e-6)
+    waits = [f for f in feedback if f.stage == Grasp.Feedback.STAGE_WAITING_FOR_DEPTH]
+    assert len(waits) == 1 and sum("next-ranked" in f.stage_description for f in feedback) == 2
 
 
 def test_the_depth_twins_table_is_table_z_m_below_the_camera():
