@@ -43,10 +43,10 @@ class MultiThreadedExecutor(rclpy_executors.MultiThreadedExecutor):
     spinning thread then queues no-op copies as fast as it can while holding the GIL. Measured on
     this machine: a node with a 10 Hz timer publishing to its own subscription used 97% of a core
     and took 3 of the 50 messages in 5 s; the idle sim stack used a whole core, and depth frames
-    reached kinect_node more than 1 s old. Here a task already queued or
-    running is not queued again, and the spinning thread sleeps `QUEUED_BACKOFF_S` instead, so a
-    worker can start it. A coroutine task suspended on a future is queued again after each run
-    ends, so it is polled until it resumes, as in rclpy (the stack's callbacks are plain functions).
+    reached kinect_node more than 1 s old. Here a task already queued or running is not queued
+    again, and the spinning thread sleeps `QUEUED_BACKOFF_S` instead, so a worker can start it. A
+    coroutine task suspended on a future is queued again after each run ends, so it is polled until
+    it resumes, as in rclpy (the stack's callbacks are plain functions).
     """
 
     def __init__(self, num_threads: int | None = None, *, context=None):
