@@ -80,7 +80,8 @@ class FakeRobot:
     Depth comes from a thread of its own, as from a camera driver, not from a timer on the probe
     node: that timer shared a callback group and the executor with the test's action client, and
     once (fresh-clone CI at e888142) the policy node saw no depth for 1.3 s, which turned the ROI
-    goal's expected "roi" abort into a stale-depth abort."""
+    goal's expected "roi" abort into a stale-depth abort. (The likelier cause, found later: rclpy's
+    executor busy-looping, see pa_grasp_perception.spinning.MultiThreadedExecutor.)"""
 
     PERIOD_S = 0.05
 
