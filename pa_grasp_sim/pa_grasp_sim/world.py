@@ -446,8 +446,23 @@ class GraspWorld:
                 return True
         return False
 
+    def _solve_ik_from_home(self, T_world_palm: np.ndarray) -> np.ndarray | None:
+        """Arm joints for T_world_palm from the home pose or, where pybullet's IK does not converge
+        from there, from home with a wrist joint turned half or a full turn: it finds the solution
+        on its seed's branch only, and a real arm's planner restarts likewise. Without these
+        restarts 1-3 of 8 top-down yaws were 'unreachable' on most of the table."""
+        for joint, turn in ((None, 0.0), (5, -math.pi), (5, math.pi), (5, -2 * math.pi), (5, 2 * math.pi),
+                            (3, -math.pi), (3, math.pi)):  # fmt: skip
+            seed = self.home.copy()
+            if joint is not None:
+                seed[joint] += turn
+            solution = self._solve_ik(T_world_palm, seed)
+            if solution is not None:
+                return solution
+        return None
+
     def reachable(self, T_world_palm: np.ndarray) -> bool:
-        ok = self._solve_ik(T_world_palm, self.home) is not None
+        ok = self._solve_ik_from_home(T_world_palm) is not None
         self._reset_arm(self.home)
         return ok
 
@@ -489,7 +504,8 @@ class GraspWorld:
         T_start[:3, 3] -= cfg.approach_distance_m * approach
         T_lift = T_grasp.copy()
         T_lift[2, 3] += cfg.lift_height_m
-        q_start = self._solve_ik(T_start, self.home)
+        q_start = self._solve_ik_from_home(T_start)
+        # The grasp and the lift on the pre-grasp's branch: a straight approach, no wrist flip.
         q_grasp = self._solve_ik(T_grasp, q_start) if q_start is not None else None
         q_lift = self._solve_ik(T_lift, q_grasp) if q_grasp is not None else None
         self._reset_arm(self.home)
