@@ -21,6 +21,7 @@ class SimBridgeConfig:
     object_count: int = 5
     seed: int = 0
     new_scene_when_cleared: bool = True
+    new_scene_after_failures: int = 4
     publish_rate_hz: float = 10.0
     joint_state_rate_hz: float = 10.0
     depth_topic: str = _FREENECT.depth_topic
@@ -40,6 +41,8 @@ class SimBridgeConfig:
             raise ValueError(f"scene must be one of {SCENES}, got {self.scene!r}")
         if not 2 <= self.object_count <= 30:
             raise ValueError(f"object_count (objects of a cluttered scene) must be in [2, 30], got {self.object_count}")
+        if self.new_scene_after_failures < 0:
+            raise ValueError(f"new_scene_after_failures must be >= 0 (0 = never), got {self.new_scene_after_failures}")
         for name in ("publish_rate_hz", "joint_state_rate_hz"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -69,6 +72,9 @@ DESCRIPTIONS = {
     "object_count": "objects of a cluttered scene (2-30)",
     "seed": "seed of the scene sequence; negative = random",
     "new_scene_when_cleared": "build a new scene when the last object was picked",
+    "new_scene_after_failures": "build a new scene after this many failed executions in a row on one scene (a"
+    " deterministic policy repeats a failing grasp on an unchanged scene for ever; the clutter-clearing protocol"
+    " ends a round likewise); 0 = never",
     "publish_rate_hz": "rate of the raw depth + camera_info (like a camera driver)",
     "joint_state_rate_hz": "rate of /joint_states",
     "depth_topic": "raw depth topic (16UC1 millimetres, as the freenect driver)",

@@ -11,8 +11,8 @@ Owns one GraspWorld (``mode`` arm by default: TX60 + BH-280 with IK and reachabi
   pick the lifted object is removed (dropped in a bin), objects pushed out of the workspace (off
   the table, out of view, or where the TX60 cannot reach a top-down grasp) are removed too, and
   the robot returns out of view; when the table is empty a new scene is built
-  (``new_scene_when_cleared``), so repeated /grasp goals keep working. Executions are atomic:
-  cancel requests are rejected.
+  (``new_scene_when_cleared``), and after ``new_scene_after_failures`` failed executions in a row
+  too, so repeated /grasp goals keep working. Executions are atomic: cancel requests are rejected.
 * Serves ``/pa_grasp/reset_scene`` (ResetScene) and publishes ``/joint_states`` (arm + hand).
 
 ``base_frame`` is the TX60's base: it sits at ``WorldConfig.arm_base_position`` in the
@@ -76,6 +76,7 @@ class SimBridgeNode(Node):
         self._depth: np.ndarray | None = None
         self.scenes_built = 0
         self.executions = 0
+        self.failures_in_a_row = 0  # on the current scene
         with self._lock:
             self._new_scene(seed=None)
 
@@ -116,6 +117,7 @@ class SimBridgeNode(Node):
         if self.config.T_base_camera is not None:
             self.world.camera.set_pose(self.T_world_base @ self.config.T_base_camera)
         self.scenes_built += 1
+        self.failures_in_a_row = 0
         self._render()
         return seed
 
@@ -197,7 +199,14 @@ class SimBridgeNode(Node):
         if knocked_off:  # left in place they would keep the table from ever counting as cleared
             names = ", ".join(p.spec.name for p in knocked_off)
             self.get_logger().info(f"the grasp pushed {names} off the table, out of view or out of reach: removed")
-        if not world.objects and self.config.new_scene_when_cleared:
+        self.failures_in_a_row = 0 if outcome.success else self.failures_in_a_row + 1
+        limit = self.config.new_scene_after_failures
+        if limit and self.failures_in_a_row >= limit:
+            self.get_logger().info(
+                f"{limit} failed grasps in a row on this scene: a new scene (new_scene_after_failures)"
+            )
+            self._new_scene(seed=None)
+        elif not world.objects and self.config.new_scene_when_cleared:
             self._new_scene(seed=None)
         else:
             self._render()

@@ -165,6 +165,21 @@ def test_an_object_knocked_out_of_the_workspace_is_removed_and_the_table_refille
     assert bridge.world.objects  # the new scene (cluttered, as last reset)
 
 
+def test_a_scene_that_keeps_failing_is_replaced_after_new_scene_after_failures(graph):
+    bridge, probe = graph
+    assert bridge.config.new_scene_after_failures == 4
+    assert reset(probe, scene="single", seed=2).objects_placed == 1
+    scenes = bridge.scenes_built
+    far = grasp_palm_pose(np.array([1.9, 0.0, 0.1]), 0.0, math.pi / 2, 0.0, 0.05)
+    for _ in range(3):
+        assert not execute(probe, far).success
+    assert bridge.scenes_built == scenes and bridge.failures_in_a_row == 3
+    assert not execute(probe, far).success
+    assert bridge.scenes_built == scenes + 1 and bridge.failures_in_a_row == 0
+    with pytest.raises(ValueError, match="new_scene_after_failures"):
+        SimBridgeConfig(new_scene_after_failures=-1)
+
+
 def test_a_camera_too_small_to_zoom_into_is_refused():
     with pytest.raises(ValueError, match="camera_px"):
         SimBridgeConfig(camera_px=16)
