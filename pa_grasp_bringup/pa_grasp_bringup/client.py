@@ -6,7 +6,8 @@
     pa-grasp-client --cancel-after 0.5
 
 Exit status: 0 every goal lifted an object; 1 a grasp failed or was canceled (the stack
-worked); 2 an error: no /grasp server, a rejected or aborted goal (e.g. no depth), a timeout.
+worked); 2 an error: no /grasp server, a rejected or aborted goal (e.g. no depth), a timeout;
+130 interrupted by Ctrl-C or SIGTERM (a goal in flight is canceled first).
 ``--save-zoom PNG`` draws each goal's zoom boxes and grasp pixel over the depth image the
 policy used (subscribes to /pa_grasp/depth), one panel per goal.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 import threading
 import time
@@ -24,6 +26,7 @@ import numpy as np
 import rclpy
 from action_msgs.msg import GoalStatus
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 
 from pa_grasp_interfaces.action import Grasp
@@ -42,20 +45,44 @@ STAGE_NAMES = {
     Grasp.Feedback.STAGE_EXECUTING: "EXECUTING",
     Grasp.Feedback.STAGE_LIFTING: "LIFTING",
 }
-EXIT_SUCCESS, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_SUCCESS, EXIT_FAILED, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class ClientError(RuntimeError):
     pass
 
 
-def _wait(future, timeout_s: float, what: str):
+class ClientInterruptedError(Exception):
+    """Ctrl-C or SIGTERM while waiting."""
+
+
+def _wait(future, timeout_s: float, what: str, interrupted: threading.Event):
     deadline = time.monotonic() + timeout_s
     while not future.done():
+        if interrupted.is_set():
+            raise ClientInterruptedError(what)
         if time.monotonic() > deadline:
             raise ClientError(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(0.01)
     return future.result()
+
+
+def _wait_for_server(client, timeout_s: float, interrupted: threading.Event) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not client.wait_for_server(timeout_sec=0.1):
+        if interrupted.is_set():
+            raise ClientInterruptedError("the /grasp server")
+        if time.monotonic() > deadline:
+            return False
+    return True
+
+
+def _stop_on_signals(interrupted: threading.Event) -> dict:
+    """Ctrl-C / SIGTERM set `interrupted` (with rclpy's own handler the client never noticed and
+    waited out its timeouts); returns the handlers they replace (none off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, lambda *_: interrupted.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _box(roi) -> str:
@@ -155,8 +182,10 @@ def make_goal(args) -> Grasp.Goal:
 
 
 def run(args) -> int:
+    interrupted = threading.Event()
+    previous_handlers = _stop_on_signals(interrupted)
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     node = rclpy.create_node("pa_grasp_client", context=context)
     recorder = DepthRecorder(node, args.depth_topic) if args.save_zoom else None
     executor = MultiThreadedExecutor(num_threads=2, context=context)
@@ -164,8 +193,9 @@ def run(args) -> int:
     spinner = BackgroundSpinner(executor, name="pa_grasp_client").start()
     client = RaceFreeActionClient(node, Grasp, args.action)
     panels, codes = [], []
+    handle = None  # the goal in flight
     try:
-        if not client.wait_for_server(timeout_sec=args.server_timeout):
+        if not _wait_for_server(client, args.server_timeout, interrupted):
             raise ClientError(f"no /grasp action server on {args.action} within {args.server_timeout:g} s")
         if recorder is not None and not recorder.wait_for_first(args.server_timeout):
             print(f"pa-grasp-client: no depth on {args.depth_topic} yet; the zoom picture may lack it", flush=True)
@@ -182,20 +212,22 @@ def run(args) -> int:
                 ),
                 10.0,
                 "the goal response",
+                interrupted,
             )
             if not handle.accepted:
                 raise ClientError("the goal was rejected (is another /grasp goal running? see the server's log)")
             result_future = handle.get_result_async()
             if args.cancel_after is not None:
-                time.sleep(args.cancel_after)
-                if not result_future.done():
+                interrupted.wait(args.cancel_after)
+                if not result_future.done() and not interrupted.is_set():
                     print(f"  canceling after {args.cancel_after:g} s", flush=True)
-                    _wait(handle.cancel_goal_async(), 10.0, "the cancel response")
+                    _wait(handle.cancel_goal_async(), 10.0, "the cancel response", interrupted)
             try:
-                response = _wait(result_future, args.timeout, "the result")
+                response = _wait(result_future, args.timeout, "the result", interrupted)
             except ClientError:
                 handle.cancel_goal_async()
                 raise
+            handle = None
             print(format_result(response.status, response.result, time.monotonic() - sent), flush=True)
             status, result = response.status, response.result
             if status == GoalStatus.STATUS_SUCCEEDED:
@@ -215,6 +247,16 @@ def run(args) -> int:
     except ClientError as exc:
         print(f"pa-grasp-client: {exc}", file=sys.stderr, flush=True)
         codes.append(EXIT_ERROR)
+    except ClientInterruptedError as exc:
+        what = f"while waiting for {exc}"
+        if handle is not None:  # a goal in flight: the robot must not go on without its client
+            cancel = handle.cancel_goal_async()
+            deadline = time.monotonic() + 5.0
+            while not cancel.done() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            what += "; the goal in flight " + ("was asked to cancel" if cancel.done() else "may still run")
+        print(f"pa-grasp-client: interrupted {what}", file=sys.stderr, flush=True)
+        codes.append(EXIT_INTERRUPTED)
     finally:
         if panels:
             from pa_grasp_policy.zoom_image import save_png
@@ -226,6 +268,8 @@ def run(args) -> int:
         client.destroy()
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     succeeded = sum(c == EXIT_SUCCESS for c in codes)
     if args.goals > 1:
         print(f"{succeeded}/{args.goals} goal(s) lifted an object", flush=True)

@@ -2,6 +2,9 @@
 policy_node from config/sim.yaml; a separate client node calls /grasp. Untrained checkpoint
 (tmp_path), except for the shipped-model test (skipped only if the shipped file is missing)."""
 
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -150,6 +153,28 @@ class TestStackWithAnUntrainedPolicy:
         image = cv2.imread(str(picture))
         assert image is not None and image.shape[1] == 2 * image.shape[0]  # one square panel per goal
         assert grasp_client.main(["--action", "/no_such_grasp", "--server-timeout", "0.5"]) == 2
+
+    def test_ctrl_c_on_the_client_cancels_its_goal_and_exits(self, sim_stack, client):
+        policy_node = sim_stack.node("policy_node")
+        policy_node.set_parameters([Parameter("zoom_step_delay_s", value=5.0)])  # a goal that takes a while
+        try:
+            cli = subprocess.Popen(
+                [sys.executable, "-m", "pa_grasp_bringup.client", "--server-timeout", "30"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_for(lambda: policy_node._busy or cli.poll() is not None, "the client's goal")
+            cli.send_signal(signal.SIGINT)
+            _, stderr = cli.communicate(timeout=15)
+            assert cli.returncode == 130, stderr
+            assert "interrupted while waiting for the result; the goal in flight was asked to cancel" in stderr
+            wait_for(lambda: not policy_node._busy, "the canceled goal to end", 10.0)
+        finally:
+            policy_node.set_parameters([Parameter("zoom_step_delay_s", value=0.0)])
+        handle = client.send(Grasp.Goal(max_attempts=1), [])
+        assert handle.accepted  # the server is free again
+        client.finish(handle)
 
 
 @pytest.mark.skipif(not default_model_path().exists(), reason=f"no shipped model yet at {default_model_path()}")
