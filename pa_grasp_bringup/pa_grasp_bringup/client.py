@@ -67,6 +67,14 @@ def _wait(future, timeout_s: float, what: str, interrupted: threading.Event):
     return future.result()
 
 
+def _finish_within(future, timeout_s: float):
+    """The future's result if it is done within `timeout_s` (not interruptible), else None."""
+    deadline = time.monotonic() + timeout_s
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return future.result() if future.done() else None
+
+
 def _wait_for_server(client, timeout_s: float, interrupted: threading.Event) -> bool:
     deadline = time.monotonic() + timeout_s
     while not client.wait_for_server(timeout_sec=0.1):
@@ -193,7 +201,7 @@ def run(args) -> int:
     spinner = BackgroundSpinner(executor, name="pa_grasp_client").start()
     client = RaceFreeActionClient(node, Grasp, args.action)
     panels, codes = [], []
-    handle = None  # the goal in flight
+    handle = sending = None  # the goal in flight, and the request that sent it
     try:
         if not _wait_for_server(client, args.server_timeout, interrupted):
             raise ClientError(f"no /grasp action server on {args.action} within {args.server_timeout:g} s")
@@ -206,14 +214,10 @@ def run(args) -> int:
                 flush=True,
             )
             sent = time.monotonic()
-            handle = _wait(
-                client.send_goal_async(
-                    make_goal(args), feedback_callback=lambda m: print(format_feedback(m.feedback), flush=True)
-                ),
-                10.0,
-                "the goal response",
-                interrupted,
+            sending = client.send_goal_async(
+                make_goal(args), feedback_callback=lambda m: print(format_feedback(m.feedback), flush=True)
             )
+            handle = _wait(sending, 10.0, "the goal response", interrupted)
             if not handle.accepted:
                 raise ClientError("the goal was rejected (is another /grasp goal running? see the server's log)")
             result_future = handle.get_result_async()
@@ -227,7 +231,7 @@ def run(args) -> int:
             except ClientError:
                 handle.cancel_goal_async()
                 raise
-            handle = None
+            handle = sending = None
             print(format_result(response.status, response.result, time.monotonic() - sent), flush=True)
             status, result = response.status, response.result
             if status == GoalStatus.STATUS_SUCCEEDED:
@@ -249,12 +253,12 @@ def run(args) -> int:
         codes.append(EXIT_ERROR)
     except ClientInterruptedError as exc:
         what = f"while waiting for {exc}"
+        if handle is None and sending is not None:  # the server may have accepted it already
+            handle = _finish_within(sending, 5.0)
+            handle = handle if handle is not None and handle.accepted else None
         if handle is not None:  # a goal in flight: the robot must not go on without its client
-            cancel = handle.cancel_goal_async()
-            deadline = time.monotonic() + 5.0
-            while not cancel.done() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            what += "; the goal in flight " + ("was asked to cancel" if cancel.done() else "may still run")
+            cancelled = _finish_within(handle.cancel_goal_async(), 5.0) is not None
+            what += "; the goal in flight " + ("was asked to cancel" if cancelled else "may still run")
         print(f"pa-grasp-client: interrupted {what}", file=sys.stderr, flush=True)
         codes.append(EXIT_INTERRUPTED)
     finally:

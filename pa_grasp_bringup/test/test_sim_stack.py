@@ -168,7 +168,9 @@ class TestStackWithAnUntrainedPolicy:
             cli.send_signal(signal.SIGINT)
             _, stderr = cli.communicate(timeout=15)
             assert cli.returncode == 130, stderr
-            assert "interrupted while waiting for the result; the goal in flight was asked to cancel" in stderr
+            # SIGINT may come before the goal's response reaches the client: it still cancels.
+            assert "pa-grasp-client: interrupted while waiting for the" in stderr
+            assert "the goal in flight was asked to cancel" in stderr
             wait_for(lambda: not policy_node._busy, "the canceled goal to end", 10.0)
         finally:
             policy_node.set_parameters([Parameter("zoom_step_delay_s", value=0.0)])
