@@ -128,7 +128,7 @@ class DepthTwin:
         self.world = GraspWorld(world_config, "seen", seed=0)
         # Every image's pieces are new mesh files, and pybullet's file cache (process-wide) keeps
         # each one for good: ~0.6 MB per cluttered image, 24 MB in 36 twin calls; ~5 MB without it,
-        # the same scores, 1.5% slower (a served stack grew ~40 MB in 200 goals).
+        # the same scores, 1.5% slower.
         self.world.client.setPhysicsEngineParameter(enableFileCaching=0)
 
     def scores(
