@@ -69,10 +69,10 @@ def _wait(future, timeout_s: float, what: str, interrupted: threading.Event):
 
 def _finish_within(future, timeout_s: float):
     """The future's result if it is done within `timeout_s` (not interruptible), else None."""
-    deadline = time.monotonic() + timeout_s
-    while not future.done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return future.result() if future.done() else None
+    try:
+        return _wait(future, timeout_s, "", threading.Event())
+    except ClientError:
+        return None
 
 
 def _wait_for_server(client, timeout_s: float, interrupted: threading.Event) -> bool:

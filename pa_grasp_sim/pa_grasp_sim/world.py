@@ -431,18 +431,17 @@ class GraspWorld:
         return sol
 
     def within_reach(self, body: int) -> bool:
-        """Whether a top-down grasp at the top of `body`'s bounding box, at one of four yaws, has a
-        reachable pre-grasp and grasp pose (always true for the floating hand). A coarse test: the
-        policy's grasp may still be out of reach where this one is not, and the other way round."""
+        """Whether the arm reaches the pre-grasp, grasp and lift poses of a top-down grasp at the
+        top of `body`'s bounding box at one of four yaws (always true for the floating hand). A
+        coarse test: the policy's grasp may still be out of reach where this one is not, and the
+        other way round."""
         if self.config.mode != "arm":
             return True
         lo, hi = self.client.getAABB(body)
         top = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
-        cfg = self.config.execution
         for yaw in np.arange(4) * math.pi / 4:
-            command = GraspCommand(0.0, 0.0, yaw=float(yaw))  # top-down, the hand open
-            pre = grasp_palm_pose(top, command, cfg.grasp_offset_m + cfg.approach_distance_m)
-            if self.reachable(pre) and self.reachable(grasp_palm_pose(top, command, cfg.grasp_offset_m)):
+            command = GraspCommand(0.0, 0.0, yaw=float(yaw))  # top-down
+            if self._arm_waypoints(grasp_palm_pose(top, command, self.config.execution.grasp_offset_m))[0]:
                 return True
         return False
 
@@ -497,11 +496,12 @@ class GraspWorld:
                 break
         return contacts
 
-    def _execute_arm(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
+    def _arm_waypoints(self, T_grasp: np.ndarray) -> tuple[tuple[np.ndarray, ...] | None, str]:
+        """((q_start, q_grasp, q_lift), "") for the palm at T_grasp, or (None, the first pose the
+        TX60 cannot reach); the arm is left at home."""
         cfg = self.config.execution
-        approach = T_grasp[:3, 2]
         T_start = T_grasp.copy()
-        T_start[:3, 3] -= cfg.approach_distance_m * approach
+        T_start[:3, 3] -= cfg.approach_distance_m * T_grasp[:3, 2]
         T_lift = T_grasp.copy()
         T_lift[2, 3] += cfg.lift_height_m
         q_start = self._solve_ik_from_home(T_start)
@@ -510,8 +510,15 @@ class GraspWorld:
         q_lift = self._solve_ik(T_lift, q_grasp) if q_grasp is not None else None
         self._reset_arm(self.home)
         if q_start is None or q_grasp is None or q_lift is None:
-            which = "pre-grasp" if q_start is None else "grasp" if q_grasp is None else "lift"
-            return GraspOutcome(False, reason=f"{which} pose unreachable for the TX60", reachable=False)
+            return None, "pre-grasp" if q_start is None else "grasp" if q_grasp is None else "lift"
+        return (q_start, q_grasp, q_lift), ""
+
+    def _execute_arm(self, spread: float, fingers: tuple, T_grasp: np.ndarray) -> GraspOutcome:
+        cfg = self.config.execution
+        waypoints, unreachable = self._arm_waypoints(T_grasp)
+        if waypoints is None:
+            return GraspOutcome(False, reason=f"{unreachable} pose unreachable for the TX60", reachable=False)
+        q_start, q_grasp, q_lift = waypoints
         self.hand.reset_preshape(spread, fingers)
         collisions = self._drive_arm(self.home, q_start, 1.0, closing=False)
         if collisions:
