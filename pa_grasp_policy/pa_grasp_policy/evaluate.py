@@ -117,25 +117,24 @@ def turn_selecting_chooser(
 
     def choose(depth, world, rng):
         if twin is None:
-            chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, mirrored=mirrored)
-            return result_to_command(chosen.result)
+            return result_to_command(
+                select_among_turns(depth, policy, zoom_cfg, selector, mirrored=mirrored).best.result
+            )
         camera = world.camera
 
         def twin_scores(commands):
             return twin.scores(depth, camera.intrinsics, camera.T_world_camera, commands)
 
-        by_run = {}  # each run's twin score, for the chosen one's local search
+        def twin_ranking(runs):
+            commands = [result_to_command(r.result) for r in runs]
+            return twin.ranking(depth, camera.intrinsics, camera.T_world_camera, commands)
 
-        def run_scores(runs):
-            by_run.update(zip(map(id, runs), twin_scores([result_to_command(r.result) for r in runs])))
-            return [by_run[id(r)] for r in runs]
-
-        chosen, _, _ = select_among_turns(depth, policy, zoom_cfg, selector, twin_scores=run_scores, mirrored=mirrored)
-        command = result_to_command(chosen.result)
+        ranked = select_among_turns(depth, policy, zoom_cfg, selector, twin_ranking=twin_ranking, mirrored=mirrored)
+        command = result_to_command(ranked.best.result)
         if local_search is None:
             return command
         height, width = depth.shape[:2]
-        return search_near(command, by_run[id(chosen)], twin_scores, width, height, local_search).command
+        return search_near(command, ranked.twin_score(ranked.best), twin_scores, width, height, local_search).command
 
     return choose
 

@@ -26,6 +26,7 @@ with the zoom boxes) and ``/pa_grasp/grasp_markers`` (MarkerArray in base_frame)
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 import threading
 import time
@@ -88,6 +89,21 @@ class DepthFrame:
     depth: object  # float32 HxW metres
     intrinsics: object
     header: Header
+
+
+class GraspsLeft:
+    """One image's grasps not sent yet, best first: (uv, rpy, hand_joints, boxes). An iterator, so
+    the later ones are ranked (in the depth twin) only if an attempt asks for them."""
+
+    def __init__(self, grasps, count: int):
+        self._grasps, self._count = grasps, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def pop(self):
+        self._count -= 1
+        return next(self._grasps)
 
 
 class PolicyNode(Node):
@@ -264,14 +280,14 @@ class PolicyNode(Node):
         goal_start_ns = self.get_clock().now().nanoseconds
         # (the image, its grasps not yet tried, best first) while the scene is still as it shows:
         # an executor that finds a grasp unreachable has not moved the robot.
-        untried: tuple[DepthFrame, list] | None = None
+        untried: tuple[DepthFrame, GraspsLeft] | None = None
         for attempt in range(1, attempts + 1):
             result.attempts = attempt
             same_image = untried is not None and bool(untried[1])
             if not same_image:
                 untried = self._look(goal_handle, goal, attempt, max_zoom, goal_start_ns, reasons)
             frame, candidates = untried
-            uv, rpy, hand_joints, boxes = candidates.pop(0)
+            uv, rpy, hand_joints, boxes = candidates.pop()
             size = (frame.intrinsics.width, frame.intrinsics.height)
             if same_image:
                 self._check_cancel(goal_handle, "before the next-ranked grasp")
@@ -324,8 +340,8 @@ class PolicyNode(Node):
         result.message = f"no grasp succeeded in {attempts} attempt(s){cut}: " + "; ".join(reasons)
 
     def _look(self, goal_handle, goal: Grasp.Goal, attempt: int, max_zoom: int, goal_start_ns: int, reasons: list):
-        """A fresh depth image and the policy's grasps on it, best first: (frame, [(uv, rpy,
-        hand_joints, boxes), ...]); ranked turned grasps for deterministic goals with a turn
+        """A fresh depth image and the policy's grasps on it, best first: (frame, GraspsLeft of
+        (uv, rpy, hand_joints, boxes)); ranked turned grasps for deterministic goals with a turn
         selector, else the one grasp of the zoom loop."""
         cfg = self.config
         self._check_cancel(goal_handle, "before reading depth")
@@ -351,7 +367,7 @@ class PolicyNode(Node):
         deterministic = bool(goal.deterministic) and not (attempt > 1 and cfg.sample_on_retry)
         if deterministic and self.selector is not None and camera_looks_down(cfg.T_base_camera):
             return frame, self._choose_among_turns(goal_handle, frame, zoom_config, start_box, attempt)
-        return frame, [self._zoom(goal_handle, frame, state, deterministic, attempt)]
+        return frame, GraspsLeft(iter([self._zoom(goal_handle, frame, state, deterministic, attempt)]), 1)
 
     def _zoom(self, goal_handle, frame: DepthFrame, state: ZoomState, deterministic: bool, attempt: int):
         """Algorithm 1, step by step with feedback: (uv, rpy, hand_joints, boxes)."""
@@ -370,72 +386,75 @@ class PolicyNode(Node):
 
     def _choose_among_turns(self, goal_handle, frame: DepthFrame, zoom_config, start_box, attempt: int):
         """The deterministic zoom loop on the image turned by 0-3 quarter turns (and on its mirror
-        image's, with mirror_views), ranked by the selector (turn_selection): [(uv, rpy,
-        hand_joints, boxes), ...] best first, all in the image as received."""
+        image's, with mirror_views), ranked by the selector (turn_selection) and, with the depth
+        twin, by the twin first: their (uv, rpy, hand_joints, boxes) best first, in the image as
+        received."""
         size = (frame.intrinsics.width, frame.intrinsics.height)
         self._check_cancel(goal_handle, "before the zoom loop")
         self._feedback(
             goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
         )
         pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
-        run_scores = twin_scores = None
-        by_run = {}  # each run's twin score, for the chosen one's local search
+        twin_ranking = twin_scores = None
         if self.twin is not None:
             T_table_camera = self.config.T_table_camera
 
-            def twin_scores(commands, what="grasps"):
+            def on_twin(what: str):
                 self._check_cancel(goal_handle, "before the depth twin")
-                self._feedback(
-                    goal_handle,
-                    F.STAGE_ZOOMING,
-                    attempt,
-                    0,
-                    None,
-                    size,
-                    f"trying the {len(commands)} {what} on the depth twin",
-                )
+                self._feedback(goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, f"trying {what} on the depth twin")
+
+            def twin_scores(commands):
+                on_twin(f"the {len(commands)} small changes of the chosen grasp")
                 return self.twin.scores(frame.depth, frame.intrinsics, T_table_camera, commands)
 
-            def run_scores(runs):
-                by_run.update(zip(map(id, runs), twin_scores([result_to_command(r.result) for r in runs])))
-                return [by_run[id(r)] for r in runs]
+            def twin_ranking(runs):
+                on_twin(f"the {len(runs)} grasps")
+                commands = [result_to_command(r.result) for r in runs]
+                return self.twin.ranking(
+                    frame.depth,
+                    frame.intrinsics,
+                    T_table_camera,
+                    commands,
+                    before_each=lambda: self._check_cancel(goal_handle, "during the depth twin"),
+                )
 
-        chosen, runs, scores = select_among_turns(
+        ranked = select_among_turns(
             frame.depth,
             self.policy,
             zoom_config,
             self.selector,
             start_box,
             pixel_scale=pixel_scale,
-            twin_scores=run_scores,
+            twin_ranking=twin_ranking,
             mirrored=self.config.mirror_views,
         )
+        chosen = ranked.best
         result = chosen.result
+        twin_note = f", {ranked.twin.executions} twin executions" if ranked.twin is not None else ""
         self.get_logger().info(
             f"turn selector{' and depth twin' if self.twin is not None else ''}: grasp from the image turned by"
             f" {chosen.turns} quarter turn(s){' of its mirror image' if chosen.mirrored else ''}"
-            f" (scores {', '.join(f'{s:.3f}' for s in scores)})"
+            f" ({ranked.describe()}{twin_note})"
         )
         uv, rpy, hand_joints = result.grasp_uv, result.grasp_rpy, result.hand_joints
         if self.twin is not None and self.config.twin_local_search:
             height, width = frame.depth.shape[:2]
             found = search_near(
-                result_to_command(result),
-                by_run[id(chosen)],
-                lambda commands: twin_scores(commands, "small changes of the chosen grasp"),
-                width,
-                height,
-                LocalSearchConfig(),
+                result_to_command(result), ranked.twin_score(chosen), twin_scores, width, height, LocalSearchConfig()
             )
             if found.change:
                 c = found.command
                 uv, rpy, hand_joints = (c.u, c.v), (c.roll, c.pitch, c.yaw), (c.spread, *c.fingers)
                 self.get_logger().info(f"local search: {found.change} scores {found.score:.1f} in the depth twin")
         self._publish_debug_image(frame, result.boxes, uv)
-        others = [runs[i].result for i in sorted(range(len(runs)), key=lambda i: -scores[i]) if runs[i] is not chosen]
-        return [(uv, rpy, hand_joints, list(result.boxes))] + [
-            (r.grasp_uv, r.grasp_rpy, r.hand_joints, list(r.boxes)) for r in others
-        ]
+
+        def best_first():
+            yield uv, rpy, hand_joints, list(result.boxes)
+            for run in itertools.islice(ranked, 1, None):  # ranked (in the twin) only when asked for
+                r = run.result
+                yield r.grasp_uv, r.grasp_rpy, r.hand_joints, list(r.boxes)
+
+        return GraspsLeft(best_first(), len(ranked))
 
     # ------------------------------------------------------------------ helpers
     def _check_cancel(self, goal_handle, where: str) -> None:

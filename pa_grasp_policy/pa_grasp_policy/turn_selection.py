@@ -38,7 +38,9 @@ from pa_grasp_policy.policy import ObsBatch, Policy
 from pa_grasp_policy.zoom import Box, ZoomConfig, ZoomResult, run_zoom_loop
 
 TURNS = 4
-TWIN_TIE_WEIGHT = 1e-3  # select_among_turns: the selector's rank breaks ties of the twin scores (steps >= 0.2)
+# The selector's rank (in [0, 1)) times this breaks ties of the twin scores (steps >= 0.2) in the
+# offline analyses of docs/evals; served, RankedTurns ranks the same way without scores for all.
+TWIN_TIE_WEIGHT = 1e-3
 SELECTOR_FORMAT = 2
 
 
@@ -433,6 +435,63 @@ def selector_inputs(selector: GraspSelector, run: TurnedRun, depth: np.ndarray, 
     return np.concatenate([run.features, run_geometry(run, depth, pixel_scale)])
 
 
+class RankedTurns:
+    """The turned runs, best first, ranked lazily: by the selector (ties keep the earlier view, so
+    turn 0 first), or, with a twin ranking, by the twin's score first and the selector's order
+    among equal scores. The ranking is asked for the next run only when one is wanted: the twin
+    tries a grasp only as far as the ranking needs (pa_grasp_sim.depth_twin.TwinRanking)."""
+
+    def __init__(self, runs: list[TurnedRun], selector_scores: np.ndarray, twin_ranking=None):
+        self.runs = runs
+        self.selector_scores = np.asarray(selector_scores, dtype=float)
+        # view indices, the selector's best first; ties keep the earlier view
+        self.by_selector = [int(i) for i in np.lexsort((np.arange(len(runs)), -self.selector_scores))]
+        # twin_ranking(runs in the selector's order) -> a ranking (next_index(), score(i))
+        self.twin = twin_ranking([runs[i] for i in self.by_selector]) if twin_ranking is not None else None
+        self._order: list[int] = []  # view indices ranked so far
+        self.best = self.runs[self._rank_one()]
+
+    def _rank_one(self) -> int | None:
+        if len(self._order) == len(self.runs):
+            return None
+        view = self.by_selector[len(self._order)] if self.twin is None else self.by_selector[self.twin.next_index()]
+        self._order.append(view)
+        return view
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+    def __iter__(self):
+        """Every run, best first (the first is `best`); later ones are ranked as they are asked for."""
+        n = 0
+        while n < len(self._order) or self._rank_one() is not None:
+            yield self.runs[self._order[n]]
+            n += 1
+
+    def twin_score(self, run: TurnedRun) -> float | None:
+        """The run's twin score, if the twin tried it to the end (always for `best`)."""
+        if self.twin is None:
+            return None
+        return self.twin.score(self.by_selector.index(self.runs.index(run)))
+
+    def describe(self) -> str:
+        """Each view's selector score and twin score (if known) for logs, in view order."""
+        parts = []
+        for view, run in enumerate(self.runs):
+            name = f"turn {run.turns}{' mirrored' if run.mirrored else ''}"
+            text = f"{name}: selector {self.selector_scores[view]:+.2f}"
+            if self.twin is not None:
+                k = self.by_selector.index(view)
+                score = self.twin.score(k)
+                text += (
+                    f", twin {score:.1f}"
+                    if score is not None
+                    else f", twin <= {self.twin.best_possible(k):.1f} (not tried further)"
+                )
+            parts.append(text)
+        return "; ".join(parts)
+
+
 def select_among_turns(
     depth: np.ndarray,
     policy: Policy,
@@ -441,23 +500,17 @@ def select_among_turns(
     start_box: Box | None = None,
     turns: Sequence[int] = range(TURNS),
     pixel_scale: float = 1.0,
-    twin_scores: Callable[[list[TurnedRun]], np.ndarray] | None = None,
+    twin_ranking: Callable[[list[TurnedRun]], object] | None = None,
     mirrored: bool = False,
-) -> tuple[TurnedRun, list[TurnedRun], np.ndarray]:
-    """(the chosen run, every run, their ranking scores): the zoom loop on each turned image,
-    ranked by the selector (ties keep the earlier run, so turn 0 first). `pixel_scale`: this
-    image's side over the training camera's (object_geometry). `twin_scores(runs)`, when given,
-    ranks first (the fraction of each run's grasp's executions that lift in the depth twin,
-    pa_grasp_sim.depth_twin); the selector then only breaks its ties. `mirrored`: also the same
-    turns of the image flipped left-right (after the unflipped ones; see mirror_grasp)."""
+) -> RankedTurns:
+    """The zoom loop on each turned image, ranked (RankedTurns: `.best` is the one to execute).
+    `pixel_scale`: this image's side over the training camera's (object_geometry).
+    `twin_ranking(runs)`, when given, ranks runs (given in the selector's order) by their depth
+    twin scores (pa_grasp_sim.depth_twin.DepthTwin.ranking); the selector then only breaks its
+    ties. `mirrored`: also the same turns of the image flipped left-right (after the unflipped
+    ones; see mirror_grasp)."""
     act = feature_actor(policy)
     views = [(k, False) for k in turns] + ([(k, True) for k in turns] if mirrored else [])
     runs = [run_turned(depth, policy, zoom_config, k, start_box, act, flip) for k, flip in views]
     scores = selector.scores(np.stack([selector_inputs(selector, r, depth, pixel_scale) for r in runs]))
-    if twin_scores is not None:
-        # Lexicographic: the twin's score first, the selector's order (its rank in [0, 1), the
-        # earlier run ahead on equal logits) only among equal twin scores.
-        ranks = np.empty(len(scores))
-        ranks[np.lexsort((-np.arange(len(scores)), scores))] = np.arange(len(scores)) / len(scores)
-        scores = np.asarray(twin_scores(runs), dtype=float) + TWIN_TIE_WEIGHT * ranks
-    return runs[int(np.argmax(scores))], runs, scores
+    return RankedTurns(runs, scores, twin_ranking)

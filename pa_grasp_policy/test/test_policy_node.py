@@ -369,7 +369,8 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
             break
     assert pick != 0 and pick != wrong_pick, "no selector found that tells the paths apart"
     selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
-    chosen, _, _ = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
+    by_selector = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
+    chosen, selector_scores = by_selector.best, by_selector.selector_scores
     assert chosen.turns == pick
     path = selector.save(tmp_path / "selector.json")
     parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False)]
@@ -385,17 +386,18 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     # often there.
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
     with DepthTwin(TwinConfig(), world) as twin:
-        scores = []
+        scores = twin.scores(scene_depth(), INTRINSICS, T_table_camera, [result_to_command(r.result) for r in runs])
 
-        def twin_scores(runs):
-            commands = [result_to_command(r.result) for r in runs]
-            scores.append(twin.scores(scene_depth(), INTRINSICS, T_table_camera, commands))
-            return scores[-1]
+        def twin_ranking(given):
+            commands = [result_to_command(r.result) for r in given]
+            return twin.ranking(scene_depth(), INTRINSICS, T_table_camera, commands)
 
-        by_twin, _, _ = select_among_turns(
-            scene_depth(), policy, zoom_config, selector, pixel_scale=scale, twin_scores=twin_scores
-        )
-    assert len(set(scores[0])) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
+        by_twin = select_among_turns(
+            scene_depth(), policy, zoom_config, selector, pixel_scale=scale, twin_ranking=twin_ranking
+        ).best
+    assert len(set(scores)) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
+    # the first of the twin's best in the selector's order: what all four scores would choose
+    assert by_twin.turns == max(range(4), key=lambda k: (scores[k], selector_scores[k], -k))
     parameters = [Parameter("turn_selector", value=str(path))]
     result, feedback = one_deterministic_goal(checkpoint, *parameters)
     assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
@@ -403,7 +405,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert any("depth twin" in f.stage_description for f in feedback)
 
     # With mirror_views the node also ranks the grasps on the mirror image's four turns.
-    _, runs8, _ = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale, mirrored=True)
+    runs8 = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale, mirrored=True).runs
     x8 = np.stack([inputs(r, scale) for r in runs8])
     for seed in range(200):  # a selector that prefers a mirrored view
         weights = np.random.default_rng(seed).normal(size=x8.shape[1])
@@ -411,9 +413,9 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         if int(np.argmax((x8 - mean) / std @ weights)) >= 4:
             break
     mirror_selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
-    by_mirror, _, _ = select_among_turns(
+    by_mirror = select_among_turns(
         scene_depth(), policy, zoom_config, mirror_selector, pixel_scale=scale, mirrored=True
-    )
+    ).best
     assert by_mirror.mirrored, "no selector found that prefers a mirrored view"
     parameters = [
         Parameter("turn_selector", value=str(mirror_selector.save(tmp_path / "mirror_selector.json"))),
@@ -443,24 +445,34 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         rclpy.shutdown(context=context)
 
 
-def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_ranked_grasp(tmp_path):
+@pytest.mark.parametrize("depth_twin", [False, True])
+def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_ranked_grasp(tmp_path, depth_twin):
     """An unreachable grasp did not move the robot, so the image still shows the scene: attempts
-    2 and 3 send the selector's second and third grasps of attempt 1's image, without looking again."""
+    2 and 3 send the second and third grasps of attempt 1's ranking, without looking again. With
+    the depth twin the node ranks the later ones only then; they are what all four twin scores
+    would rank second and third."""
     checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
     x = np.stack([r.features for r in runs])
     scale = min(scene_depth().shape) / world.camera.width
     for seed in range(50):  # a selector whose first three are not simply turns 0, 1, 2
         weights = np.random.default_rng(seed).normal(size=x.shape[1])
         selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, weights, 0.0, weights_sha256(policy))
-        _, runs, scores = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
-        order = np.argsort(-scores, kind="stable")
+        by_selector = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
+        runs, order = by_selector.runs, by_selector.by_selector
         if list(order[:3]) != [0, 1, 2]:
             break
     assert list(order[:3]) != [0, 1, 2], "no selector found that ranks out of turn order"
+    if depth_twin:
+        T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
+        with DepthTwin(TwinConfig(), world) as twin:
+            commands = [result_to_command(r.result) for r in runs]
+            scores = twin.scores(scene_depth(), INTRINSICS, T_table_camera, commands)
+        order = sorted(order, key=lambda i: -scores[i])  # the twin first, the selector among equals
+        assert len(set(scores)) > 1, "the twin must rank here"
     ranked = [runs[i].result for i in order]
     parameters = [
         Parameter("turn_selector", value=str(selector.save(tmp_path / "selector.json"))),
-        Parameter("depth_twin", value=False),
+        Parameter("depth_twin", value=depth_twin),
     ]
     with node_graph(checkpoint, *parameters) as (_, robot, client):
         robot.unreachable_first = 2

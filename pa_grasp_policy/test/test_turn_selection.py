@@ -114,13 +114,16 @@ def test_the_choice_follows_the_selector_scores_and_ties_keep_turn_zero():
     d = run_turned(depth, policy, config, 0).features.shape[0]
     sha = weights_sha256(policy)
     flat = GraspSelector.linear(np.zeros(d), np.ones(d), np.zeros(d), 0.0, sha)
-    chosen, runs, scores = select_among_turns(depth, policy, config, flat)
-    assert chosen.turns == 0 and np.all(scores == 0.0)
+    ranked = select_among_turns(depth, policy, config, flat)
+    assert ranked.best.turns == 0 and np.all(ranked.selector_scores == 0.0)
+    assert [r.turns for r in ranked] == [0, 1, 2, 3]
     weights = np.random.default_rng(3).normal(size=d)
     ranked = GraspSelector.linear(np.zeros(d), np.ones(d), weights, 0.0, sha)
-    chosen, runs, scores = select_among_turns(depth, policy, config, ranked)
+    by_selector = select_among_turns(depth, policy, config, ranked)
+    chosen, runs = by_selector.best, by_selector.runs
     assert chosen.turns == int(np.argmax([r.features @ weights for r in runs]))
     assert chosen.result.grasp_uv == runs[chosen.turns].result.grasp_uv
+    assert [r.turns for r in by_selector] == list(np.argsort(-np.array([r.features @ weights for r in runs])))
 
 
 def test_mirrored_views_come_after_the_turns_and_the_choice_follows_all_eight_scores():
@@ -129,12 +132,46 @@ def test_mirrored_views_come_after_the_turns_and_the_choice_follows_all_eight_sc
     d = run_turned(depth, policy, config, 0).features.shape[0]
     weights = np.random.default_rng(4).normal(size=d)
     ranked = GraspSelector.linear(np.zeros(d), np.ones(d), weights, 0.0, weights_sha256(policy))
-    chosen, runs, scores = select_among_turns(depth, policy, config, ranked, mirrored=True)
+    eight = select_among_turns(depth, policy, config, ranked, mirrored=True)
+    runs = eight.runs
     assert [(r.turns, r.mirrored) for r in runs] == [(k, f) for f in (False, True) for k in range(4)]
-    assert chosen is runs[int(np.argmax([r.features @ weights for r in runs]))]
-    twin = np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.8, 0.2, 0.2])  # the twin ranks first
-    chosen, runs, _ = select_among_turns(depth, policy, config, ranked, twin_scores=lambda r: twin, mirrored=True)
-    assert (chosen.turns, chosen.mirrored) == (1, True)
+    assert eight.best is runs[int(np.argmax([r.features @ weights for r in runs]))]
+    # The twin ranks first, the selector's order breaks its ties: views 5 and 2 score 0.8, the rest 0.2.
+    twin = {(1, True): 0.8, (2, False): 0.8}
+    by_twin = select_among_turns(
+        depth,
+        policy,
+        config,
+        ranked,
+        twin_ranking=lambda given: KnownScores([twin.get((r.turns, r.mirrored), 0.2) for r in given]),
+        mirrored=True,
+    )
+    order = [(r.turns, r.mirrored) for r in by_twin]
+    selector_order = [(runs[i].turns, runs[i].mirrored) for i in by_twin.by_selector]
+    assert by_twin.by_selector == list(np.argsort(-by_twin.selector_scores, kind="stable"))
+    assert set(order[:2]) == set(twin) and order[:2] == [v for v in selector_order if v in twin]
+    assert order[2:] == [v for v in selector_order if v not in twin]
+    assert (by_twin.best.turns, by_twin.best.mirrored) == order[0]
+    assert by_twin.twin_score(by_twin.best) == 0.8
+
+
+class KnownScores:
+    """A twin ranking (the interface of DepthTwin.ranking) over scores known in advance."""
+
+    def __init__(self, scores):
+        self.scores, self.ranked, self.executions = list(scores), [], 0
+
+    def next_index(self):
+        left = [i for i in range(len(self.scores)) if i not in self.ranked]
+        best = max(left, key=lambda i: (self.scores[i], -i))
+        self.ranked.append(best)
+        return best
+
+    def score(self, i):
+        return self.scores[i]
+
+    def best_possible(self, i):
+        return self.scores[i]
 
 
 def test_fit_learns_which_grasps_lift_and_the_file_round_trips(tmp_path):

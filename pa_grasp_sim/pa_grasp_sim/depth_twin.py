@@ -17,6 +17,7 @@ top, z up (the simulator's world frame; on a robot, the base frame moved down to
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -137,37 +138,35 @@ class DepthTwin:
         """The fraction of each command's executions (itself, then its SMALL_ERRORS copies) that
         lift something in the twin of this image. A command with no valid depth at its pixel,
         or an image with nothing above the table, scores 0."""
-        if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
-            raise ValueError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
-        T_table_camera = np.asarray(T_table_camera, dtype=float)
-        points = table_points(depth, intrinsics, T_table_camera)
-        regions = object_regions(points, self.config)
-        out = np.zeros(len(commands))
-        if not regions:
-            return out
-        offset = self.world.config.execution.grasp_offset_m
-        with tempfile.TemporaryDirectory() as folder:  # each piece's mesh written once per image
-            meshes = [
-                _RegionMeshes(
-                    convex_pieces(r, self.config.cell_m, self.config.tile_m, self.config.mirror_under),
-                    Path(folder) / str(n),
-                )
-                for n, r in enumerate(regions)
-            ]
-            for i, command in enumerate(commands):
-                copies = [command, *with_small_errors(command, depth.shape)][: self.config.executions]
-                lifted = 0
-                for copy in copies:
-                    try:
-                        copy.validate()
-                        surface = _surface_point(depth, intrinsics, T_table_camera, copy)
-                    except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
-                        continue
-                    self._build(meshes, surface)
-                    T_table_palm = grasp_palm_pose(surface, copy, offset)
-                    lifted += self.world.execute_pose(T_table_palm, copy.spread, copy.fingers).success
-                out[i] = lifted / len(copies)
-        return out
+        ranking = self.ranking(depth, intrinsics, T_table_camera, commands)
+        ranking.try_all()
+        return np.array([ranking.score(i) for i in range(len(commands))])
+
+    def ranking(
+        self,
+        depth: np.ndarray,
+        intrinsics,
+        T_table_camera: np.ndarray,
+        commands: list[GraspCommand],
+        before_each: Callable[[], None] | None = None,
+    ) -> TwinRanking:
+        """The commands ranked by their scores (ties: the earlier command first), each tried only
+        as often as the ranking needs (TwinRanking). `before_each` runs before every execution
+        (e.g. to stop on a cancel)."""
+        return TwinRanking(self, depth, intrinsics, T_table_camera, commands, before_each)
+
+    def _meshes(self, regions: list[np.ndarray], folder: Path) -> list[_RegionMeshes]:
+        c = self.config
+        return [
+            _RegionMeshes(convex_pieces(r, c.cell_m, c.tile_m, c.mirror_under), folder / str(n))
+            for n, r in enumerate(regions)
+        ]
+
+    def _lifts(self, meshes: list[_RegionMeshes], surface: np.ndarray, command: GraspCommand) -> bool:
+        """One execution of `command` at `surface` in a fresh twin: does it lift something?"""
+        self._build(meshes, surface)
+        T_table_palm = grasp_palm_pose(surface, command, self.world.config.execution.grasp_offset_m)
+        return bool(self.world.execute_pose(T_table_palm, command.spread, command.fingers).success)
 
     def _build(self, meshes: list[_RegionMeshes], surface: np.ndarray) -> None:
         """A fresh twin world holding the pieces within reach of the grasp point `surface`, one
@@ -193,6 +192,91 @@ class DepthTwin:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class TwinRanking:
+    """Commands ranked by their twin scores, the earlier command first among equal scores, found
+    lazily and exactly: a command is tried only while it can still outrank the best one found,
+    so the ranking is what full scores would give (each execution starts from a fresh twin, so
+    the order of executions changes nothing). The served grasp, the first, takes ~45% of the
+    executions all scores would (docs/experiments.md, "The depth twin tried only as far as the
+    choice needs")."""
+
+    def __init__(self, twin: DepthTwin, depth, intrinsics, T_table_camera, commands, before_each=None):
+        if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
+        self._twin, self._depth, self._intrinsics = twin, depth, intrinsics
+        self._T_table_camera = np.asarray(T_table_camera, dtype=float)
+        self._before_each = before_each
+        self._regions = object_regions(table_points(depth, intrinsics, self._T_table_camera), twin.config)
+        self._copies = [[c, *with_small_errors(c, depth.shape)][: twin.config.executions] for c in commands]
+        self.lifted = np.zeros(len(commands), dtype=int)
+        self.tried = np.zeros(len(commands), dtype=int)
+        self.executions = 0  # run in the twin so far
+        if not self._regions:  # nothing above the table: nothing lifts, nothing to try
+            self.tried[:] = [len(c) for c in self._copies]
+        self._ranked: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def complete(self, i: int) -> bool:
+        return self.tried[i] == len(self._copies[i])
+
+    def score(self, i: int) -> float | None:
+        """Command i's score (the fraction of its executions that lift), None if not tried to the end."""
+        return self.lifted[i] / len(self._copies[i]) if self.complete(i) else None
+
+    def best_possible(self, i: int) -> float:
+        """The highest score command i can still reach."""
+        return (self.lifted[i] + len(self._copies[i]) - self.tried[i]) / len(self._copies[i])
+
+    def next_index(self) -> int | None:
+        """The best command not yet returned (None when all are): the earliest of the highest
+        score, trying commands only until no untried execution could change the answer."""
+        left = [i for i in range(len(self)) if i not in self._ranked]
+        if not left:
+            return None
+        with tempfile.TemporaryDirectory() as folder:  # each piece's mesh written once per call
+            meshes = None
+            while True:
+                done = [i for i in left if self.complete(i)]
+                leader = max(done, key=lambda i: (self.score(i), -i)) if done else None
+                rivals = [i for i in left if not self.complete(i) and self._may_outrank(i, leader)]
+                if not rivals:
+                    self._ranked.append(leader)
+                    return leader
+                if meshes is None:
+                    meshes = self._twin._meshes(self._regions, Path(folder))
+                self._try_next_copy(rivals[0], meshes)
+
+    def try_all(self) -> None:
+        """Try every command to the end (every score known)."""
+        with tempfile.TemporaryDirectory() as folder:
+            meshes = None
+            for i in range(len(self)):
+                while not self.complete(i):
+                    meshes = meshes or self._twin._meshes(self._regions, Path(folder))
+                    self._try_next_copy(i, meshes)
+
+    def _may_outrank(self, i: int, leader: int | None) -> bool:
+        if leader is None:
+            return True
+        best, possible = self.score(leader), self.best_possible(i)
+        return possible > best or (possible == best and i < leader)
+
+    def _try_next_copy(self, i: int, meshes) -> None:
+        copy = self._copies[i][self.tried[i]]
+        self.tried[i] += 1
+        try:
+            copy.validate()
+            surface = _surface_point(self._depth, self._intrinsics, self._T_table_camera, copy)
+        except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
+            return
+        if self._before_each is not None:
+            self._before_each()
+        self.executions += 1
+        self.lifted[i] += self._twin._lifts(meshes, surface, copy)
 
 
 def _surface_point(depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, command: GraspCommand) -> np.ndarray:

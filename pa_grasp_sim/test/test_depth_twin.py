@@ -120,3 +120,53 @@ def test_mirror_under_gives_a_lying_cylinder_its_underside_and_leaves_a_box_on_t
     assert np.concatenate(mirrored)[:, 2].max() == pytest.approx(2 * r, abs=1e-4)
     box_pieces = convex_pieces(box, 0.005, 0.04, mirror_under=True)
     assert np.concatenate(box_pieces)[:, 2].min() == 0.0 and all(p[:, 2].min() == 0.0 for p in box_pieces)
+
+
+def test_the_ranking_is_the_order_of_the_full_scores_with_fewer_executions(scene):
+    """DepthTwin.ranking gives the order the scores of every execution give (highest first, the
+    earlier command among equals) while trying a command only as long as it could still outrank
+    the best one found."""
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    unsure = GraspCommand(u, v, pitch=math.pi / 2, yaw=0.4)  # lifts 2 of its 5 executions
+    beside = GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2)  # the empty table
+    sure = GraspCommand(u + 4.0, v, pitch=math.pi / 2)  # 5 of 5
+    commands = [unsure, beside, sure, unsure]
+    with DepthTwin(TwinConfig()) as twin:
+        scores = twin.scores(depth, intrinsics, T, commands)
+        ranking = twin.ranking(depth, intrinsics, T, commands)
+        first = ranking.next_index()
+        executions_for_the_first = ranking.executions
+        order = [first] + [ranking.next_index() for _ in commands[1:]]
+        assert ranking.next_index() is None, "every command ranked once"
+    assert list(scores) == [0.4, 0.0, 1.0, 0.4], "the premise"
+    assert order == sorted(range(len(commands)), key=lambda i: (-scores[i], i)) == [2, 0, 3, 1]
+    # unsure: all 5; beside: 3 (then 2 left cannot beat 2 lifts); sure: 5; the last cannot beat 5 of 5
+    assert executions_for_the_first == 13
+    assert [ranking.score(i) for i in range(len(commands))] == pytest.approx(scores)
+
+
+def test_the_ranking_runs_its_hook_before_each_execution_and_needs_none_on_an_empty_table(scene):
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    commands = [GraspCommand(u, v, pitch=math.pi / 2), GraspCommand(u + 3.0, v, pitch=math.pi / 2)]
+
+    class CanceledError(Exception):
+        pass
+
+    calls = []
+
+    def cancel_on_the_second():
+        calls.append(1)
+        if len(calls) == 2:
+            raise CanceledError
+
+    with DepthTwin(TwinConfig(executions=2)) as twin:
+        ranking = twin.ranking(depth, intrinsics, T, commands, before_each=cancel_on_the_second)
+        with pytest.raises(CanceledError):
+            ranking.next_index()
+        assert ranking.executions == 1, "stopped before the second execution"
+        empty = np.full_like(depth, float(np.median(depth)))  # the table only: nothing lifts
+        on_table = twin.ranking(empty, intrinsics, T, commands)
+        assert [on_table.next_index(), on_table.next_index(), on_table.next_index()] == [0, 1, None]
+        assert on_table.executions == 0 and on_table.score(1) == 0.0
