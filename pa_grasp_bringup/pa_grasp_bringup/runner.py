@@ -26,7 +26,7 @@ from rclpy.parameter import Parameter, parameter_dict_from_yaml_file
 from rclpy.signals import SignalHandlerOptions
 
 from pa_grasp_bringup.stack import MODES, STACK, NodeSpec, params_file
-from pa_grasp_perception.malloc_arenas import limit_malloc_arenas
+from pa_grasp_perception.process_setup import prepare_node_process
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor
 
 
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="executor threads (default 8)")
     args = parser.parse_args(argv)
 
-    limit_malloc_arenas()  # before the nodes' threads start (pa_grasp_perception.malloc_arenas)
+    prepare_node_process()  # before the nodes' threads start (pa_grasp_perception.process_setup)
     stop = threading.Event()
 
     def on_signal(signum, frame):

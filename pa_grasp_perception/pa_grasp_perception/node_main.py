@@ -12,7 +12,7 @@ from collections.abc import Callable
 import rclpy
 from rclpy.executors import ExternalShutdownException
 
-from pa_grasp_perception.malloc_arenas import limit_malloc_arenas
+from pa_grasp_perception.process_setup import prepare_node_process
 from pa_grasp_perception.spinning import MultiThreadedExecutor, wait_for_callbacks
 
 
@@ -23,7 +23,7 @@ def run_node(
     exit_code_for: Callable[[Exception], int] = lambda exc: 2,
     threads: int = 4,
 ) -> int:
-    limit_malloc_arenas()  # before the executor's threads start
+    prepare_node_process()  # before the executor's threads start
     rclpy.init(args=args)
     try:
         node = make_node()

@@ -1,4 +1,8 @@
-"""Fewer glibc malloc arenas for long-running multi-threaded nodes (no ROS import).
+"""Process-wide settings of the stack's long-running processes (no ROS import): a traceback on a
+crash in native code, and fewer glibc malloc arenas.
+
+A segfault in pybullet or torch otherwise ends a node with no word in its log (a soak's stack
+once vanished that way); faulthandler prints every thread's Python stack to stderr first.
 
 glibc gives a thread that allocates under contention its own arena, up to 8 per core. The
 executor's worker threads each end up with one, and the large temporary buffers of torch and
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import faulthandler
 import os
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number (malloc.h)
@@ -34,3 +39,9 @@ def limit_malloc_arenas(arenas: int = DEFAULT_ARENAS) -> bool:
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return mallopt(M_ARENA_MAX, arenas) == 1
+
+
+def prepare_node_process() -> None:
+    """Call first in a node process's main, before any thread starts."""
+    faulthandler.enable()
+    limit_malloc_arenas()

@@ -1,5 +1,6 @@
-"""limit_malloc_arenas caps glibc's arenas for the threads started after it (each probe runs in
-a fresh interpreter: the cap is process-wide and cannot be undone)."""
+"""pa_grasp_perception.process_setup, each probe in a fresh interpreter (the settings are
+process-wide and cannot be undone): limit_malloc_arenas caps glibc's arenas for the threads
+started after it, and a node's main prints the Python stack when native code crashes."""
 
 import os
 import subprocess
@@ -7,12 +8,12 @@ import sys
 
 import pytest
 
-from pa_grasp_perception.malloc_arenas import limit_malloc_arenas
+from pa_grasp_perception.process_setup import limit_malloc_arenas
 
 PROBE = """
 import ctypes, sys, threading
 import numpy as np
-from pa_grasp_perception.malloc_arenas import limit_malloc_arenas
+from pa_grasp_perception.process_setup import limit_malloc_arenas
 if sys.argv[1] != "none":
     print("capped:", limit_malloc_arenas(int(sys.argv[1])), file=sys.stderr, flush=True)
 together = threading.Barrier(6)
@@ -52,3 +53,21 @@ def test_threads_share_the_capped_arenas_and_the_environment_wins():
 def test_a_cap_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         limit_malloc_arenas(0)
+
+
+CRASHING_NODE = """
+import ctypes
+from pa_grasp_perception.node_main import run_node
+
+def make_node_that_crashes_in_native_code():
+    ctypes.string_at(0)  # reads address 0: SIGSEGV, as a crash inside pybullet or torch would
+
+run_node(make_node_that_crashes_in_native_code, "crashing_node")
+"""
+
+
+def test_a_node_that_crashes_in_native_code_leaves_its_python_stack_on_stderr():
+    done = subprocess.run([sys.executable, "-c", CRASHING_NODE], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "Segmentation fault" in done.stderr, done.stderr
+    assert "make_node_that_crashes_in_native_code" in done.stderr, "the frame that crashed is named"
