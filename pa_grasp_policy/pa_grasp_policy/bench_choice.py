@@ -68,12 +68,10 @@ def main(argv=None) -> int:
     try:
         for n, attempt in enumerate(protocol_attempts(world, config), start=1):
             depth, camera = attempt.depth, world.camera
-            holder = {}
 
-            def twin_ranking(runs, depth=depth, camera=camera, holder=holder):
+            def twin_ranking(runs, depth=depth, camera=camera):
                 commands = [result_to_command(r.result) for r in runs]
-                holder["ranking"] = twin.ranking(depth, camera.intrinsics, camera.T_world_camera, commands)
-                return holder["ranking"]
+                return twin.ranking(depth, camera.intrinsics, camera.T_world_camera, commands)
 
             start = time.perf_counter()
             by_selector = select_among_turns(depth, policy, zoom_cfg, selector)
@@ -81,7 +79,7 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             served = RankedTurns(by_selector.runs, by_selector.selector_scores, twin_ranking)
             times["twin_ranked"].append(time.perf_counter() - start)
-            executions.append(int(holder["ranking"].executions))
+            executions.append(int(served.twin_ranking.executions))
             line = (
                 f"scene {n}/{args.scenes} ({len(attempt.placed)} objects): selector"
                 f" {times['zoom_loops_and_selector'][-1]:.2f} s, twin ranked {times['twin_ranked'][-1]:.2f} s"

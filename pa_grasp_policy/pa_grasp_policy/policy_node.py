@@ -430,7 +430,7 @@ class PolicyNode(Node):
         )
         chosen = ranked.best
         result = chosen.result
-        twin_note = f", {ranked.twin.executions} twin executions" if ranked.twin is not None else ""
+        twin_note = f", {ranked.twin_ranking.executions} twin executions" if ranked.twin_ranking is not None else ""
         self.get_logger().info(
             f"turn selector{' and depth twin' if self.twin is not None else ''}: grasp from the image turned by"
             f" {chosen.turns} quarter turn(s){' of its mirror image' if chosen.mirrored else ''}"

@@ -446,15 +446,16 @@ class RankedTurns:
         self.selector_scores = np.asarray(selector_scores, dtype=float)
         # view indices, the selector's best first; ties keep the earlier view
         self.by_selector = [int(i) for i in np.lexsort((np.arange(len(runs)), -self.selector_scores))]
-        # twin_ranking(runs in the selector's order) -> a ranking (next_index(), score(i))
-        self.twin = twin_ranking([runs[i] for i in self.by_selector]) if twin_ranking is not None else None
+        # twin_ranking(runs in the selector's order) -> a ranking (next_index(), score(i), ...)
+        self.twin_ranking = twin_ranking([runs[i] for i in self.by_selector]) if twin_ranking is not None else None
         self._order: list[int] = []  # view indices ranked so far
         self.best = self.runs[self._rank_one()]
 
     def _rank_one(self) -> int | None:
         if len(self._order) == len(self.runs):
             return None
-        view = self.by_selector[len(self._order)] if self.twin is None else self.by_selector[self.twin.next_index()]
+        k = len(self._order) if self.twin_ranking is None else self.twin_ranking.next_index()
+        view = self.by_selector[k]
         self._order.append(view)
         return view
 
@@ -470,9 +471,10 @@ class RankedTurns:
 
     def twin_score(self, run: TurnedRun) -> float | None:
         """The run's twin score, if the twin tried it to the end (always for `best`)."""
-        if self.twin is None:
+        if self.twin_ranking is None:
             return None
-        return self.twin.score(self.by_selector.index(self.runs.index(run)))
+        view = next(i for i, r in enumerate(self.runs) if r is run)  # dataclass == compares arrays
+        return self.twin_ranking.score(self.by_selector.index(view))
 
     def describe(self) -> str:
         """Each view's selector score and twin score (if known) for logs, in view order."""
@@ -480,13 +482,13 @@ class RankedTurns:
         for view, run in enumerate(self.runs):
             name = f"turn {run.turns}{' mirrored' if run.mirrored else ''}"
             text = f"{name}: selector {self.selector_scores[view]:+.2f}"
-            if self.twin is not None:
+            if self.twin_ranking is not None:
                 k = self.by_selector.index(view)
-                score = self.twin.score(k)
+                score = self.twin_ranking.score(k)
                 text += (
                     f", twin {score:.1f}"
                     if score is not None
-                    else f", twin <= {self.twin.best_possible(k):.1f} (not tried further)"
+                    else f", twin <= {self.twin_ranking.best_possible(k):.1f} (not tried further)"
                 )
             parts.append(text)
         return "; ".join(parts)

@@ -198,7 +198,7 @@ class TwinRanking:
     """Commands ranked by their twin scores, the earlier command first among equal scores, found
     lazily and exactly: a command is tried only while it can still outrank the best one found,
     so the ranking is what full scores would give (each execution starts from a fresh twin, so
-    the order of executions changes nothing). The served grasp, the first, takes ~45% of the
+    the order of executions changes nothing). The served grasp, the first, takes 40-50% of the
     executions all scores would (docs/experiments.md, "The depth twin tried only as far as the
     choice needs")."""
 
@@ -266,6 +266,8 @@ class TwinRanking:
         return possible > best or (possible == best and i < leader)
 
     def _try_next_copy(self, i: int, meshes) -> None:
+        if self._before_each is not None:  # first: if it raises, the ranking is as it was
+            self._before_each()
         copy = self._copies[i][self.tried[i]]
         self.tried[i] += 1
         try:
@@ -273,8 +275,6 @@ class TwinRanking:
             surface = _surface_point(self._depth, self._intrinsics, self._T_table_camera, copy)
         except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
             return
-        if self._before_each is not None:
-            self._before_each()
         self.executions += 1
         self.lifted[i] += self._twin._lifts(meshes, surface, copy)
 

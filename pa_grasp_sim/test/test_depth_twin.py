@@ -165,7 +165,10 @@ def test_the_ranking_runs_its_hook_before_each_execution_and_needs_none_on_an_em
         ranking = twin.ranking(depth, intrinsics, T, commands, before_each=cancel_on_the_second)
         with pytest.raises(CanceledError):
             ranking.next_index()
-        assert ranking.executions == 1, "stopped before the second execution"
+        assert ranking.executions == 1 and list(ranking.tried) == [1, 0], "stopped before the second execution"
+        best = ranking.next_index()  # asked again, it goes on from where it stopped
+        full = twin.scores(depth, intrinsics, T, commands)
+        assert best == max(range(2), key=lambda i: (full[i], -i)) and ranking.tried[0] == 2
         empty = np.full_like(depth, float(np.median(depth)))  # the table only: nothing lifts
         on_table = twin.ranking(empty, intrinsics, T, commands)
         assert [on_table.next_index(), on_table.next_index(), on_table.next_index()] == [0, 1, None]
