@@ -491,6 +491,30 @@ def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_
     assert len(waits) == 1 and sum("next-ranked" in f.stage_description for f in feedback) == 2
 
 
+def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executions(tmp_path):
+    """The twin checks for a cancel before each of its executions (it used to finish all 20
+    first): a goal canceled once its grasps are on the twin ends canceled there, no grasp sent."""
+    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
+    x = np.stack([r.features for r in runs])
+    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
+    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
+    with node_graph(checkpoint, *parameters) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        feedback = []
+        future = client.send_goal_async(
+            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
+        )
+        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+        wait_for(lambda: any("on the depth twin" in f.stage_description for f in feedback), "the twin's feedback")
+        handle.cancel_goal_async()
+        result_future = handle.get_result_async()
+        response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
+    assert response.result.message == "canceled during the depth twin"
+    assert robot.goals == [], "no grasp was sent"
+
+
 def test_the_depth_twins_table_is_table_z_m_below_the_camera():
     T_base_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_base_camera
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=0.1).T_table_camera
