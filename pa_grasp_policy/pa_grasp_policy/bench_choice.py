@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
     torch.set_num_threads(args.threads)
 
     policy, zoom_cfg, world_cfg = load_policy(None)

@@ -24,3 +24,6 @@ def test_no_scenes_is_refused(capsys):
     with pytest.raises(SystemExit):
         main(["--scenes", "0"])
     assert "--scenes must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--threads", "0"])
+    assert "--threads must be at least 1" in capsys.readouterr().err

@@ -198,7 +198,7 @@ class TwinRanking:
     """Commands ranked by their twin scores, the earlier command first among equal scores, found
     lazily and exactly: a command is tried only while it can still outrank the best one found,
     so the ranking is what full scores would give (each execution starts from a fresh twin, so
-    the order of executions changes nothing). The served grasp, the first, takes 40-50% of the
+    the order of executions changes nothing). The served grasp, the first, takes 47-52% of the
     executions all scores would (docs/experiments.md, "The depth twin tried only as far as the
     choice needs")."""
 
