@@ -1,14 +1,16 @@
 """Benchmark the served choice of a grasp on the protocol's scenes, on this machine's CPU.
 
     python -m pa_grasp_policy.bench_choice [--scene single|cluttered] [--objects seen|novel|DIR]
-        [--scenes 10] [--first-seed 0] [--no-full] [--json FILE]
+        [--scenes 10] [--first-seed 0] [--no-full] [--twin-workers N] [--json FILE]
 
 Per scene (the first `--scenes` attempts of the evaluation protocol from `--first-seed`, the same
 scenes and images pa-grasp-eval builds): the four zoom loops and the turn selector, then the depth
 twin's ranking as served (each grasp tried only as far as the choice needs,
 DepthTwin.ranking), and, unless --no-full, every grasp's five twin executions as before
-2026-12-06 (DepthTwin.scores), checking that both choose the same grasp. Prints the median,
-mean and maximum seconds of each, and the twin executions run.
+2026-12-06 (DepthTwin.scores), checking that both choose the same grasp. With --twin-workers N
+the served ranking runs in N worker processes (twin_workers.TwinPool, as policy_node's
+`twin_workers`), the full scores still in this process. Prints the median, mean and maximum
+seconds of each, and the twin executions run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pa_grasp_policy.turn_selection import TWIN_TIE_WEIGHT, RankedTurns, select_
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
+from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig
 from pa_grasp_sim.world import GraspWorld
 
 
@@ -49,12 +52,17 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=0, help="the protocol seed they come from (default 0)")
     parser.add_argument("--no-full", action="store_true", help="skip the full twin scores (the old way)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as one goal uses)")
+    parser.add_argument(
+        "--twin-workers", type=int, default=0, help="rank in this many worker processes (default 0: in this one)"
+    )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     if args.scenes < 1:
         parser.error("--scenes must be at least 1")
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    if args.twin_workers < 0:
+        parser.error("--twin-workers must be 0 (in this process) or more")
     torch.set_num_threads(args.threads)
 
     policy, zoom_cfg, world_cfg = load_policy(None)
@@ -65,6 +73,7 @@ def main(argv=None) -> int:
     config = EvalConfig(args.scene, args.objects, args.scenes, 1, args.first_seed, world=world_cfg)
     world = GraspWorld(world_cfg, args.objects, seed=EVAL_SEED_BASE)
     twin = DepthTwin(TwinConfig(), world_cfg)
+    ranker = TwinPool(TwinConfig(), world_cfg, TwinPoolConfig(workers=args.twin_workers)) if args.twin_workers else twin
     times = {"zoom_loops_and_selector": [], "twin_ranked": [], "twin_full": []}
     executions, same = [], 0
     try:
@@ -73,7 +82,7 @@ def main(argv=None) -> int:
 
             def twin_ranking(runs, depth=depth, camera=camera):
                 commands = [result_to_command(r.result) for r in runs]
-                return twin.ranking(depth, camera.intrinsics, camera.T_world_camera, commands)
+                return ranker.ranking(depth, camera.intrinsics, camera.T_world_camera, commands)
 
             start = time.perf_counter()
             by_selector = select_among_turns(depth, policy, zoom_cfg, selector)
@@ -98,6 +107,7 @@ def main(argv=None) -> int:
                 line += "" if agree else "  DIFFERENT CHOICE"
             print(line, flush=True)
     finally:
+        ranker.close()
         twin.close()
         world.close()
 
@@ -107,6 +117,7 @@ def main(argv=None) -> int:
         "scenes": args.scenes,
         "first_seed": args.first_seed,
         "torch_threads": args.threads,
+        "twin_workers": args.twin_workers,
         "twin_executions_ranked": int(np.sum(executions)),
     }
     for name, seconds in times.items():

@@ -35,6 +35,7 @@ class PolicyNodeConfig:
     depth_twin: bool = True
     mirror_views: bool = False  # evaluate.DEFAULT_VIEWS == 8
     twin_local_search: bool = False  # evaluate.DEFAULT_LOCAL_SEARCH
+    twin_workers: int = 2  # twin_workers.TwinPoolConfig.workers; 0: in this process
     table_z_m: float = 0.0
     refuse_empty_view: bool = True
 
@@ -63,6 +64,8 @@ class PolicyNodeConfig:
             raise ValueError(f"max_attempts_limit must be >= 1, got {self.max_attempts_limit}")
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
+        if self.twin_workers < 0:
+            raise ValueError(f"twin_workers must be >= 0 (0: the twin in this process), got {self.twin_workers}")
         if not self.turn_selector:
             raise ValueError("turn_selector must be 'shipped', 'none' or a selector file")
         if not np.isfinite(self.table_z_m):
@@ -109,8 +112,11 @@ DESCRIPTIONS = {
     " turns with this selector: 'shipped' (the shipped model's, if that model is loaded), 'none', or a file from"
     " pa-grasp-selector fit; used only while the camera looks straight down (camera_pose_xyz_quat)",
     "depth_twin": "with a turn selector: try each turned grasp on a physics twin built from the depth image"
-    " (pa_grasp_sim.depth_twin, 2-11 s per goal) and take the one that lifts most often there, the selector"
-    " breaking ties",
+    " (pa_grasp_sim.depth_twin, ~1 s per goal for one object, up to ~10 s in clutter) and take the one that"
+    " lifts most often there, the selector breaking ties",
+    "twin_workers": "with the depth twin: worker processes it runs in (pa_grasp_sim.twin_workers), each with its"
+    " own physics world, trying that many grasps at once; a crash in one aborts the goal, not the node, and it"
+    " is started again. 0: the twin runs in policy_node's own process, one grasp at a time",
     "mirror_views": "with a turn selector: also rank the policy's grasps on the mirror image's four quarter turns"
     " (8 grasps instead of 4, twice the time; turn_selection.mirror_grasp)",
     "twin_local_search": "with the depth twin: where the chosen grasp lifts in at most 3 of its 5 twin executions,"
@@ -132,5 +138,6 @@ READ_ONLY = frozenset(
         "depth_twin",
         "mirror_views",
         "twin_local_search",
+        "twin_workers",
     }
 )

@@ -69,6 +69,7 @@ from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_policy.zoom_image import draw_zoom
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, objects_in_view
 from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
+from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError
 
 F = Grasp.Feedback
 DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
@@ -120,9 +121,13 @@ class PolicyNode(Node):
             ) from None
         self._generator = torch.Generator().manual_seed(self.config.seed)
         self.selector = self._load_selector()
-        # The depth twin's world: one physics client for the node's lifetime, used only with the selector.
-        use_twin = self.selector is not None and self.config.depth_twin
-        self.twin = DepthTwin(TwinConfig(), world_config) if use_twin else None
+        # The depth twin, used only with the selector: its worker processes (or, with twin_workers 0,
+        # one physics client in this process) live as long as the node.
+        self.twin = None
+        if self.selector is not None and self.config.depth_twin:
+            workers = self.config.twin_workers
+            pool = TwinPoolConfig(workers=workers) if workers else None
+            self.twin = TwinPool(TwinConfig(), world_config, pool) if pool else DepthTwin(TwinConfig(), world_config)
         # The camera the policy was trained with; its min zoom box counts that camera's pixels.
         self._trained_camera = (world_config.camera.width, world_config.camera.height)
         self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training
@@ -245,7 +250,7 @@ class PolicyNode(Node):
             result.success, result.message = False, str(exc)
             self.get_logger().info(f"/grasp goal canceled: {exc}")
             goal_handle.canceled()
-        except GoalAbortedError as exc:
+        except (GoalAbortedError, TwinWorkerError) as exc:  # a twin worker that died is started again
             result.success, result.message = False, str(exc)
             self.get_logger().error(f"/grasp goal aborted: {exc}")
             goal_handle.abort()

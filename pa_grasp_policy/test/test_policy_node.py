@@ -4,6 +4,8 @@ reports feedback; ROI goals start from the ROI; no executor -> a clear abort."""
 
 import contextlib
 import math
+import os
+import signal
 import threading
 import time
 
@@ -491,13 +493,18 @@ def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_
     assert len(waits) == 1 and sum("next-ranked" in f.stage_description for f in feedback) == 2
 
 
-def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executions(tmp_path):
-    """The twin checks for a cancel before each of its executions (it used to finish all 20
-    first): a goal canceled once its grasps are on the twin ends canceled there, no grasp sent."""
+@pytest.mark.parametrize("twin_workers", [0, 2])
+def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executions(tmp_path, twin_workers):
+    """The twin checks for a cancel before each of its executions (each batch of twin_workers; it
+    used to finish all 20 first): a goal canceled once its grasps are on the twin ends canceled
+    there, no grasp sent."""
     checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
     x = np.stack([r.features for r in runs])
     selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
-    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
+    parameters = [
+        Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
+        Parameter("twin_workers", value=twin_workers),
+    ]
     with node_graph(checkpoint, *parameters) as (_, robot, client):
         robot.publishing = True
         robot.serve_execute()
@@ -515,6 +522,39 @@ def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executi
     assert robot.goals == [], "no grasp was sent"
 
 
+def test_a_twin_worker_that_crashes_aborts_that_goal_only(tmp_path):
+    """pybullet crashing inside the depth twin kills a worker process, not policy_node: the goal
+    is aborted with the worker's fate, nothing is sent to the robot, and the next goal is served
+    by a new worker."""
+    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
+    x = np.stack([r.features for r in runs])
+    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
+    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
+    with node_graph(checkpoint, *parameters) as (node, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        workers = node.twin.pids()
+        for pid in workers:  # stopped, so neither can answer before it is crashed
+            os.kill(pid, signal.SIGSTOP)
+        feedback = []
+        future = client.send_goal_async(
+            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
+        )
+        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+        wait_for(lambda: any("on the depth twin" in f.stage_description for f in feedback), "the twin's feedback")
+        for pid in workers:  # the segfault is delivered as it resumes
+            os.kill(pid, signal.SIGSEGV)
+            os.kill(pid, signal.SIGCONT)
+        result_future = handle.get_result_async()
+        response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+        assert response.status == GoalStatus.STATUS_ABORTED, response.result.message
+        assert "died (signal SIGSEGV) while trying" in response.result.message
+        assert robot.goals == [], "no grasp was sent"
+        status, result, _ = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
+        assert not set(workers) & set(node.twin.pids()), "new workers"
+
+
 def test_the_depth_twins_table_is_table_z_m_below_the_camera():
     T_base_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_base_camera
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=0.1).T_table_camera
@@ -522,3 +562,9 @@ def test_the_depth_twins_table_is_table_z_m_below_the_camera():
     assert np.allclose(T_table_camera[:3, :3], T_base_camera[:3, :3])
     with pytest.raises(ValueError, match="table_z_m"):
         PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=float("nan"))
+
+
+def test_a_negative_number_of_twin_workers_is_refused():
+    assert PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=0).twin_workers == 0
+    with pytest.raises(ValueError, match="twin_workers must be >= 0"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)

@@ -117,20 +117,13 @@ def convex_pieces(points: np.ndarray, cell_m: float, tile_m: float, mirror_under
     return pieces
 
 
-class DepthTwin:
-    """Owns one physics world (a floating hand, the table) in which twins are built and grasps
-    tried. `world_config`: the world the policy was trained in (its execution settings: grasp
-    offset, approach, lift); the twin always uses the floating hand."""
+class TwinBase:
+    """What every twin shares: scoring and ranking grasps on the twin of one image. Subclasses
+    run the executions: `DepthTwin` in its own physics world, `twin_workers.TwinPool` in worker
+    processes, `parallel` at a time."""
 
-    def __init__(self, config: TwinConfig | None = None, world_config: WorldConfig | None = None):
-        self.config = config or TwinConfig()
-        world_config = replace(world_config or WorldConfig(), mode="floating")
-        # The world's object set is never drawn from: twins are built from the image.
-        self.world = GraspWorld(world_config, "seen", seed=0)
-        # Every image's pieces are new mesh files, and pybullet's file cache (process-wide) keeps
-        # each one for good: ~0.6 MB per cluttered image, 24 MB in 36 twin calls; ~5 MB without it,
-        # the same scores, 1.5% slower.
-        self.world.client.setPhysicsEngineParameter(enableFileCaching=0)
+    config: TwinConfig
+    parallel = 1  # executions run at once
 
     def scores(
         self, depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, commands: list[GraspCommand]
@@ -151,8 +144,8 @@ class DepthTwin:
         before_each: Callable[[], None] | None = None,
     ) -> TwinRanking:
         """The commands ranked by their scores (ties: the earlier command first), each tried only
-        as often as the ranking needs (TwinRanking). `before_each` runs before every execution
-        (e.g. to stop on a cancel)."""
+        as often as the ranking needs (TwinRanking). `before_each` runs before every batch of
+        `parallel` executions (e.g. to stop on a cancel)."""
         return TwinRanking(self, depth, intrinsics, T_table_camera, commands, before_each)
 
     def _meshes(self, regions: list[np.ndarray], folder: Path) -> list[_RegionMeshes]:
@@ -161,6 +154,38 @@ class DepthTwin:
             _RegionMeshes(convex_pieces(r, c.cell_m, c.tile_m, c.mirror_under), folder / str(n))
             for n, r in enumerate(regions)
         ]
+
+    def _lift_many(self, meshes: list[_RegionMeshes], jobs: list[tuple[np.ndarray, GraspCommand]]) -> list[bool]:
+        """One execution of each (surface point, command) in a fresh twin: which lift something?"""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DepthTwin(TwinBase):
+    """Owns one physics world (a floating hand, the table) in which twins are built and grasps
+    tried, one at a time. `world_config`: the world the policy was trained in (its execution
+    settings: grasp offset, approach, lift); the twin always uses the floating hand."""
+
+    def __init__(self, config: TwinConfig | None = None, world_config: WorldConfig | None = None):
+        self.config = config or TwinConfig()
+        world_config = replace(world_config or WorldConfig(), mode="floating")
+        # The world's object set is never drawn from: twins are built from the image.
+        self.world = GraspWorld(world_config, "seen", seed=0)
+        # Every image's pieces are new mesh files, and pybullet's file cache (process-wide) keeps
+        # each one for good: ~0.6 MB per cluttered image, 24 MB in 36 twin calls; ~5 MB without it,
+        # the same scores, 1.5% slower.
+        self.world.client.setPhysicsEngineParameter(enableFileCaching=0)
+
+    def _lift_many(self, meshes, jobs):
+        return [self._lifts(meshes, surface, command) for surface, command in jobs]
 
     def _lifts(self, meshes: list[_RegionMeshes], surface: np.ndarray, command: GraspCommand) -> bool:
         """One execution of `command` at `surface` in a fresh twin: does it lift something?"""
@@ -186,12 +211,6 @@ class DepthTwin:
 
     def close(self) -> None:
         self.world.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class TwinRanking:
@@ -248,16 +267,15 @@ class TwinRanking:
                     return leader
                 if meshes is None:
                     meshes = self._twin._meshes(self._regions, Path(folder))
-                self._try_next_copy(rivals[0], meshes)
+                self._try_next_copies(rivals, meshes)
 
     def try_all(self) -> None:
         """Try every command to the end (every score known)."""
         with tempfile.TemporaryDirectory() as folder:
             meshes = None
-            for i in range(len(self)):
-                while not self.complete(i):
-                    meshes = meshes or self._twin._meshes(self._regions, Path(folder))
-                    self._try_next_copy(i, meshes)
+            while not all(self.complete(i) for i in range(len(self))):
+                meshes = meshes or self._twin._meshes(self._regions, Path(folder))
+                self._try_next_copies(range(len(self)), meshes)
 
     def _may_outrank(self, i: int, leader: int | None) -> bool:
         if leader is None:
@@ -265,18 +283,29 @@ class TwinRanking:
         best, possible = self.score(leader), self.best_possible(i)
         return possible > best or (possible == best and i < leader)
 
-    def _try_next_copy(self, i: int, meshes) -> None:
+    def _try_next_copies(self, order, meshes) -> None:
+        """Run the next untried executions of the commands in `order`, the first command's first,
+        as many at once as the twin runs in parallel (one for DepthTwin). Extra executions of a
+        later command only add what full scores would know, so the ranking stays exact."""
         if self._before_each is not None:  # first: if it raises, the ranking is as it was
             self._before_each()
-        copy = self._copies[i][self.tried[i]]
-        self.tried[i] += 1
-        try:
-            copy.validate()
-            surface = _surface_point(self._depth, self._intrinsics, self._T_table_camera, copy)
-        except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
-            return
-        self.executions += 1
-        self.lifted[i] += self._twin._lifts(meshes, surface, copy)
+        tried = self.tried.copy()
+        jobs = []  # (command index, surface point, copy)
+        for i in order:
+            while tried[i] < len(self._copies[i]) and (tried - self.tried).sum() < self._twin.parallel:
+                copy = self._copies[i][tried[i]]
+                tried[i] += 1
+                try:
+                    copy.validate()
+                    jobs.append((i, _surface_point(self._depth, self._intrinsics, self._T_table_camera, copy), copy))
+                except ValueError:  # GraspInputError, or a pixel outside the image: not tried, not lifted
+                    pass
+        lifted = self._twin._lift_many(meshes, [(surface, copy) for _, surface, copy in jobs]) if jobs else []
+        # counted only once they ran: if an execution fails (a crashed worker), the ranking is as it was
+        self.tried = tried
+        self.executions += len(jobs)
+        for (i, _, _), up in zip(jobs, lifted, strict=True):
+            self.lifted[i] += bool(up)
 
 
 def _surface_point(depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, command: GraspCommand) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""The depth twin in worker processes (real child processes, real PyBullet worlds): the same
+scores and ranking as the twin in this process, a crashed worker is an error for that call only
+and leaves the ranking as it was, and worn or dead workers are replaced."""
+
+import math
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from test_depth_twin import pixel_of, scene  # noqa: F401  (scene is a fixture)
+
+from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
+from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError
+
+
+def wait_until_dead(pid: int, timeout_s: float = 10.0) -> None:
+    """Until the process is a zombie (dead, not yet reaped by its parent) or gone."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} still alive after {timeout_s} s")
+
+
+def commands_on(scene):  # noqa: F811
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    unsure = GraspCommand(u, v, pitch=math.pi / 2, yaw=0.4)  # lifts 2 of its 5 executions
+    beside = GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2)  # the empty table
+    sure = GraspCommand(u + 4.0, v, pitch=math.pi / 2)  # 5 of 5
+    return [unsure, beside, sure, unsure]
+
+
+def test_workers_give_the_scores_and_ranking_of_the_twin_in_this_process(scene):  # noqa: F811
+    depth, intrinsics, T, _, _ = scene
+    commands = commands_on(scene)
+    with DepthTwin(TwinConfig()) as twin:
+        here = twin.scores(depth, intrinsics, T, commands)
+    with TwinPool(TwinConfig(), pool=TwinPoolConfig(workers=2)) as pool:
+        assert pool.parallel == 2 and len(set(pool.pids())) == 2 and os.getpid() not in pool.pids()
+        assert list(pool.scores(depth, intrinsics, T, commands)) == list(here) == [0.4, 0.0, 1.0, 0.4]
+        ranking = pool.ranking(depth, intrinsics, T, commands)
+        first = ranking.next_index()
+        # two at a time, the first rival's first: unsure 5, beside 3 (its 2nd and 3rd in one batch),
+        # sure 5 and, beside its 5th, the last command's 1st; one at a time needs 13
+        assert ranking.executions == 14
+        assert [first] + [ranking.next_index() for _ in commands[1:]] == [2, 0, 3, 1]
+        pids = pool.pids()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):  # closed: the workers have exited and been reaped
+            os.kill(pid, 0)
+
+
+def test_a_worker_that_dies_mid_call_fails_that_call_only_and_is_started_again(scene):  # noqa: F811
+    """A crash in pybullet kills a worker, not the caller: the call raises TwinWorkerError naming
+    the signal, the ranking is as it was before the call, and asked again it goes on with a new
+    worker to the same answer."""
+    depth, intrinsics, T, _, _ = scene
+    commands = commands_on(scene)
+    with TwinPool(TwinConfig(), pool=TwinPoolConfig(workers=2)) as pool:
+        victim = pool.pids()[0]
+        calls = []
+
+        def crash_the_first_worker_during_the_second_batch():
+            calls.append(1)
+            if len(calls) == 2:  # stopped now, so it cannot answer before the segfault lands
+                os.kill(victim, signal.SIGSTOP)
+                threading.Timer(0.2, lambda: (os.kill(victim, signal.SIGSEGV), os.kill(victim, signal.SIGCONT))).start()
+
+        hook = crash_the_first_worker_during_the_second_batch
+        ranking = pool.ranking(depth, intrinsics, T, commands, before_each=hook)
+        with pytest.raises(TwinWorkerError, match=f"worker {victim} died \\(signal SIGSEGV\\)"):
+            ranking.next_index()
+        assert ranking.executions == 2 and list(ranking.tried) == [2, 0, 0, 0], "only the first batch counted"
+        assert ranking.next_index() == 2 and ranking.score(0) == 0.4, "goes on, with a new worker"
+        assert victim not in pool.pids() and pool.restarts == 1
+
+
+def test_worn_workers_are_replaced_and_bad_settings_refused(scene):  # noqa: F811
+    depth, intrinsics, T, _, _ = scene
+    commands = commands_on(scene)[:3]
+    with TwinPool(TwinConfig(executions=1), pool=TwinPoolConfig(workers=2, restart_after=1)) as pool:
+        first = pool.scores(depth, intrinsics, T, commands)
+        pids = pool.pids()
+        second = pool.scores(depth, intrinsics, T, commands)  # a new image for both: both replaced
+        assert list(first) == list(second) and pool.restarts == 2 and not set(pids) & set(pool.pids())
+        os.kill(pool.pids()[1], signal.SIGKILL)  # dead between calls: replaced before the next one
+        wait_until_dead(pool.pids()[1])
+        assert list(pool.scores(depth, intrinsics, T, commands)) == list(first)
+    with pytest.raises(ValueError, match="workers"):
+        TwinPoolConfig(workers=0)
+    with pytest.raises(ValueError, match="restart_after"):
+        TwinPoolConfig(restart_after=0)
