@@ -85,8 +85,7 @@ class _Worker:
 
     def _read(self, what: str, timeout_s: float):
         if not wait([self.conn], timeout_s):
-            self.process.kill()
-            self.process.wait()
+            self.kill()
             raise TwinWorkerError(f"depth twin worker {self.pid} took over {timeout_s:.0f} s {what}; it was stopped")
         try:
             kind, value = self.conn.recv()
@@ -100,14 +99,17 @@ class _Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         with contextlib.suppress(OSError):  # already gone
             self.conn.send(("stop", None))
         try:
             self.process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
         self.conn.close()
 
 
@@ -156,32 +158,32 @@ class TwinPool(TwinBase):
                 self._workers[n] = self._start()
                 self.restarts += 1
         shares = [jobs[n :: len(self._workers)] for n in range(len(self._workers))]
-        busy = []
-        for worker, share in zip(self._workers, shares):
+        busy, failure = [], None
+        for n, (worker, share) in enumerate(zip(self._workers, shares)):
             if not share:
                 continue
-            if worker.meshes_sent is not meshes:
-                worker.images += 1
-                worker.meshes_sent = meshes
-                worker.conn.send(("lift", (meshes, share)))
-            else:
-                worker.conn.send(("lift", (None, share)))
-            busy.append((worker, share))
-        answers, failure = {}, None
-        for worker, share in busy:  # every answer is read, so no pipe is left out of step
+            new_image = worker.meshes_sent is not meshes
             try:
-                answers[id(share)] = worker.receive(
-                    f"while trying {len(share)} grasp(s) in the twin", EXECUTION_TIMEOUT_S * len(share)
+                worker.conn.send(("lift", (meshes if new_image else None, share)))
+            except OSError:  # it died since the check above
+                failure = failure or TwinWorkerError(f"depth twin worker {worker.pid} died before it was given work")
+                worker.kill()
+                continue
+            worker.images += int(new_image)
+            worker.meshes_sent = meshes
+            busy.append(n)
+        lifted = [False] * len(jobs)
+        for n in busy:  # every answer is read, so no pipe is left out of step
+            worker = self._workers[n]
+            try:
+                lifted[n :: len(self._workers)] = worker.receive(
+                    f"while trying {len(shares[n])} grasp(s) in the twin", EXECUTION_TIMEOUT_S * len(shares[n])
                 )
             except TwinWorkerError as exc:
                 worker.meshes_sent = None
                 failure = failure or exc
         if failure is not None:
             raise failure
-        lifted = [False] * len(jobs)
-        for n, share in enumerate(shares):
-            if share:
-                lifted[n :: len(self._workers)] = answers[id(share)]
         return lifted
 
     def close(self) -> None:
