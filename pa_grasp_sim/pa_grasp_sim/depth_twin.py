@@ -221,7 +221,7 @@ class TwinRanking:
     executions all scores would (docs/experiments.md, "The depth twin tried only as far as the
     choice needs")."""
 
-    def __init__(self, twin: DepthTwin, depth, intrinsics, T_table_camera, commands, before_each=None):
+    def __init__(self, twin: TwinBase, depth, intrinsics, T_table_camera, commands, before_each=None):
         if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
             raise ValueError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
         self._twin, self._depth, self._intrinsics = twin, depth, intrinsics
