@@ -5,6 +5,8 @@ and leaves the ranking as it was, and worn or dead workers are replaced."""
 import math
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -99,3 +101,36 @@ def test_worn_workers_are_replaced_and_bad_settings_refused(scene):  # noqa: F81
         TwinPoolConfig(workers=0)
     with pytest.raises(ValueError, match="restart_after"):
         TwinPoolConfig(restart_after=0)
+
+
+def test_workers_exit_when_their_parent_is_killed():
+    """No orphaned physics processes after a crashed node: a worker sees its pipe close and exits."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pa_grasp_sim.twin_workers import TwinPool\n"
+            "import time\n"
+            "pool = TwinPool()\n"
+            "print('pids', *pool.pids(), flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p)),
+        text=True,
+    )
+    try:
+        line = ""
+        while not line.startswith("pids"):  # pybullet prints to the same stdout
+            line = parent.stdout.readline()
+            assert line, "the parent exited before its workers started"
+        workers = [int(pid) for pid in line.split()[1:]]
+        assert len(workers) == 2
+    finally:
+        parent.kill()
+        parent.wait()
+    for pid in workers:  # orphans are reaped by init once they exit
+        deadline = time.monotonic() + 10.0
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} outlived its parent"
