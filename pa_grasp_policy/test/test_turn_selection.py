@@ -271,6 +271,8 @@ def test_eval_and_selector_clis_refuse_bad_selectors_clearly(tmp_path, capsys):
     assert "does not apply to a baseline" in capsys.readouterr().err
     assert eval_main(["--baseline", "heuristic", "--views", "8", "--attempts", "1", "--seeds", "1"]) == 2
     assert "--views chooses among a policy's grasps" in capsys.readouterr().err
+    assert eval_main([*base, "--twin-workers", "-1"]) == 2
+    assert "--twin-workers must be 0" in capsys.readouterr().err
     for refused in (["--baseline", "heuristic"], [*base, "--selector", "none"], [*base, "--twin", "off"]):
         assert eval_main([*refused, "--local-search", "on", "--attempts", "1", "--seeds", "1"]) == 2
         assert "--local-search tries changes of the chosen grasp in the depth twin" in capsys.readouterr().err
@@ -400,7 +402,13 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     assert eval_main([*base, "--selector", str(tmp_path / "m.json")]) == 0
     report = json.loads(out.read_text())
     assert report["attempts"] == 2 and report["turn_selector"] == str(tmp_path / "m.json")
-    assert "turn selector" in report["who"]
+    assert "turn selector" in report["who"] and report["depth_twin"] and report["twin_workers"] == 0
+    # the twin in two worker processes: the same choices, so the same outcomes
+    assert eval_main([*base, "--selector", str(tmp_path / "m.json"), "--twin-workers", "2"]) == 0
+    in_workers = json.loads(out.read_text())
+    assert in_workers.pop("twin_workers") == 2 and report.pop("twin_workers") == 0
+    in_workers.pop("seconds"), report.pop("seconds")
+    assert in_workers == report
 
 
 def test_a_killed_collection_leaves_a_readable_partial_file_that_fit_accepts(tmp_path, capsys):
