@@ -29,7 +29,7 @@ from pa_grasp_policy.turn_selection import TWIN_TIE_WEIGHT, RankedTurns, select_
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 from pa_grasp_sim.evaluation import EVAL_SEED_BASE, EvalConfig, protocol_attempts
-from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig
+from pa_grasp_sim.twin_workers import make_twin
 from pa_grasp_sim.world import GraspWorld
 
 
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     config = EvalConfig(args.scene, args.objects, args.scenes, 1, args.first_seed, world=world_cfg)
     world = GraspWorld(world_cfg, args.objects, seed=EVAL_SEED_BASE)
     twin = DepthTwin(TwinConfig(), world_cfg)
-    ranker = TwinPool(TwinConfig(), world_cfg, TwinPoolConfig(workers=args.twin_workers)) if args.twin_workers else twin
+    ranker = make_twin(args.twin_workers, world_cfg) if args.twin_workers else twin
     times = {"zoom_loops_and_selector": [], "twin_ranked": [], "twin_full": []}
     executions, same = [], 0
     try:

@@ -31,11 +31,11 @@ from pa_grasp_policy.turn_selection import (
 from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
 from pa_grasp_policy.zoom_env import action_to_command, result_to_command
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
-from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
+from pa_grasp_sim.depth_twin import TwinBase
 from pa_grasp_sim.evaluation import EvalConfig, evaluate
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
-from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig
+from pa_grasp_sim.twin_workers import make_twin
 from pa_grasp_sim.world import WorldConfig
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -107,7 +107,7 @@ def turn_selecting_chooser(
     policy,
     zoom_cfg: ZoomConfig,
     selector,
-    twin: DepthTwin | None = None,
+    twin: TwinBase | None = None,
     mirrored: bool = False,
     local_search: LocalSearchConfig | None = None,
 ):
@@ -204,11 +204,7 @@ def chooser_for(
         local = LocalSearchConfig() if twin and local_search else None
         name = f"{name}{SELECTOR_TAG}({selector})" + (TWIN_TAG if twin else "") + (MIRROR_TAG if views == 8 else "")
         name += LOCAL_TAG if local else ""
-        depth_twin = None
-        if twin and twin_workers:
-            depth_twin = TwinPool(TwinConfig(), world_cfg, TwinPoolConfig(workers=twin_workers))
-        elif twin:
-            depth_twin = DepthTwin(TwinConfig(), world_cfg)
+        depth_twin = make_twin(twin_workers, world_cfg) if twin else None
         return turn_selecting_chooser(policy, zoom_cfg, chosen, depth_twin, views == 8, local), world_cfg, name
     return policy_chooser(policy, zoom_cfg), world_cfg, name
 
@@ -248,7 +244,7 @@ def main(argv=None) -> int:
         default="on",
         help="with a turn selector: try each turned grasp on a physics twin built from the depth image (5 times,"
         " with small errors) and execute the one that lifts most often there, the selector breaking ties"
-        " (default on; ~1 s per grasp on a single object)",
+        " (default on; ~1 s per decision on a single object)",
     )
     p.add_argument(
         "--twin-workers",

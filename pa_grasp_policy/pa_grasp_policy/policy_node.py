@@ -67,9 +67,9 @@ from pa_grasp_policy.turn_selection import SelectorError, camera_looks_down, sel
 from pa_grasp_policy.zoom import ZoomState
 from pa_grasp_policy.zoom_env import result_to_command
 from pa_grasp_policy.zoom_image import draw_zoom
-from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, objects_in_view
+from pa_grasp_sim.depth_twin import objects_in_view
 from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
-from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError
+from pa_grasp_sim.twin_workers import TwinWorkerError, make_twin
 
 F = Grasp.Feedback
 DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
@@ -123,11 +123,8 @@ class PolicyNode(Node):
         self.selector = self._load_selector()
         # The depth twin, used only with the selector: its worker processes (or, with twin_workers 0,
         # one physics client in this process) live as long as the node.
-        self.twin = None
-        if self.selector is not None and self.config.depth_twin:
-            workers = self.config.twin_workers
-            pool = TwinPoolConfig(workers=workers) if workers else None
-            self.twin = TwinPool(TwinConfig(), world_config, pool) if pool else DepthTwin(TwinConfig(), world_config)
+        use_twin = self.selector is not None and self.config.depth_twin
+        self.twin = make_twin(self.config.twin_workers, world_config) if use_twin else None
         # The camera the policy was trained with; its min zoom box counts that camera's pixels.
         self._trained_camera = (world_config.camera.width, world_config.camera.height)
         self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training

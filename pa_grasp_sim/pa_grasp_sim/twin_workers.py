@@ -195,6 +195,15 @@ class TwinPool(TwinBase):
         self._workers = []
 
 
+def make_twin(workers: int, world_config: WorldConfig | None = None, config: TwinConfig | None = None) -> TwinBase:
+    """The depth twin in `workers` worker processes, or in this process with 0."""
+    if workers < 0:
+        raise ValueError(f"twin workers must be 0 (the twin in this process) or more, got {workers}")
+    if workers == 0:
+        return DepthTwin(config, world_config)
+    return TwinPool(config, world_config, TwinPoolConfig(workers=workers))
+
+
 def _serve(conn: Connection) -> None:
     """The worker's loop: build the twin world, then answer ("lift", (meshes or None, jobs))
     with the lifts of those jobs (None: the meshes of the previous message)."""

@@ -16,7 +16,7 @@ from test_depth_twin import pixel_of, scene  # noqa: F401  (scene is a fixture)
 
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError
+from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError, make_twin
 
 
 def wait_until_dead(pid: int, timeout_s: float = 10.0) -> None:
@@ -101,6 +101,10 @@ def test_worn_workers_are_replaced_and_bad_settings_refused(scene):  # noqa: F81
         TwinPoolConfig(workers=0)
     with pytest.raises(ValueError, match="restart_after"):
         TwinPoolConfig(restart_after=0)
+    with pytest.raises(ValueError, match="twin workers must be 0"):
+        make_twin(-1)
+    with make_twin(0, config=TwinConfig(executions=1)) as here:
+        assert isinstance(here, DepthTwin) and list(here.scores(depth, intrinsics, T, commands)) == list(first)
 
 
 def test_workers_exit_when_their_parent_is_killed():
