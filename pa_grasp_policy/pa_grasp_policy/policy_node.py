@@ -14,9 +14,10 @@ Goal outcome:
   * SUCCEEDED, result.success = false: every attempt was executed (or could not be placed in
     3D) and none lifted anything; result.message says why.
   * ABORTED: the server could not try (no depth, invalid ROI, no executor, execution timeout,
-    internal error); result.message says why. The node stays up.
-  * CANCELED: cancel is honoured while waiting for depth, between zoom steps, before the
-    execution and between attempts; a running execution is finished first.
+    a depth twin worker that died, internal error); result.message says why. The node stays up.
+  * CANCELED: cancel is honoured while waiting for depth, between zoom steps, between the depth
+    twin's executions, before the execution and between attempts; a running execution is
+    finished first.
 
 One grasp at a time: a goal that arrives while another runs is REJECTED (the reason is logged;
 the action protocol has no field for it). Debug output: ``/pa_grasp/debug_image`` (rgb8 depth

@@ -19,7 +19,6 @@ so a worker imports what its parent does. Workers never import rclpy or torch.
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ import sys
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Pipe, wait
 
+from pa_grasp_perception.process_setup import prepare_node_process
 from pa_grasp_sim.depth_twin import DepthTwin, TwinBase, TwinConfig
 from pa_grasp_sim.world import WorldConfig
 
@@ -237,5 +237,5 @@ def _serve(conn: Connection) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
-    faulthandler.enable()  # a crash in pybullet prints the worker's stack to the parent's stderr
+    prepare_node_process()  # as every stack process: a crash in pybullet prints the worker's stack
     _serve(Connection(int(sys.argv[1])))
