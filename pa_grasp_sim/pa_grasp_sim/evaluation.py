@@ -59,6 +59,9 @@ class EvalResult:
     # Single-object scenes only, to see what fails: name or family -> [successes, attempts].
     per_object: dict[str, list[int]] = field(default_factory=dict)
     per_family: dict[str, list[int]] = field(default_factory=dict)
+    # Every attempt's outcome (1 lifted, 0 not), per seed in order: two choosers evaluated on the
+    # same scenes can be compared attempt by attempt (pa_grasp_sim.compare_evals).
+    per_attempt: list[list[int]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +73,7 @@ class EvalResult:
             "seconds": self.seconds,
             "per_family": self.per_family,
             "per_object": self.per_object,
+            "per_attempt": self.per_attempt,
         }
 
     def families_by_success(self) -> list[tuple[str, int, int]]:
@@ -166,4 +170,5 @@ def evaluate(
         time.perf_counter() - start,
         dict(sorted(per_object.items())),
         dict(sorted(per_family.items())),
+        [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
     )
