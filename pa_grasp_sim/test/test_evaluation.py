@@ -22,6 +22,10 @@ def test_single_scenes_are_tallied_per_object_and_family_and_match_the_rate():
         assert all(0 <= s <= a for s, a in tallies.values())
     families = {spec.name: spec.family for spec in load_object_set("seen").objects}
     assert set(result.per_family) == {families[name] for name in result.per_object}
+    # every attempt's outcome, per seed in order, agrees with the per-seed rates
+    assert [len(seed) for seed in result.per_attempt] == [3, 3]
+    assert [sum(seed) / 3 for seed in result.per_attempt] == pytest.approx(result.per_seed)
+    assert result.to_dict()["per_attempt"] == result.per_attempt
 
 
 def test_a_later_first_seed_plays_the_scenes_of_that_seed_and_no_others():
