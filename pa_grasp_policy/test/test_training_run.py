@@ -124,6 +124,8 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     # single scenes (the default): every attempt is tallied under its object's name
     assert sum(a for _, a in data["per_object"].values()) == 4
     assert sum(s for s, _ in data["per_object"].values()) == round(4 * data["success_rate"])
+    assert [len(seed) for seed in data["per_attempt"]] == [2, 2]  # what compare_evals pairs
+    assert sum(map(sum, data["per_attempt"])) == round(4 * data["success_rate"])
     assert "success" in capsys.readouterr().out
 
 
