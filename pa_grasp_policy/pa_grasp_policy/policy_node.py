@@ -408,7 +408,13 @@ class PolicyNode(Node):
 
             def twin_scores(commands):
                 on_twin(f"the {len(commands)} small changes of the chosen grasp")
-                return self.twin.scores(frame.depth, frame.intrinsics, T_table_camera, commands)
+                return self.twin.scores(
+                    frame.depth,
+                    frame.intrinsics,
+                    T_table_camera,
+                    commands,
+                    before_each=lambda: self._check_cancel(goal_handle, "during the depth twin's local search"),
+                )
 
             def twin_ranking(runs):
                 on_twin(f"the {len(runs)} grasps")

@@ -522,6 +522,38 @@ def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executi
     assert robot.goals == [], "no grasp was sent"
 
 
+def test_a_cancel_during_the_local_search_stops_it_between_executions(tmp_path):
+    """The local search's 13 small changes (65 twin executions) check for a cancel before each
+    batch too: a goal canceled once they are on the twin ends canceled there, no grasp sent."""
+    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, bar_depth())
+    x = np.stack([r.features for r in runs])
+    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
+    parameters = [
+        Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
+        Parameter("twin_local_search", value=True),
+        Parameter("twin_workers", value=0),  # one execution per batch: the cancel lands mid-search
+    ]
+    with node_graph(checkpoint, *parameters, depth=bar_depth()) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        feedback = []
+        future = client.send_goal_async(
+            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
+        )
+        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+        wait_for(
+            lambda: any("small changes of the chosen grasp" in f.stage_description for f in feedback),
+            "the local search's feedback",
+            timeout_s=60.0,
+        )
+        handle.cancel_goal_async()
+        result_future = handle.get_result_async()
+        response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
+    assert response.result.message == "canceled during the depth twin's local search"
+    assert robot.goals == [], "no grasp was sent"
+
+
 def test_a_twin_worker_that_crashes_aborts_that_goal_only(tmp_path):
     """pybullet crashing inside the depth twin kills a worker process, not policy_node: the goal
     is aborted with the worker's fate, nothing is sent to the robot, and the next goal is served
