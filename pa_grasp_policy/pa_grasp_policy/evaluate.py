@@ -46,9 +46,10 @@ SELECTOR_TAG = " + turn selector "  # in a chooser's name when it chooses among 
 TWIN_TAG = " + depth twin"  # ... and tries them on the depth twin first
 MIRROR_TAG = " + mirror views"  # ... and also ranks the grasps on the mirror image's turns
 LOCAL_TAG = " + local search"  # ... and tries small changes of an unsure grasp in the twin
-DEFAULT_LOCAL_SEARCH = False  # pa-grasp-eval --local-search and policy_node's twin_local_search
+# Served since 2026-12-07 (docs/experiments.md, "Eight views and local search together").
+DEFAULT_LOCAL_SEARCH = True  # pa-grasp-eval --local-search and policy_node's twin_local_search
 VIEWS = (4, 8)
-DEFAULT_VIEWS = 4
+DEFAULT_VIEWS = 8  # ... and policy_node's mirror_views
 
 
 def shown_path(path) -> str:
@@ -123,8 +124,8 @@ def turn_selecting_chooser(
             )
         camera = world.camera
 
-        def twin_scores(commands):
-            return twin.scores(depth, camera.intrinsics, camera.T_world_camera, commands)
+        def twin_best(commands, floor):
+            return twin.best_above(depth, camera.intrinsics, camera.T_world_camera, commands, floor)
 
         def twin_ranking(runs):
             commands = [result_to_command(r.result) for r in runs]
@@ -135,7 +136,7 @@ def turn_selecting_chooser(
         if local_search is None:
             return command
         height, width = depth.shape[:2]
-        return search_near(command, ranked.twin_score(ranked.best), twin_scores, width, height, local_search).command
+        return search_near(command, ranked.twin_score(ranked.best), twin_best, width, height, local_search).command
 
     return choose
 
@@ -257,7 +258,6 @@ def main(argv=None) -> int:
         "--views",
         type=int,
         choices=VIEWS,
-        default=DEFAULT_VIEWS,
         help="with a turn selector: the grasps on the image's 4 quarter turns, or 8: also on its mirror image's"
         f" (default {DEFAULT_VIEWS})",
     )
@@ -266,7 +266,7 @@ def main(argv=None) -> int:
         choices=["on", "off"],
         help="with the twin: where the chosen grasp lifts in at most 3 of its 5 twin executions, try its 13 small"
         " changes (yaw, pixel, pre-shape, kind) there and execute the best if it scores higher"
-        f" (default {'on' if DEFAULT_LOCAL_SEARCH else 'off'}; ~12 s more on such a scene)",
+        f" (default {'on' if DEFAULT_LOCAL_SEARCH else 'off'})",
     )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -280,7 +280,7 @@ def main(argv=None) -> int:
             )
         if args.selector is not None and args.baseline:
             raise ValueError("--selector ranks a policy's grasps; it does not apply to a baseline")
-        if args.views != DEFAULT_VIEWS and (args.baseline or args.selector == "none"):
+        if args.views is not None and (args.baseline or args.selector == "none"):
             raise ValueError(
                 "--views chooses among a policy's grasps with a turn selector; not with a baseline or --selector none"
             )
@@ -291,7 +291,7 @@ def main(argv=None) -> int:
             args.selector or DEFAULT_TURN_SELECTOR,
             args.camera_angle,
             twin=args.twin == "on",
-            views=args.views,
+            views=args.views or DEFAULT_VIEWS,
             local_search=args.local_search == "on" if args.local_search else DEFAULT_LOCAL_SEARCH,
             twin_workers=args.twin_workers,
         )
@@ -336,7 +336,7 @@ def main(argv=None) -> int:
         "test_ablation": args.test_ablation,
         "turn_selector": (args.selector or DEFAULT_TURN_SELECTOR) if SELECTOR_TAG in who_name else None,
         "depth_twin": TWIN_TAG in who_name,
-        "views": args.views if SELECTOR_TAG in who_name else None,
+        "views": (args.views or DEFAULT_VIEWS) if SELECTOR_TAG in who_name else None,
         "local_search": LOCAL_TAG in who_name,
         "twin_workers": args.twin_workers if TWIN_TAG in who_name else None,
         **result.to_dict(),

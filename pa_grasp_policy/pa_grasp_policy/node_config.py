@@ -33,8 +33,8 @@ class PolicyNodeConfig:
     torch_threads: int = 1
     turn_selector: str = "shipped"  # evaluate.DEFAULT_TURN_SELECTOR
     depth_twin: bool = True
-    mirror_views: bool = False  # evaluate.DEFAULT_VIEWS == 8
-    twin_local_search: bool = False  # evaluate.DEFAULT_LOCAL_SEARCH
+    mirror_views: bool = True  # evaluate.DEFAULT_VIEWS == 8
+    twin_local_search: bool = True  # evaluate.DEFAULT_LOCAL_SEARCH
     twin_workers: int = 2  # twin_workers.TwinPoolConfig.workers; 0: in this process
     table_z_m: float = 0.0
     refuse_empty_view: bool = True
@@ -120,7 +120,8 @@ DESCRIPTIONS = {
     "mirror_views": "with a turn selector: also rank the policy's grasps on the mirror image's four quarter turns"
     " (8 grasps instead of 4, twice the time; turn_selection.mirror_grasp)",
     "twin_local_search": "with the depth twin: where the chosen grasp lifts in at most 3 of its 5 twin executions,"
-    " try its 13 small changes there (pa_grasp_sim.twin_local_search, ~12 s) and send the best if it scores higher",
+    " try its 13 small changes there (pa_grasp_sim.twin_local_search; each only while it could still win) and send"
+    " the best if it scores higher",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
     "refuse_empty_view": "abort a goal without moving the robot when nothing stands more than 3 mm above the"
     " table in the depth image (or the goal's roi); needs table_z_m and camera_pose_xyz_quat to be right",

@@ -398,7 +398,7 @@ class PolicyNode(Node):
             goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
         )
         pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
-        twin_ranking = twin_scores = None
+        twin_ranking = twin_best = None
         if self.twin is not None:
             T_table_camera = self.config.T_table_camera
 
@@ -406,13 +406,14 @@ class PolicyNode(Node):
                 self._check_cancel(goal_handle, "before the depth twin")
                 self._feedback(goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, f"trying {what} on the depth twin")
 
-            def twin_scores(commands):
+            def twin_best(commands, floor):
                 on_twin(f"the {len(commands)} small changes of the chosen grasp")
-                return self.twin.scores(
+                return self.twin.best_above(
                     frame.depth,
                     frame.intrinsics,
                     T_table_camera,
                     commands,
+                    floor,
                     before_each=lambda: self._check_cancel(goal_handle, "during the depth twin's local search"),
                 )
 
@@ -449,7 +450,7 @@ class PolicyNode(Node):
         if self.twin is not None and self.config.twin_local_search:
             height, width = frame.depth.shape[:2]
             found = search_near(
-                result_to_command(result), ranked.twin_score(chosen), twin_scores, width, height, LocalSearchConfig()
+                result_to_command(result), ranked.twin_score(chosen), twin_best, width, height, LocalSearchConfig()
             )
             if found.change:
                 c = found.command

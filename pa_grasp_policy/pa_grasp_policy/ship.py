@@ -111,8 +111,12 @@ def turn_selector_lines(selector_path: Path, policy) -> list[str]:
         f"{fit_how}).",
         "- Evaluations made with it carry `turn_selector` in their JSON and '+ turn selector' in `who`.",
         "- With the depth twin (`pa_grasp_sim.depth_twin`, on by default: `--twin off` / `depth_twin:=false` turn "
-        "it off) the four grasps are first tried on a physics twin of the depth image and the one that lifts most "
+        "it off) the grasps are first tried on a physics twin of the depth image and the one that lifts most "
         "often there is executed; the selector only breaks ties ('+ depth twin' in `who`, `depth_twin` in the JSON).",
+        "- Since 2026-12-07 by default also the grasps on the mirror image's four turns (`--views 4` / "
+        "`mirror_views:=false` for the four turns only), and where the chosen grasp lifts in at most 3 of its 5 twin "
+        "executions its 13 small changes are tried there too and the best is sent if it scores more "
+        "(`pa_grasp_sim.twin_local_search`; `--local-search off` / `twin_local_search:=false`).",
     ]
 
 

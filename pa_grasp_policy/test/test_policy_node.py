@@ -29,7 +29,12 @@ from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, t
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
-from pa_grasp_policy.evaluate import load_policy  # noqa: E402
+from pa_grasp_policy.evaluate import (  # noqa: E402
+    DEFAULT_LOCAL_SEARCH,
+    DEFAULT_TURN_SELECTOR,
+    DEFAULT_VIEWS,
+    load_policy,
+)
 from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
 from pa_grasp_policy.network import NetworkConfig  # noqa: E402
 from pa_grasp_policy.node_config import PolicyNodeConfig  # noqa: E402
@@ -45,7 +50,7 @@ from pa_grasp_policy.turn_selection import (  # noqa: E402
 )
 from pa_grasp_policy.zoom_env import result_to_command  # noqa: E402
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig  # noqa: E402
-from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near  # noqa: E402
+from pa_grasp_sim.twin_local_search import LocalSearchConfig, best_from_scores, search_near  # noqa: E402
 
 CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
 INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
@@ -312,6 +317,11 @@ def untrained_turned_runs(tmp_path, depth: np.ndarray):
     return checkpoint, policy, zoom_config, world, [run_turned(depth, policy, zoom_config, k) for k in range(4)]
 
 
+# The served choice ranks eight views and searches near an unsure grasp (since 2026-12-07); tests
+# of the four quarter turns' ranking ask for just that.
+FOUR_VIEWS = [Parameter("mirror_views", value=False), Parameter("twin_local_search", value=False)]
+
+
 def test_twin_local_search_sends_the_best_small_change_of_an_unsure_grasp(tmp_path):
     """With twin_local_search, where the twin-first grasp lifts in at most 3 of its 5 twin
     executions, the node sends its best small change in the twin (pa_grasp_sim.twin_local_search):
@@ -322,21 +332,18 @@ def test_twin_local_search_sends_the_best_small_change_of_an_unsure_grasp(tmp_pa
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
     with DepthTwin(TwinConfig(), world) as twin:
 
-        def twin_scores(commands):
-            return twin.scores(bar_depth(), INTRINSICS, T_table_camera, commands)
+        def twin_best(commands, floor):  # from full scores: the node's is DepthTwin.best_above
+            return best_from_scores(twin.scores(bar_depth(), INTRINSICS, T_table_camera, commands), floor)
 
-        scores = twin_scores([result_to_command(r.result) for r in runs])
+        scores = twin.scores(bar_depth(), INTRINSICS, T_table_camera, [result_to_command(r.result) for r in runs])
         best = int(np.argmax(scores))  # the selector is flat: the first of the twin's best
-        found = search_near(
-            result_to_command(runs[best].result), scores[best], twin_scores, 96, 80, LocalSearchConfig()
-        )
+        found = search_near(result_to_command(runs[best].result), scores[best], twin_best, 96, 80, LocalSearchConfig())
     assert scores.max() < 0.8 and found.change and found.score > scores.max(), "the bar's premise does not hold"
     parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
-    result, feedback = one_deterministic_goal(checkpoint, *parameters, depth=bar_depth())
-    assert (result.proposal.u, result.proposal.v) == pytest.approx(runs[best].result.grasp_uv), "off by default"
-    result, feedback = one_deterministic_goal(
-        checkpoint, *parameters, Parameter("twin_local_search", value=True), depth=bar_depth(), timeout_s=120.0
-    )  # 4 + 13 grasps, 5 twin executions each
+    result, feedback = one_deterministic_goal(checkpoint, *parameters, *FOUR_VIEWS, depth=bar_depth())
+    assert (result.proposal.u, result.proposal.v) == pytest.approx(runs[best].result.grasp_uv), "without the search"
+    on = [Parameter("mirror_views", value=False)]  # the search on by default
+    result, feedback = one_deterministic_goal(checkpoint, *parameters, *on, depth=bar_depth(), timeout_s=120.0)
     assert (result.proposal.u, result.proposal.v) == pytest.approx((found.command.u, found.command.v))
     assert result.proposal.yaw == pytest.approx(found.command.yaw, abs=1e-6)
     assert list(result.hand_joints) == pytest.approx([found.command.spread, *found.command.fingers], abs=1e-6)
@@ -375,7 +382,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     chosen, selector_scores = by_selector.best, by_selector.selector_scores
     assert chosen.turns == pick
     path = selector.save(tmp_path / "selector.json")
-    parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False)]
+    parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False), *FOUR_VIEWS]
     result, feedback = one_deterministic_goal(checkpoint, *parameters)
     assert (result.proposal.u, result.proposal.v) == pytest.approx(chosen.result.grasp_uv)
     assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
@@ -400,7 +407,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert len(set(scores)) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
     # the first of the twin's best in the selector's order: what all four scores would choose
     assert by_twin.turns == max(range(4), key=lambda k: (scores[k], selector_scores[k], -k))
-    parameters = [Parameter("turn_selector", value=str(path))]
+    parameters = [Parameter("turn_selector", value=str(path)), *FOUR_VIEWS]
     result, feedback = one_deterministic_goal(checkpoint, *parameters)
     assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
     assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
@@ -421,8 +428,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert by_mirror.mirrored, "no selector found that prefers a mirrored view"
     parameters = [
         Parameter("turn_selector", value=str(mirror_selector.save(tmp_path / "mirror_selector.json"))),
-        Parameter("depth_twin", value=False),
-        Parameter("mirror_views", value=True),
+        Parameter("depth_twin", value=False),  # mirror_views is on by default
     ]
     result, _ = one_deterministic_goal(checkpoint, *parameters)
     assert (result.proposal.u, result.proposal.v) == pytest.approx(by_mirror.result.grasp_uv)
@@ -475,6 +481,7 @@ def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_
     parameters = [
         Parameter("turn_selector", value=str(selector.save(tmp_path / "selector.json"))),
         Parameter("depth_twin", value=depth_twin),
+        *FOUR_VIEWS,
     ]
     with node_graph(checkpoint, *parameters) as (_, robot, client):
         robot.unreachable_first = 2
@@ -530,7 +537,7 @@ def test_a_cancel_during_the_local_search_stops_it_between_executions(tmp_path):
     selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
     parameters = [
         Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
-        Parameter("twin_local_search", value=True),
+        Parameter("mirror_views", value=False),  # its four grasps are unsure in the twin: the search runs
         Parameter("twin_workers", value=0),  # one execution per batch: the cancel lands mid-search
     ]
     with node_graph(checkpoint, *parameters, depth=bar_depth()) as (_, robot, client):
@@ -600,3 +607,11 @@ def test_a_negative_number_of_twin_workers_is_refused():
     assert PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=0).twin_workers == 0
     with pytest.raises(ValueError, match="twin_workers must be >= 0"):
         PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)
+
+
+def test_the_node_serves_what_pa_grasp_eval_evaluates_by_default():
+    """The served choice's defaults are one decision (docs/experiments.md): the node's parameters
+    and pa-grasp-eval's defaults must not drift apart."""
+    config = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA)
+    assert config.turn_selector == DEFAULT_TURN_SELECTOR and config.depth_twin
+    assert config.mirror_views == (DEFAULT_VIEWS == 8) and config.twin_local_search == DEFAULT_LOCAL_SEARCH

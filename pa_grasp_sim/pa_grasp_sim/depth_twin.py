@@ -153,6 +153,22 @@ class TwinBase:
         `parallel` executions (e.g. to stop on a cancel)."""
         return TwinRanking(self, depth, intrinsics, T_table_camera, commands, before_each)
 
+    def best_above(
+        self,
+        depth: np.ndarray,
+        intrinsics,
+        T_table_camera: np.ndarray,
+        commands: list[GraspCommand],
+        floor: float,
+        before_each: Callable[[], None] | None = None,
+    ) -> tuple[int | None, float | None]:
+        """(index, score) of the command with the highest score (the earlier on ties) if that
+        score is above `floor`, else (None, None): what `scores` and an argmax would say, with
+        each command tried only until it can no longer be the answer (TwinRanking.best_above)."""
+        ranking = self.ranking(depth, intrinsics, T_table_camera, commands, before_each)
+        best = ranking.best_above(floor)
+        return (best, ranking.score(best)) if best is not None else (None, None)
+
     def _meshes(self, regions: list[np.ndarray], folder: Path) -> list[_RegionMeshes]:
         c = self.config
         return [
@@ -272,6 +288,25 @@ class TwinRanking:
                     return leader
                 if meshes is None:
                     meshes = self._twin._meshes(self._regions, Path(folder))
+                self._try_next_copies(rivals, meshes)
+
+    def best_above(self, floor: float) -> int | None:
+        """The command next_index would return first, if its score is above `floor`; else None.
+        A command that cannot score above `floor` is not tried further (the local search's
+        changes must beat the grasp they would replace)."""
+        with tempfile.TemporaryDirectory() as folder:
+            meshes = None
+            while True:
+                done = [i for i in range(len(self)) if self.complete(i) and self.score(i) > floor]
+                leader = max(done, key=lambda i: (self.score(i), -i)) if done else None
+                rivals = [
+                    i
+                    for i in range(len(self))
+                    if not self.complete(i) and self.best_possible(i) > floor and self._may_outrank(i, leader)
+                ]
+                if not rivals:
+                    return leader
+                meshes = meshes or self._twin._meshes(self._regions, Path(folder))
                 self._try_next_copies(rivals, meshes)
 
     def try_all(self) -> None:

@@ -41,7 +41,12 @@ class LocalSearchResult:
     command: GraspCommand  # the grasp to execute: the given one or its best change
     score: float  # its twin score
     change: str  # the change's name (grasp_probe.neighbours / other_kinds), "" if the grasp is kept
-    tried: int  # changes scored in the twin (0 when the grasp's own score needed no search)
+    tried: int  # changes searched in the twin (0 when the grasp's own score needed no search)
+
+
+# (commands, floor) -> (index, score) of the best command (the earlier on ties) if it scores above
+# floor, else (None, None): DepthTwin.best_above on one image, or best_from_scores over full scores.
+TwinBest = Callable[[list[GraspCommand], float], tuple[int | None, float | None]]
 
 
 def local_changes(
@@ -51,24 +56,32 @@ def local_changes(
     return [*neighbours(command, width, height), *(other_kinds(command) if with_kinds else [])]
 
 
+def best_from_scores(scores, floor: float) -> tuple[int | None, float | None]:
+    """What a TwinBest returns, from every command's score: the first argmax if above floor."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.size == 0 or scores.max() <= floor:
+        return None, None
+    best = int(np.argmax(scores))
+    return best, float(scores[best])
+
+
 def search_near(
     command: GraspCommand,
     score: float,
-    twin_scores: Callable[[list[GraspCommand]], np.ndarray],
+    twin_best: TwinBest,
     width: int,
     height: int,
     config: LocalSearchConfig | None = None,
 ) -> LocalSearchResult:
-    """`command` (twin score `score`) or the best of its local_changes by `twin_scores` (the
-    earlier, nearer change on ties) if that scores more than score + margin."""
+    """`command` (twin score `score`) or the best of its local_changes in the twin (the earlier,
+    nearer change on ties) if that scores more than score + margin."""
     config = config or LocalSearchConfig()
     if score >= config.below - 1e-9:
         return LocalSearchResult(command, float(score), "", 0)
     named = local_changes(command, width, height, config.other_kinds)
-    scores = np.asarray(twin_scores([c for _, c in named]), dtype=float)
-    if scores.shape != (len(named),):
-        raise ValueError(f"twin_scores returned {scores.shape} scores for {len(named)} grasps")
-    best = int(np.argmax(scores))
-    if scores[best] > score + config.margin + 1e-9:
-        return LocalSearchResult(named[best][1], float(scores[best]), named[best][0], len(named))
-    return LocalSearchResult(command, float(score), "", len(named))
+    best, best_score = twin_best([c for _, c in named], score + config.margin + 1e-9)
+    if best is None:
+        return LocalSearchResult(command, float(score), "", len(named))
+    if not 0 <= best < len(named):
+        raise ValueError(f"the twin chose grasp {best} of {len(named)}")
+    return LocalSearchResult(named[best][1], float(best_score), named[best][0], len(named))

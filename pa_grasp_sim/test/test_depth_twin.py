@@ -9,6 +9,7 @@ import pytest
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, convex_pieces, object_regions, table_points
 from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
+from pa_grasp_sim.twin_local_search import best_from_scores
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
@@ -122,15 +123,24 @@ def test_mirror_under_gives_a_lying_cylinder_its_underside_and_leaves_a_box_on_t
     assert np.concatenate(box_pieces)[:, 2].min() == 0.0 and all(p[:, 2].min() == 0.0 for p in box_pieces)
 
 
+def unsure_beside_sure(scene) -> tuple[GraspCommand, GraspCommand, GraspCommand]:
+    """Three grasps on the box's twin: one that lifts 2 of its 5 executions, one on the empty
+    table beside it (0 of 5), one that lifts 5 of 5."""
+    _, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    return (
+        GraspCommand(u, v, pitch=math.pi / 2, yaw=0.4),
+        GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2),
+        GraspCommand(u + 4.0, v, pitch=math.pi / 2),
+    )
+
+
 def test_the_ranking_is_the_order_of_the_full_scores_with_fewer_executions(scene):
     """DepthTwin.ranking gives the order the scores of every execution give (highest first, the
     earlier command among equals) while trying a command only as long as it could still outrank
     the best one found."""
-    depth, intrinsics, T, position, _ = scene
-    u, v = pixel_of(intrinsics, T, position)
-    unsure = GraspCommand(u, v, pitch=math.pi / 2, yaw=0.4)  # lifts 2 of its 5 executions
-    beside = GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2)  # the empty table
-    sure = GraspCommand(u + 4.0, v, pitch=math.pi / 2)  # 5 of 5
+    depth, intrinsics, T, _, _ = scene
+    unsure, beside, sure = unsure_beside_sure(scene)
     commands = [unsure, beside, sure, unsure]
     with DepthTwin(TwinConfig()) as twin:
         scores = twin.scores(depth, intrinsics, T, commands)
@@ -144,6 +154,30 @@ def test_the_ranking_is_the_order_of_the_full_scores_with_fewer_executions(scene
     # unsure: all 5; beside: 3 (then 2 left cannot beat 2 lifts); sure: 5; the last cannot beat 5 of 5
     assert executions_for_the_first == 13
     assert [ranking.score(i) for i in range(len(commands))] == pytest.approx(scores)
+
+
+def test_the_best_above_a_floor_is_the_full_scores_argmax_with_fewer_executions(scene):
+    """DepthTwin.best_above (the local search's question: which change beats the grasp it would
+    replace?) answers what the full scores answer, and stops trying a command once it cannot
+    score above the floor."""
+    unsure, beside, sure = unsure_beside_sure(scene)
+    commands = [beside, unsure, sure, sure]
+    depth, intrinsics, T, _, _ = scene
+    with DepthTwin(TwinConfig()) as twin:
+        scores = twin.scores(depth, intrinsics, T, commands)
+        assert list(scores) == [0.0, 0.4, 1.0, 1.0], "the premise"
+        for floor in (-1.0, 0.0, 0.4, 0.6, 0.999, 1.0):
+            expected = best_from_scores(scores, floor)
+            ranking = twin.ranking(depth, intrinsics, T, commands)
+            best = ranking.best_above(floor)
+            assert (best, ranking.score(best) if best is not None else None) == expected, floor
+            assert twin.best_above(depth, intrinsics, T, commands, floor) == expected
+            if floor == 0.6:
+                # beside: 1 (4 left cannot pass 0.6), unsure: 3 misses in 4 (then at most 0.4),
+                # sure: 5, the second sure cannot beat the first: 10 of the 20 executions
+                assert ranking.executions == 1 + 4 + 5
+            if floor == 1.0:  # nothing can score above 1: nothing is tried
+                assert ranking.executions == 0
 
 
 def test_the_ranking_runs_its_hook_before_each_execution_and_needs_none_on_an_empty_table(scene):

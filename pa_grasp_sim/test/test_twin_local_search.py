@@ -1,26 +1,27 @@
 """Local search in the depth twin: which change replaces an unsure grasp, and when none does.
 The twin's scores are given by a function of the command here, so the rule itself is checked;
-test_policy_node runs it on a real twin through the ROS node."""
+test_depth_twin checks DepthTwin.best_above against full scores, test_policy_node runs the search
+on a real twin through the ROS node."""
 
 import math
 
-import numpy as np
 import pytest
 
 from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.twin_local_search import LocalSearchConfig, local_changes, search_near
+from pa_grasp_sim.twin_local_search import LocalSearchConfig, best_from_scores, local_changes, search_near
 
 TOP_DOWN = GraspCommand(40.0, 30.0, roll=0.0, pitch=math.pi / 2, yaw=0.3, spread=0.1, fingers=(0.2, 0.2, 0.2))
 
 
 def scorer(score_of):
+    """A TwinBest from every command's score, and the calls made to it."""
     calls = []
 
-    def scores(commands):
+    def best(commands, floor):
         calls.append(len(commands))
-        return np.array([score_of(c) for c in commands])
+        return best_from_scores([score_of(c) for c in commands], floor)
 
-    return scores, calls
+    return best, calls
 
 
 def test_the_changes_of_a_top_down_grasp_are_its_neighbours_then_other_kinds():
@@ -61,5 +62,11 @@ def test_bad_settings_and_a_wrong_number_of_scores_are_refused():
         LocalSearchConfig(below=0.0)
     with pytest.raises(ValueError, match="margin"):
         LocalSearchConfig(margin=-0.1)
-    with pytest.raises(ValueError, match="13 grasps"):
-        search_near(TOP_DOWN, 0.0, lambda commands: np.zeros(3), 96, 80)
+    with pytest.raises(ValueError, match="grasp 13 of 13"):
+        search_near(TOP_DOWN, 0.0, lambda commands, floor: (len(commands), 1.0), 96, 80)
+
+
+def test_best_from_scores_is_the_first_argmax_above_the_floor():
+    assert best_from_scores([0.2, 0.8, 0.8], 0.6) == (1, 0.8)
+    assert best_from_scores([0.2, 0.8, 0.8], 0.8) == (None, None)
+    assert best_from_scores([], 0.0) == (None, None)

@@ -16,6 +16,7 @@ from test_depth_twin import pixel_of, scene  # noqa: F401  (scene is a fixture)
 
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
 from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_sim.twin_local_search import best_from_scores
 from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError, make_twin
 
 
@@ -55,6 +56,8 @@ def test_workers_give_the_scores_and_ranking_of_the_twin_in_this_process(scene):
         # sure 5 and, beside its 5th, the last command's 1st; one at a time needs 13
         assert ranking.executions == 14
         assert [first] + [ranking.next_index() for _ in commands[1:]] == [2, 0, 3, 1]
+        for floor in (0.0, 0.4, 1.0):  # the local search's question, two executions at a time
+            assert pool.best_above(depth, intrinsics, T, commands, floor) == best_from_scores(here, floor)
         pids = pool.pids()
     for pid in pids:
         with pytest.raises(ProcessLookupError):  # closed: the workers have exited and been reaped
