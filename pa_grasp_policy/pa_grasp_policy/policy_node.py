@@ -394,9 +394,9 @@ class PolicyNode(Node):
         received."""
         size = (frame.intrinsics.width, frame.intrinsics.height)
         self._check_cancel(goal_handle, "before the zoom loop")
-        self._feedback(
-            goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, "zoom loops on the image turned by 0-3 quarter turns"
-        )
+        views = "zoom loops on the image turned by 0-3 quarter turns"
+        views += " and on its mirror image's" if self.config.mirror_views else ""
+        self._feedback(goal_handle, F.STAGE_ZOOMING, attempt, 0, None, size, views)
         pixel_scale = min(frame.depth.shape[:2]) / min(self._trained_camera)  # for the object measurements
         twin_ranking = twin_best = None
         if self.twin is not None:

@@ -388,6 +388,7 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
     assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
     assert len(result.zoom_boxes) == len(chosen.result.boxes)
     assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
+    assert not any("mirror image" in f.stage_description for f in feedback), "mirror_views is off"
     assert not any("depth twin" in f.stage_description for f in feedback)
 
     # With the depth twin (the default) the node tries the four grasps on the twin of the image
@@ -430,8 +431,9 @@ def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path
         Parameter("turn_selector", value=str(mirror_selector.save(tmp_path / "mirror_selector.json"))),
         Parameter("depth_twin", value=False),  # mirror_views is on by default
     ]
-    result, _ = one_deterministic_goal(checkpoint, *parameters)
+    result, feedback = one_deterministic_goal(checkpoint, *parameters)
     assert (result.proposal.u, result.proposal.v) == pytest.approx(by_mirror.result.grasp_uv)
+    assert any("quarter turns and on its mirror image's" in f.stage_description for f in feedback)
     assert result.proposal.yaw == pytest.approx(by_mirror.result.grasp_rpy[2], abs=1e-6)
 
     # A selector fitted for other weights stops the node at start, naming the parameter.
