@@ -16,6 +16,7 @@ top, z up (the simulator's world frame; on a robot, the base frame moved down to
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -277,36 +278,34 @@ class TwinRanking:
         left = [i for i in range(len(self)) if i not in self._ranked]
         if not left:
             return None
+        leader = self._best(left, -math.inf)
+        self._ranked.append(leader)
+        return leader
+
+    def best_above(self, floor: float) -> int | None:
+        """The best command (as next_index's first) if its score is above `floor`, else None. A
+        command that cannot score above `floor` is not tried further (the local search's changes
+        must beat the grasp they would replace)."""
+        return self._best(range(len(self)), floor)
+
+    def _best(self, candidates, floor: float) -> int | None:
+        """The earliest of the highest score among `candidates` above `floor` (None if none),
+        each tried only while it could still be that one."""
+        candidates = list(candidates)
         with tempfile.TemporaryDirectory() as folder:  # each piece's mesh written once per call
             meshes = None
             while True:
-                done = [i for i in left if self.complete(i)]
-                leader = max(done, key=lambda i: (self.score(i), -i)) if done else None
-                rivals = [i for i in left if not self.complete(i) and self._may_outrank(i, leader)]
-                if not rivals:
-                    self._ranked.append(leader)
-                    return leader
-                if meshes is None:
-                    meshes = self._twin._meshes(self._regions, Path(folder))
-                self._try_next_copies(rivals, meshes)
-
-    def best_above(self, floor: float) -> int | None:
-        """The command next_index would return first, if its score is above `floor`; else None.
-        A command that cannot score above `floor` is not tried further (the local search's
-        changes must beat the grasp they would replace)."""
-        with tempfile.TemporaryDirectory() as folder:
-            meshes = None
-            while True:
-                done = [i for i in range(len(self)) if self.complete(i) and self.score(i) > floor]
+                done = [i for i in candidates if self.complete(i) and self.score(i) > floor]
                 leader = max(done, key=lambda i: (self.score(i), -i)) if done else None
                 rivals = [
                     i
-                    for i in range(len(self))
+                    for i in candidates
                     if not self.complete(i) and self.best_possible(i) > floor and self._may_outrank(i, leader)
                 ]
                 if not rivals:
                     return leader
-                meshes = meshes or self._twin._meshes(self._regions, Path(folder))
+                if meshes is None:
+                    meshes = self._twin._meshes(self._regions, Path(folder))
                 self._try_next_copies(rivals, meshes)
 
     def try_all(self) -> None:
