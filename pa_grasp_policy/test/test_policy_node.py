@@ -502,6 +502,23 @@ def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_
     assert len(waits) == 1 and sum("next-ranked" in f.stage_description for f in feedback) == 2
 
 
+def canceled_at_feedback(checkpoint, parameters, depth, stage_text: str, timeout_s: float = TIMEOUT_S):
+    """(result response, fake robot) of one deterministic goal canceled as soon as a feedback
+    message containing `stage_text` arrives."""
+    with node_graph(checkpoint, *parameters, depth=depth) as (_, robot, client):
+        robot.publishing = True
+        robot.serve_execute()
+        feedback = []
+        future = client.send_goal_async(
+            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
+        )
+        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+        wait_for(lambda: any(stage_text in f.stage_description for f in feedback), f"'{stage_text}'", timeout_s)
+        handle.cancel_goal_async()
+        result_future = handle.get_result_async()
+        return wait_for(lambda: result_future.done() and result_future.result(), "the result"), robot
+
+
 @pytest.mark.parametrize("twin_workers", [0, 2])
 def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executions(tmp_path, twin_workers):
     """The twin checks for a cancel before each of its executions (each batch of twin_workers; it
@@ -514,18 +531,7 @@ def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executi
         Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
         Parameter("twin_workers", value=twin_workers),
     ]
-    with node_graph(checkpoint, *parameters) as (_, robot, client):
-        robot.publishing = True
-        robot.serve_execute()
-        feedback = []
-        future = client.send_goal_async(
-            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
-        )
-        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
-        wait_for(lambda: any("on the depth twin" in f.stage_description for f in feedback), "the twin's feedback")
-        handle.cancel_goal_async()
-        result_future = handle.get_result_async()
-        response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    response, robot = canceled_at_feedback(checkpoint, parameters, scene_depth(), "on the depth twin")
     assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
     assert response.result.message == "canceled during the depth twin"
     assert robot.goals == [], "no grasp was sent"
@@ -542,22 +548,9 @@ def test_a_cancel_during_the_local_search_stops_it_between_executions(tmp_path):
         Parameter("mirror_views", value=False),  # its four grasps are unsure in the twin: the search runs
         Parameter("twin_workers", value=0),  # one execution per batch: the cancel lands mid-search
     ]
-    with node_graph(checkpoint, *parameters, depth=bar_depth()) as (_, robot, client):
-        robot.publishing = True
-        robot.serve_execute()
-        feedback = []
-        future = client.send_goal_async(
-            Grasp.Goal(max_attempts=1, deterministic=True), feedback_callback=lambda m: feedback.append(m.feedback)
-        )
-        handle = wait_for(lambda: future.done() and future.result(), "the goal response")
-        wait_for(
-            lambda: any("small changes of the chosen grasp" in f.stage_description for f in feedback),
-            "the local search's feedback",
-            timeout_s=60.0,
-        )
-        handle.cancel_goal_async()
-        result_future = handle.get_result_async()
-        response = wait_for(lambda: result_future.done() and result_future.result(), "the result")
+    response, robot = canceled_at_feedback(
+        checkpoint, parameters, bar_depth(), "small changes of the chosen grasp", timeout_s=60.0
+    )
     assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
     assert response.result.message == "canceled during the depth twin's local search"
     assert robot.goals == [], "no grasp was sent"

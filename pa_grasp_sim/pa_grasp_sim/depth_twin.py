@@ -127,17 +127,12 @@ class TwinBase:
     parallel = 1  # executions run at once
 
     def scores(
-        self,
-        depth: np.ndarray,
-        intrinsics,
-        T_table_camera: np.ndarray,
-        commands: list[GraspCommand],
-        before_each: Callable[[], None] | None = None,
+        self, depth: np.ndarray, intrinsics, T_table_camera: np.ndarray, commands: list[GraspCommand]
     ) -> np.ndarray:
         """The fraction of each command's executions (itself, then its SMALL_ERRORS copies) that
         lift something in the twin of this image. A command with no valid depth at its pixel,
-        or an image with nothing above the table, scores 0. `before_each` as in `ranking`."""
-        ranking = self.ranking(depth, intrinsics, T_table_camera, commands, before_each)
+        or an image with nothing above the table, scores 0."""
+        ranking = self.ranking(depth, intrinsics, T_table_camera, commands)
         ranking.try_all()
         return np.array([ranking.score(i) for i in range(len(commands))])
 
