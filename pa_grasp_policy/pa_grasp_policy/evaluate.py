@@ -33,6 +33,7 @@ from pa_grasp_policy.zoom_env import action_to_command, result_to_command
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.depth_twin import TwinBase
 from pa_grasp_sim.evaluation import EvalConfig, evaluate
+from pa_grasp_sim.hand import DRIVES
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.twin_local_search import LocalSearchConfig, search_near
 from pa_grasp_sim.twin_workers import make_twin
@@ -180,25 +181,32 @@ def chooser_for(
     views: int = DEFAULT_VIEWS,
     local_search: bool = DEFAULT_LOCAL_SEARCH,
     twin_workers: int = 0,
+    finger_drive: str | None = None,
 ):
     """(choose, world config, name) for a baseline, or else a policy checkpoint (the shipped
     model when None), choosing among turned images with `selector` (see resolve_selector) and,
     if `twin`, by the depth twin first (pa_grasp_sim.depth_twin; in `twin_workers` worker
     processes, pa_grasp_sim.twin_workers, or in this one with 0). `views`: 4 (the quarter turns)
     or 8 (and those of the mirror image). `local_search` (with the twin): the chosen grasp's best
-    small change in the twin where it is unsure (pa_grasp_sim.twin_local_search)."""
+    small change in the twin where it is unsure (pa_grasp_sim.twin_local_search). `camera_angle`
+    and `finger_drive` (pa_grasp_sim.hand.DRIVES) override the world the model was trained in,
+    the depth twin's included."""
     if views not in VIEWS:
         raise ValueError(f"views must be one of {VIEWS}, got {views}")
     if twin_workers < 0:
         raise ValueError(f"--twin-workers must be 0 (the twin in this process) or more, got {twin_workers}")
-    if baseline:
-        world_cfg = WorldConfig()
+
+    def overridden(world_cfg: WorldConfig) -> WorldConfig:
         if camera_angle is not None:
             world_cfg.camera.view_angle_deg = camera_angle
-        return baseline_chooser(baseline), world_cfg, f"baseline:{baseline}"
+        if finger_drive is not None:
+            world_cfg.hand = dataclasses.replace(world_cfg.hand, drive=finger_drive)  # checks the name
+        return world_cfg
+
+    if baseline:
+        return baseline_chooser(baseline), overridden(WorldConfig()), f"baseline:{baseline}"
     policy, zoom_cfg, world_cfg = load_policy(checkpoint, test_ablation)
-    if camera_angle is not None:
-        world_cfg.camera.view_angle_deg = camera_angle
+    world_cfg = overridden(world_cfg)
     name = checkpoint or shown_path(DEFAULT_MODEL)
     chosen = resolve_selector(selector, policy, world_cfg.camera.view_angle_deg, test_ablation)
     if chosen is not None:
@@ -233,6 +241,12 @@ def main(argv=None) -> int:
         help="constrain the model at test time (not the same as a model trained with the ablation)",
     )
     p.add_argument("--camera-angle", type=float, help="override the camera view angle (90 top-down, 60 tilted)")
+    p.add_argument(
+        "--finger-drive",
+        choices=DRIVES,
+        help="override the simulated hand's drive the model was trained with (compliant: the motors yield and"
+        " fingers fold backward under contact; geared: the BH-280's gears and stops hold)",
+    )
     p.add_argument(
         "--selector",
         help="choose among the policy's grasps on the image turned by 0-3 quarter turns: 'shipped' (default: the"
@@ -294,6 +308,7 @@ def main(argv=None) -> int:
             views=args.views or DEFAULT_VIEWS,
             local_search=args.local_search == "on" if args.local_search else DEFAULT_LOCAL_SEARCH,
             twin_workers=args.twin_workers,
+            finger_drive=args.finger_drive,
         )
         world_cfg.camera.check()  # e.g. a --camera-angle no camera can have, before any world is built
         config = EvalConfig(
@@ -339,6 +354,7 @@ def main(argv=None) -> int:
         "views": (args.views or DEFAULT_VIEWS) if SELECTOR_TAG in who_name else None,
         "local_search": LOCAL_TAG in who_name,
         "twin_workers": args.twin_workers if TWIN_TAG in who_name else None,
+        "finger_drive": world_cfg.hand.drive,
         **result.to_dict(),
     }
     seeds = f"{args.seeds} seeds" + (f" from seed {args.first_seed}" if args.first_seed else "")

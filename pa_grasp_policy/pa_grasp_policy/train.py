@@ -36,6 +36,7 @@ from pa_grasp_policy.zoom import ZoomConfig
 from pa_grasp_policy.zoom_env import ZoomEnvConfig
 from pa_grasp_sim.camera import CameraConfig
 from pa_grasp_sim.env import SceneSampler
+from pa_grasp_sim.hand import DRIVES
 from pa_grasp_sim.objects import ObjectSetError, load_object_set
 from pa_grasp_sim.world import WorldConfig
 
@@ -77,6 +78,9 @@ class TrainConfig:
     # Side of the simulated depth image in pixels (square). The zoom crops the camera's pixels,
     # so a finer camera gives the zoomed views real detail; min_crop_px is in these pixels.
     camera_px: int = 160
+    # How the simulated hand's joints answer contact (pa_grasp_sim.hand, HandConfig.drive):
+    # "compliant" (every model up to 2026-12-07) or "geared" (the BH-280's gears and stops).
+    finger_drive: str = "compliant"
     init_std: float = 0.2
     init_std_rpy: float = 0.05
     threads: int = 2
@@ -113,6 +117,7 @@ class TrainConfig:
             )
         )
         world.execution.parallel_hand = self.ablation == "parallel"
+        world.hand.drive = self.finger_drive
         zoom = ZoomConfig(
             input_size=self.input_size, max_zoom_steps=self.max_zoom_steps, min_crop_px=self.min_crop_px
         ).constrained(self.constraints())
@@ -180,6 +185,12 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "for a second run of one recipe from the same weights",
     )
     p.add_argument("--camera-noise", action="store_true", help="train with the Kinect noise model")
+    p.add_argument(
+        "--finger-drive",
+        choices=DRIVES,
+        help=f"the simulated hand's drive (default {d.finger_drive}; geared: the BH-280's gears hold its joints, "
+        "no finger folds backward past its stop); with --resume it replaces the run's",
+    )
     p.add_argument(
         "--single-probability",
         type=float,
@@ -287,6 +298,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         snapshot_every=args.snapshot_every,
         seed=d.seed if args.seed is None else args.seed,
         camera_noise=args.camera_noise,
+        finger_drive=args.finger_drive or d.finger_drive,
         single_probability=d.single_probability if args.single_probability is None else args.single_probability,
         family_weights=dict(args.family_weight or []),
         baseline=args.baseline or d.baseline,
@@ -348,6 +360,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "corrections",
         "correction_coef",
         "seed",
+        "finger_drive",
     )
     for name in (*overridable, "correction_buffer", "correction_probes", "correction_turns"):
         if getattr(args, name) is not None:

@@ -87,7 +87,7 @@ def test_resume_continues_counters(tiny_run):
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
     mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2", "--family-weight", "ball=4"]
-    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4"])
+    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4", "--finger-drive", "geared"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -97,10 +97,14 @@ def test_resume_continues_counters(tiny_run):
     assert saved["input_size"] == 64
     assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
     assert saved["family_weights"] == {"ball": 4.0} and saved["reward_trials"] == 2
+    # The hand it now trains with is the hand its checkpoint is evaluated with.
+    assert saved["finger_drive"] == "geared"
+    assert evaluate.load_policy(resumed_dir / "latest.pt")[2].hand.drive == "geared"
+    assert evaluate.load_policy(out / "latest.pt")[2].hand.drive == train.TrainConfig().finger_drive
     # A new step size reaches Adam, whose saved state (lr 1e-3) was loaded on resume.
     assert payload["config"]["ppo"]["lr"] == 2e-4
     assert {g["lr"] for g in payload["optimizer_state"]["param_groups"]} == {2e-4}
-    not_given = {"single_probability", "baseline", "family_weights", "reward_trials"}
+    not_given = {"single_probability", "baseline", "family_weights", "reward_trials", "finger_drive"}
     assert not not_given & set(train.parse_args(resume)[2])  # the run's stay
     # A second run of one recipe from the same weights: only an explicit --seed replaces the run's.
     assert "seed" not in train.parse_args(resume)[2]
@@ -126,7 +130,14 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     assert sum(s for s, _ in data["per_object"].values()) == round(4 * data["success_rate"])
     assert [len(seed) for seed in data["per_attempt"]] == [2, 2]  # what compare_evals pairs
     assert sum(map(sum, data["per_attempt"])) == round(4 * data["success_rate"])
+    assert data["finger_drive"] == train.TrainConfig().finger_drive  # the run's hand
     assert "success" in capsys.readouterr().out
+    # The hand can be overridden for an evaluation, and the JSON says so.
+    code = evaluate.main(
+        ["--checkpoint", str(out / "latest.pt"), "--attempts", "2", "--seeds", "1", "--json", str(report), "--quiet"]
+        + ["--finger-drive", "geared", "--selector", "none"]
+    )
+    assert code == 0 and json.loads(report.read_text())["finger_drive"] == "geared"
 
 
 def test_eval_cli_rejects_bad_checkpoints(tmp_path, capsys):

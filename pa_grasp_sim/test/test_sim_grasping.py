@@ -3,9 +3,13 @@
 import math
 
 import numpy as np
+import pybullet
 import pytest
+from pybullet_utils import bullet_client
 
+from pa_grasp_description import robot
 from pa_grasp_sim.grasp import GraspCommand, grasp_palm_pose
+from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
@@ -91,6 +95,53 @@ def test_torque_switch_distal_keeps_closing_when_proximal_is_blocked():
         ratios = [q[f"bh_j{i}3_joint"] / max(q[f"bh_j{i}2_joint"], 1e-3) for i in (1, 2, 3)]
         assert any(world.hand.torque_switched)
         assert max(ratios) > 0.344 + 0.05
+
+
+def close_on_fixed_block(drive: str, steps: int = 200) -> tuple[list[dict], list[bool]]:
+    """A fixed-base hand pointing up closes its three fingers on a block fixed between its
+    fingertips: the joint positions at every step, and which fingers switched."""
+    client = bullet_client.BulletClient(connection_mode=pybullet.DIRECT)
+    try:
+        client.setPhysicsEngineParameter(fixedTimeStep=1 / 240, numSolverIterations=50)
+        body = client.loadURDF(
+            str(robot.hand_urdf_path()), [0, 0, 0.3], useFixedBase=True, flags=client.URDF_USE_INERTIA_FROM_FILE
+        )
+        hand = BarrettHand(client, body, HandConfig(drive=drive))
+        # The fingertips are 0.173 m above the base and 0.05 m either side: the block stops them
+        # half-way through their distal links.
+        block = client.createCollisionShape(client.GEOM_BOX, halfExtents=[0.1, 0.02, 0.01])
+        client.createMultiBody(0, block, -1, [0, 0, 0.465])
+        hand.reset_preshape(0.0, (0.0, 0.0, 0.0))
+        trace = []
+        for _ in range(steps):
+            hand.close_step()
+            client.stepSimulation()
+            trace.append(hand.joint_positions())
+        return trace, hand.torque_switched
+    finally:
+        client.disconnect()
+
+
+def test_geared_fingers_do_not_fold_backward_against_an_object():
+    distal = ("bh_j13_joint", "bh_j23_joint", "bh_j33_joint")
+    trace, switched = close_on_fixed_block("geared")
+    assert all(switched), "every finger is blocked by the fixed block"
+    lowest = min(q[j] for q in trace for j in distal)
+    assert lowest > -0.05, f"a geared distal went {lowest:.2f} rad past its 0 stop"
+    # After the TorqueSwitch the proximal holds where it stopped.
+    proximal = ("bh_j12_joint", "bh_j22_joint", "bh_j32_joint")
+    late = trace[len(trace) // 2 :]
+    for j in proximal:
+        assert max(q[j] for q in late) - min(q[j] for q in late) < 0.05, f"{j} kept moving after the switch"
+    # The compliant drive (kept to reproduce models trained with it) folds on the same block:
+    # the proximal turns on while the distal gives way backward.
+    trace, _ = close_on_fixed_block("compliant")
+    assert min(q[j] for q in trace for j in distal) < -0.2
+
+
+def test_hand_config_refuses_an_unknown_drive():
+    with pytest.raises(ValueError, match="drive"):
+        HandConfig(drive="springy")
 
 
 def test_parallel_hand_forces_spread_zero():
