@@ -36,7 +36,7 @@ from pa_grasp_policy.zoom import ZoomConfig
 from pa_grasp_policy.zoom_env import ZoomEnvConfig
 from pa_grasp_sim.camera import CameraConfig
 from pa_grasp_sim.env import SceneSampler
-from pa_grasp_sim.hand import DRIVES
+from pa_grasp_sim.hand import DRIVES, HandConfig
 from pa_grasp_sim.objects import ObjectSetError, load_object_set
 from pa_grasp_sim.world import WorldConfig
 
@@ -79,8 +79,9 @@ class TrainConfig:
     # so a finer camera gives the zoomed views real detail; min_crop_px is in these pixels.
     camera_px: int = 160
     # How the simulated hand's joints answer contact (pa_grasp_sim.hand, HandConfig.drive):
-    # "compliant" (every model up to 2026-12-07) or "geared" (the BH-280's gears and stops).
-    finger_drive: str = "compliant"
+    # "geared" (the BH-280's gears and stops) or "compliant" (the simulator before 2026-12-07; a
+    # checkpoint saved without this field is evaluated with the default).
+    finger_drive: str = HandConfig.drive
     init_std: float = 0.2
     init_std_rpy: float = 0.05
     threads: int = 2

@@ -187,12 +187,13 @@ def test_robust_mode_corrections_skip_a_lucky_lift_of_the_deterministic_grasp():
     config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes, scene_repeats=2)
     runs = {
         mode: collect(
-            ZoomGraspEnv(config, seed=7), policy, 8, torch.Generator().manual_seed(0), corrections=mode, max_probes=0
+            ZoomGraspEnv(config, seed=10), policy, 8, torch.Generator().manual_seed(0), corrections=mode, max_probes=0
         )
         for mode in ("local+mode", "local+mode+robust")
     }
     first, robust = runs["local+mode"], runs["local+mode+robust"]
-    # (seed 7 since the camera fix of 2026-12-06: seed 3's first lifting change became robust)
+    # (seed 10 since the geared hand of 2026-12-07: on seed 7's scenes the deterministic grasps
+    # lift; seed 7 since the camera fix of 2026-12-06: seed 3's first lifting change became robust)
     assert (robust.mode_checked, robust.mode_failed) == (first.mode_checked, first.mode_failed) == (2, 1)
     assert robust.mode_corrected == first.mode_corrected == 1
     grasp_labels = [r.corrections.dofs_raw[r.corrections.zoom == 0] for r in (first, robust)]
@@ -282,13 +283,13 @@ def test_robust_corrections_label_only_grasps_that_survive_small_errors():
     scenes = SceneSampler(1.0, family_weights={"cylinder": 1e9})
     config = ZoomEnvConfig(zoom=ZoomConfig(input_size=S), scenes=scenes)
     runs = {
-        mode: collect(ZoomGraspEnv(config, seed=1), policy, 12, torch.Generator().manual_seed(0), corrections=mode)
+        mode: collect(ZoomGraspEnv(config, seed=4), policy, 12, torch.Generator().manual_seed(0), corrections=mode)
         for mode in ("local", "local+robust")
     }
     local, robust = runs["local"], runs["local+robust"]
     assert robust.episode_success == local.episode_success and robust.failures_probed == local.failures_probed
-    # Some small change lifts 3 of the 4 failed cylinders once; only one of them keeps lifting
-    # with the pixel 1 px or the yaw 5° off.
+    # Some small change lifts 3 of the 4 failed cylinders once; only two of them keep lifting
+    # with the pixel 1 px or the yaw 5° off (seed 4 since the geared hand of 2026-12-07).
     assert 0 < robust.failures_corrected < local.failures_corrected
 
 

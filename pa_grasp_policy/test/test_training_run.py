@@ -87,7 +87,7 @@ def test_resume_continues_counters(tiny_run):
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
     mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2", "--family-weight", "ball=4"]
-    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4", "--finger-drive", "geared"])
+    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4", "--finger-drive", "compliant"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -98,8 +98,8 @@ def test_resume_continues_counters(tiny_run):
     assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
     assert saved["family_weights"] == {"ball": 4.0} and saved["reward_trials"] == 2
     # The hand it now trains with is the hand its checkpoint is evaluated with.
-    assert saved["finger_drive"] == "geared"
-    assert evaluate.load_policy(resumed_dir / "latest.pt")[2].hand.drive == "geared"
+    assert saved["finger_drive"] == "compliant" != train.TrainConfig().finger_drive
+    assert evaluate.load_policy(resumed_dir / "latest.pt")[2].hand.drive == "compliant"
     assert evaluate.load_policy(out / "latest.pt")[2].hand.drive == train.TrainConfig().finger_drive
     # A new step size reaches Adam, whose saved state (lr 1e-3) was loaded on resume.
     assert payload["config"]["ppo"]["lr"] == 2e-4
@@ -135,9 +135,9 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     # The hand can be overridden for an evaluation, and the JSON says so.
     code = evaluate.main(
         ["--checkpoint", str(out / "latest.pt"), "--attempts", "2", "--seeds", "1", "--json", str(report), "--quiet"]
-        + ["--finger-drive", "geared", "--selector", "none"]
+        + ["--finger-drive", "compliant", "--selector", "none"]
     )
-    assert code == 0 and json.loads(report.read_text())["finger_drive"] == "geared"
+    assert code == 0 and json.loads(report.read_text())["finger_drive"] == "compliant"
 
 
 def test_eval_cli_rejects_bad_checkpoints(tmp_path, capsys):

@@ -101,7 +101,7 @@ def test_reward_trials_average_the_grasp_with_perturbed_copies_on_the_same_scene
 
     balls = SceneSampler(1.0, family_weights={"ball": 1e9})
     exact = ZoomEnvConfig(scenes=balls, reward_trials=4, trial_shift_px=0.0, trial_yaw_deg=0.0)
-    env = ZoomGraspEnv(exact, seed=3)
+    env = ZoomGraspEnv(exact, seed=4)
     env.reset()
     command = teacher_grasp(env)
     reward, info = play_grasp(env, command)
@@ -114,7 +114,7 @@ def test_reward_trials_average_the_grasp_with_perturbed_copies_on_the_same_scene
     assert not info["success"] and reward == 0.0
 
     # Copies up to 40 px off: some miss the ball, the grasp's own lift still counts (a fraction below 1).
-    far = ZoomGraspEnv(dataclasses.replace(exact, trial_shift_px=40.0), seed=3)
+    far = ZoomGraspEnv(dataclasses.replace(exact, trial_shift_px=40.0), seed=4)
     far.reset()
     reward, info = play_grasp(far, teacher_grasp(far))
     assert info["success"] and reward in (0.25, 0.5, 0.75) and reward * 4 == int(reward * 4)

@@ -6,13 +6,14 @@ finger 1's, and each distal joint follows 0.344 x its proximal joint until the p
 stopped by contact; from then on only the distal keeps closing (Barrett's TorqueSwitch).
 
 Two drives (`HandConfig.drive`):
-- "compliant": every joint motor yields once its stall torque is exceeded, the distal included.
+- "compliant" (the simulator's hand until 2026-12-07, kept to reproduce what was measured with
+  it): every joint motor yields once its stall torque is exceeded, the distal included.
   Pressed against an object, a finger then keeps turning at the proximal joint while its distal
   folds backward past its 0 rad stop (PyBullet's joint limits are soft under contact): in 88% of
   single-object grasps the distal went below -0.1 rad, in 72% below -0.5, down to -2 rad. All
   models up to 2026-12-07 were trained and measured with this drive (docs/experiments.md, "The
   fingers folded backward").
-- "geared": the BH-280's drive train. Before the TorqueSwitch the distal is held at 0.344 x
+- "geared" (the default): the BH-280's drive train. Before the TorqueSwitch the distal is held at 0.344 x
   proximal by the gears (stiffly, not by a 3 N m motor); after it the proximal holds where it
   stopped and only the distal closes, yielding above its stall torque but never past its 0 rad
   stop; the pre-shape holds during the approach.
@@ -40,7 +41,7 @@ class HandConfig:
     spread_effort: float = 5.0
     stall_velocity: float = 0.1  # rad/s: a proximal joint slower than this is "stopped"
     stall_steps: int = 6  # ... for this many consecutive steps
-    drive: str = "compliant"  # or "geared": see the module doc
+    drive: str = "geared"  # or "compliant": see the module doc
     # N m: what the gears hold against ("geared" only), well above any load of a grasp here.
     hold_effort: float = 30.0
 

@@ -129,8 +129,8 @@ def test_other_grasp_kinds_lift_a_box_too_wide_for_a_top_down_grip():
     from pa_grasp_sim.grasp_probe import lifting_grasps, other_kinds
     from pa_grasp_sim.objects import ObjectSet
 
-    # 13 x 9.6 x 9 cm: its narrow side is at the limit of the hand's top-down opening.
-    wide = ObjectSpec("wide", "primitive", mass=0.3, parts=(("box", (0.065, 0.048, 0.045), (0, 0, 0), (0, 0, 0, 1)),))
+    # 13 x 10.8 x 9 cm: its narrow side is at the limit of the hand's top-down opening.
+    wide = ObjectSpec("wide", "primitive", mass=0.3, parts=(("box", (0.065, 0.054, 0.045), (0, 0, 0), (0, 0, 0, 1)),))
     with GraspWorld(WorldConfig(), ObjectSet("one", [wide]), seed=0) as world:
         world.reset(1, seed=0)
         depth = world.render_depth()

@@ -2,7 +2,6 @@
 scores and ranking as the twin in this process, a crashed worker is an error for that call only
 and leaves the ranking as it was, and worn or dead workers are replaced."""
 
-import math
 import os
 import signal
 import subprocess
@@ -12,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_depth_twin import pixel_of, scene  # noqa: F401  (scene is a fixture)
+from test_depth_twin import pixel_of, scene, unsure_beside_sure  # noqa: F401  (scene is a fixture)
 
 from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig
-from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.twin_local_search import best_from_scores
 from pa_grasp_sim.twin_workers import TwinPool, TwinPoolConfig, TwinWorkerError, make_twin
 
@@ -34,11 +32,7 @@ def wait_until_dead(pid: int, timeout_s: float = 10.0) -> None:
 
 
 def commands_on(scene):  # noqa: F811
-    depth, intrinsics, T, position, _ = scene
-    u, v = pixel_of(intrinsics, T, position)
-    unsure = GraspCommand(u, v, pitch=math.pi / 2, yaw=0.4)  # lifts 2 of its 5 executions
-    beside = GraspCommand(10.0 if u > 80 else 150.0, 10.0, pitch=math.pi / 2)  # the empty table
-    sure = GraspCommand(u + 4.0, v, pitch=math.pi / 2)  # 5 of 5
+    unsure, beside, sure = unsure_beside_sure(scene)  # 2, 0 and 5 lifts of 5
     return [unsure, beside, sure, unsure]
 
 
