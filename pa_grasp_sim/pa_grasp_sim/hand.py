@@ -188,8 +188,7 @@ class BarrettHand:
                 force=force,
                 positionGain=gain,
             )
-        distal = c.getJointStates(self.body, self.distal)
-        for i, (q, dq, *_rest) in enumerate(distal):
+        for i, (q, dq, *_rest) in enumerate(distal):  # read before this step's commands: no step since
             done = q >= robot.DISTAL_LIMIT - 1e-3 or (self._switched[i] and abs(dq) < cfg.stall_velocity)
             self._distal_stalled_for[i] = self._distal_stalled_for[i] + 1 if done else 0
 
