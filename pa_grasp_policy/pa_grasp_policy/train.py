@@ -118,7 +118,7 @@ class TrainConfig:
             )
         )
         world.execution.parallel_hand = self.ablation == "parallel"
-        world.hand.drive = self.finger_drive
+        world.hand = dataclasses.replace(world.hand, drive=self.finger_drive)  # refuses an unknown drive
         zoom = ZoomConfig(
             input_size=self.input_size, max_zoom_steps=self.max_zoom_steps, min_crop_px=self.min_crop_px
         ).constrained(self.constraints())
@@ -190,7 +190,8 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "--finger-drive",
         choices=DRIVES,
         help=f"the simulated hand's drive (default {d.finger_drive}; geared: the BH-280's gears hold its joints, "
-        "no finger folds backward past its stop); with --resume it replaces the run's",
+        "fingers no longer fold backward past their stops; compliant: the simulator before 2026-12-07); "
+        "with --resume it replaces the run's",
     )
     p.add_argument(
         "--single-probability",

@@ -110,6 +110,8 @@ def test_resume_continues_counters(tiny_run):
     assert "seed" not in train.parse_args(resume)[2]
     assert train.parse_args([*resume, "--seed", "7"])[2]["seed"] == 7
     assert train.parse_args([])[0].seed == train.TrainConfig().seed
+    with pytest.raises(ValueError, match="drive"):  # e.g. a saved config naming a drive that does not exist
+        train.TrainConfig(finger_drive="springy").env_config()
     for bad in (["--camera-px", "16"], ["--camera-px", "96", "--min-crop-px", "97"], ["--min-crop-px", "0"]):
         with pytest.raises(SystemExit):
             train.parse_args(bad)
