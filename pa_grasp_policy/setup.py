@@ -19,12 +19,12 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "policy_node = pa_grasp_policy.policy_node:main",
-            "pa-grasp-train = pa_grasp_policy.train:main",
-            "pa-grasp-imitate = pa_grasp_policy.imitation:main",
-            "pa-grasp-eval = pa_grasp_policy.evaluate:main",
-            "pa-grasp-selector = pa_grasp_policy.selector_cli:main",
-            "pa-grasp-report = pa_grasp_policy.report.cli:main",
+            "policy_node = pa_grasp_policy.ros.policy_node:main",
+            "pa-grasp-train = pa_grasp_policy.training.train:main",
+            "pa-grasp-imitate = pa_grasp_policy.training.imitation:main",
+            "pa-grasp-eval = pa_grasp_policy.evaluation.eval_cli:main",
+            "pa-grasp-selector = pa_grasp_policy.training.selector_fit:main",
+            "pa-grasp-report = pa_grasp_policy.evaluation.report.cli:main",
         ],
     },
 )

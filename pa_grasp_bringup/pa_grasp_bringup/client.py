@@ -161,9 +161,9 @@ class DepthRecorder:
 def zoom_panel(depth_msg: Image | None, result: Grasp.Result, label: str, side: int = 360) -> np.ndarray:
     import cv2
 
-    from pa_grasp_perception.conversions import from_image_msg
-    from pa_grasp_policy.conversions import from_roi_msg
-    from pa_grasp_policy.zoom_image import draw_zoom
+    from pa_grasp_perception.perception_msgs import from_image_msg
+    from pa_grasp_policy.model.zoom_image import draw_zoom
+    from pa_grasp_policy.ros.policy_msgs import from_roi_msg
 
     if depth_msg is None:
         panel = np.full((side, side, 3), 40, dtype=np.uint8)
@@ -263,7 +263,7 @@ def run(args) -> int:
         codes.append(EXIT_INTERRUPTED)
     finally:
         if panels:
-            from pa_grasp_policy.zoom_image import save_png
+            from pa_grasp_policy.model.zoom_image import save_png
 
             Path(args.save_zoom).parent.mkdir(parents=True, exist_ok=True)
             save_png(args.save_zoom, np.concatenate(panels, axis=1))

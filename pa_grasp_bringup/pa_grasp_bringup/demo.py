@@ -24,8 +24,8 @@ from pathlib import Path
 
 
 def untrained_checkpoint(path: Path) -> Path:
-    from pa_grasp_policy.checkpoint import save_checkpoint
-    from pa_grasp_policy.policy import Policy
+    from pa_grasp_policy.model.checkpoint import save_checkpoint
+    from pa_grasp_policy.model.policy import Policy
 
     return save_checkpoint(path, Policy())
 
@@ -48,18 +48,18 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=240.0, help="give up after this many seconds")
     args = p.parse_args(argv)
 
-    from pa_grasp_policy.evaluate import default_model_path
+    from pa_grasp_policy.planner.loading import DEFAULT_MODEL
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else default_model_path()
+    checkpoint = Path(args.checkpoint) if args.checkpoint else DEFAULT_MODEL
     if not checkpoint.exists():
         if args.checkpoint:
             print(f"demo: checkpoint not found: {checkpoint}", file=sys.stderr)
             return 1
         checkpoint = untrained_checkpoint(out / "untrained_policy.pt")
         print(
-            f"demo: NOTE no shipped model at {default_model_path()} yet: using an UNTRAINED policy"
+            f"demo: NOTE no shipped model at {DEFAULT_MODEL} yet: using an UNTRAINED policy"
             f" ({checkpoint}); most grasps will fail. Pass --checkpoint to use a trained one.",
             flush=True,
         )

@@ -39,7 +39,7 @@ _KINECT = NodeSpec(
     "pa_grasp_perception", "kinect_node", "kinect_node", "kinect_node", "pa_grasp_perception.kinect_node:KinectNode"
 )
 _POLICY = NodeSpec(
-    "pa_grasp_policy", "policy_node", "policy_node", "policy_node", "pa_grasp_policy.policy_node:PolicyNode"
+    "pa_grasp_policy", "policy_node", "policy_node", "policy_node", "pa_grasp_policy.ros.policy_node:PolicyNode"
 )
 STACK: dict[str, tuple[NodeSpec, ...]] = {
     "sim": (

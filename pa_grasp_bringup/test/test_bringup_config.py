@@ -51,9 +51,9 @@ def declared_parameters(spec) -> dict:
         finally:
             rclpy.shutdown(context=context)
     module = {
-        "policy_node": "pa_grasp_policy.node_config:PolicyNodeConfig",
-        "sim_bridge_node": "pa_grasp_sim.node_config:SimBridgeConfig",
-        "executor_node": "pa_grasp_execution.node_config:ExecutorConfig",
+        "policy_node": "pa_grasp_policy.ros.policy_node_config:PolicyNodeConfig",
+        "sim_bridge_node": "pa_grasp_sim.sim_bridge_config:SimBridgeConfig",
+        "executor_node": "pa_grasp_execution.executor_config:ExecutorConfig",
     }[spec.name]
     mod, _, cls = module.partition(":")
     return config_defaults(getattr(importlib.import_module(mod), cls))
@@ -109,7 +109,7 @@ def test_params_files_name_only_declared_parameters_with_their_types(mode):
 
 def test_sim_camera_and_offsets_match_the_simulator():
     from pa_grasp_sim.camera import CameraConfig, camera_pose
-    from pa_grasp_sim.grasp import ExecutionConfig
+    from pa_grasp_sim.execution import ExecutionConfig
     from pa_grasp_sim.world import WorldConfig
 
     data = load("sim")

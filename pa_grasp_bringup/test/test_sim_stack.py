@@ -19,9 +19,9 @@ from pa_grasp_interfaces.action import Grasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
-from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
-from pa_grasp_policy.evaluate import default_model_path  # noqa: E402
-from pa_grasp_policy.policy import Policy  # noqa: E402
+from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
+from pa_grasp_policy.model.policy import Policy  # noqa: E402
+from pa_grasp_policy.planner.loading import DEFAULT_MODEL  # noqa: E402
 
 F = Grasp.Feedback
 TIMEOUT_S = 60.0
@@ -179,7 +179,7 @@ class TestStackWithAnUntrainedPolicy:
         client.finish(handle)
 
 
-@pytest.mark.skipif(not default_model_path().exists(), reason=f"no shipped model yet at {default_model_path()}")
+@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason=f"no shipped model yet at {DEFAULT_MODEL}")
 def test_shipped_model_grasps_single_objects():
     """With the shipped model, at least 3 of 5 single-object /grasp goals (2 attempts each, the
     paper retries after a failed lift) pick the object. The bridge runs the floating hand, the

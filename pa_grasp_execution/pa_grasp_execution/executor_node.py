@@ -22,8 +22,8 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from pa_grasp_execution.backend import ExecutionOutcome
-from pa_grasp_execution.conversions import from_execute_goal, to_execute_feedback_msg, to_execute_result_msg
-from pa_grasp_execution.node_config import DESCRIPTIONS, READ_ONLY, ExecutorConfig
+from pa_grasp_execution.execution_msgs import from_execute_goal, to_execute_feedback_msg, to_execute_result_msg
+from pa_grasp_execution.executor_config import DESCRIPTIONS, READ_ONLY, ExecutorConfig
 from pa_grasp_execution.plan import PlanError, plan_grasp
 from pa_grasp_interfaces.action import ExecuteGrasp
 from pa_grasp_perception.node_main import run_node

@@ -25,8 +25,8 @@ from pa_grasp_execution.backend import (
     ExecutionOutcome,
     Feedback,
 )
-from pa_grasp_execution.conversions import to_pose_msg, to_pose_stamped_msg
-from pa_grasp_execution.node_config import ExecutorConfig
+from pa_grasp_execution.execution_msgs import to_pose_msg, to_pose_stamped_msg
+from pa_grasp_execution.executor_config import ExecutorConfig
 from pa_grasp_execution.plan import GraspPlan, PlanError, check_joint_limits, object_held
 
 

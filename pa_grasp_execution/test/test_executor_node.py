@@ -16,8 +16,8 @@ from pa_grasp_execution.backend import STAGE_CLOSE, ExecutionOutcome  # noqa: E4
 from pa_grasp_execution.executor_node import ExecutorNode  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
-from pa_grasp_perception.conversions import to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
+from pa_grasp_perception.perception_msgs import to_pose_msg  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 
 TIMEOUT_S = 15.0

@@ -30,10 +30,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from pa_grasp_perception.conditioning import DepthConditioningConfig, condition_depth
-from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_camera_info_msg, to_image_msg
 from pa_grasp_perception.depth import DepthFormatError, EmptyDepthError
 from pa_grasp_perception.drivers import resolve_topics
 from pa_grasp_perception.node_main import run_node
+from pa_grasp_perception.perception_msgs import from_camera_info_msg, from_image_msg, to_camera_info_msg, to_image_msg
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN

@@ -8,13 +8,13 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
-from pa_grasp_perception.conversions import (  # noqa: E402
+from pa_grasp_perception.depth import DepthFormatError  # noqa: E402
+from pa_grasp_perception.perception_msgs import (  # noqa: E402
     from_camera_info_msg,
     from_image_msg,
     to_camera_info_msg,
     to_image_msg,
 )
-from pa_grasp_perception.depth import DepthFormatError  # noqa: E402
 
 
 @pytest.mark.parametrize("encoding", ["32FC1", "16UC1", "mono16"])

@@ -75,7 +75,7 @@ def test_pixel_to_base_matches_a_hand_computation():
 
 def test_pose_messages_round_trip():
     pytest.importorskip("geometry_msgs")
-    from pa_grasp_perception.conversions import from_pose_msg, to_pose_msg
+    from pa_grasp_perception.perception_msgs import from_pose_msg, to_pose_msg
 
     T = grasp_palm_pose(np.array([0.4, 0.1, 0.05]), 0.3, 1.2, -2.0, 0.05)
     msg = to_pose_msg(T)

@@ -18,8 +18,8 @@ from std_msgs.msg import Header  # noqa: E402
 
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.conditioning import DepthConditioningConfig, condition_depth  # noqa: E402
-from pa_grasp_perception.conversions import from_image_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.kinect_node import KinectNode  # noqa: E402
+from pa_grasp_perception.perception_msgs import from_image_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 
 RAW_DEPTH, RAW_INFO = "/camera/depth/image_raw", "/camera/depth/camera_info"  # the default "freenect" preset

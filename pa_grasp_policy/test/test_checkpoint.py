@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from pa_grasp_policy.checkpoint import (
+from pa_grasp_policy.model.checkpoint import (
     FORMAT_VERSION,
     CheckpointError,
     load_checkpoint,
     read_payload,
     save_checkpoint,
 )
-from pa_grasp_policy.distribution import DofConstraints
-from pa_grasp_policy.network import NetworkConfig
-from pa_grasp_policy.policy import ObsBatch, Policy
-from pa_grasp_policy.ppo import PPOConfig, make_optimizer
+from pa_grasp_policy.model.distribution import DofConstraints
+from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.policy import ObsBatch, Policy
+from pa_grasp_policy.training.ppo import PPOConfig, make_optimizer
 
 
 def trained_policy():
@@ -128,7 +128,7 @@ def test_unstorable_config_is_rejected_and_nothing_written(tmp_path):
 
 
 def test_cards_and_reports_name_the_source_file_not_the_build_symlink(tmp_path, monkeypatch):
-    from pa_grasp_policy.evaluate import shown_path
+    from pa_grasp_policy.planner.loading import shown_path
 
     source = tmp_path / "src" / "models" / "pa_grasp.pt"
     source.parent.mkdir(parents=True)
@@ -141,7 +141,7 @@ def test_cards_and_reports_name_the_source_file_not_the_build_symlink(tmp_path, 
 
 
 def test_model_card_tells_validation_seeds_from_the_protocol_ones():
-    from pa_grasp_policy.ship import model_card
+    from pa_grasp_policy.training.ship import model_card
 
     result = {"scene": "single", "objects": "seen", "success_rate": 0.8, "std": 0.05, "attempts": 200, "seeds": 5}
     protocol = {**result, "who": "runs/a/update_0335.pt", "first_seed": 0}
@@ -172,8 +172,8 @@ def test_resized_network_keeps_its_weights_and_saves_its_new_size(tmp_path):
 
 
 def test_shipping_keeps_a_matching_turn_selector_in_the_card_and_removes_a_stale_one(tmp_path, capsys):
-    from pa_grasp_policy.ship import turn_selector_lines
-    from pa_grasp_policy.turn_selection import fit_selector, weights_sha256
+    from pa_grasp_policy.planner.selector import fit_selector, weights_sha256
+    from pa_grasp_policy.training.ship import turn_selector_lines
 
     torch.manual_seed(0)
     policy = Policy(NetworkConfig(input_size=32))

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from pa_grasp_policy.distribution import (
+from pa_grasp_policy.model.distribution import (
     DOF_SCALES,
     Action,
     DofConstraints,

@@ -10,11 +10,11 @@ import yaml
 
 from pa_grasp_perception.camera import CameraIntrinsics
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat
-from pa_grasp_policy.grasp_proposal import ProposalError, final_grasp, make_proposal, view_mismatch
-from pa_grasp_policy.network import NetworkConfig
-from pa_grasp_policy.policy import Policy
-from pa_grasp_policy.zoom import ZoomConfig, ZoomState
-from pa_grasp_policy.zoom_image import draw_zoom
+from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.policy import Policy
+from pa_grasp_policy.model.zoom import ZoomConfig, ZoomState
+from pa_grasp_policy.model.zoom_image import draw_zoom
+from pa_grasp_policy.planner.proposal import ProposalError, final_grasp, make_proposal, view_mismatch
 
 SIM_CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]  # a top-down camera
 SIM_YAML = pathlib.Path(__file__).resolve().parents[2] / "pa_grasp_bringup" / "config" / "sim.yaml"
@@ -55,7 +55,7 @@ def test_pixel_to_palm_pose_in_base_link_by_hand():
 def test_ros_path_gives_the_pose_the_simulator_computes():
     """policy_node (pixel -> base_link with the configured camera) + sim_bridge (base_link ->
     world) must put the palm where GraspWorld.execute would for the same pixel."""
-    from pa_grasp_sim.grasp import GraspCommand, grasp_palm_pose
+    from pa_grasp_perception.grasp_command import GraspCommand, command_palm_pose
     from pa_grasp_sim.world import GraspWorld, WorldConfig
 
     config = WorldConfig()
@@ -70,7 +70,7 @@ def test_ros_path_gives_the_pose_the_simulator_computes():
         )
         command = GraspCommand(81.3, 77.8, roll=0.2, pitch=1.2, yaw=-0.4, spread=0.5, fingers=(0.1, 0.2, 0.3))
         surface = world.camera.pixel_to_world(command.u, command.v, float(depth[78, 81]))
-        expected = grasp_palm_pose(surface, command, config.execution.grasp_offset_m)
+        expected = command_palm_pose(surface, command, config.execution.grasp_offset_m)
         proposal = make_proposal(
             depth,
             world.camera.intrinsics,

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pa_grasp_policy.network import (
+from pa_grasp_policy.model.network import (
     DEPTH_CLIP,
     N_MAPS,
     NetworkConfig,

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pa_grasp_policy.object_geometry import GEOMETRY_NAMES, WINDOW_NAMES, object_geometry
+from pa_grasp_policy.planner.object_geometry import GEOMETRY_NAMES, WINDOW_NAMES, measure_window, object_geometry
 
 TABLE_M = 0.75
 
@@ -72,9 +72,32 @@ def measured_at_centre(depth):
     return object_geometry(depth, (79.5, 79.5), (0, 0, 0.0), (0, 0, 0, 0))
 
 
+def test_degenerate_windows_measure_finite_values():
+    """No depth at all, an empty table, a one-pixel object, a grasp far outside the image: finite
+    measurements, never an exception (a one-cell object once raised 'math domain error')."""
+    table = np.full((160, 160), 0.75, np.float32)
+    speck = table.copy()
+    speck[80, 80] = 0.70
+    line = table.copy()
+    line[80, 60:100] = 0.70
+    for depth, uv in (
+        (np.full((160, 160), np.nan, np.float32), (80, 80)),
+        (table, (80, 80)),
+        (speck, (80.0, 80.0)),
+        (speck, (79.6, 80.4)),
+        (line, (80, 80)),
+        (speck, (-500.0, 900.0)),
+    ):
+        measured = object_geometry(depth, uv, (0.3, 1.5, 0.7), (0.2, 0.3, 0.3, 0.3))
+        assert measured.shape == (len(GEOMETRY_NAMES),) and np.all(np.isfinite(measured))
+    one_cell = np.zeros((64, 64))
+    one_cell[10, 20] = 0.05
+    assert np.all(np.isfinite(measure_window(one_cell)))
+
+
 def test_bad_input_is_refused_clearly():
     with pytest.raises(ValueError, match="2-D image"):
-        object_geometry(np.full((8, 8), np.nan), (4, 4), (0, 0, 0), (0, 0, 0, 0))
+        object_geometry(np.full((8, 8, 1), 0.7), (4, 4), (0, 0, 0), (0, 0, 0, 0))
     with pytest.raises(ValueError, match="pixel_scale"):
         object_geometry(box_scene(), (80, 80), (0, 0, 0), (0, 0, 0, 0), pixel_scale=0.0)
     with pytest.raises(ValueError, match="spread, finger1"):

@@ -1,13 +1,22 @@
 """policy_node over real DDS with a fake camera and a fake executor: no depth -> a clear abort and
 the node stays up; with depth the goal runs the zoom loop, sends the grasp in base_link and
-reports feedback; ROI goals start from the ROI; no executor -> a clear abort."""
+reports feedback; ROI goals start from the ROI; no executor -> a clear abort. With the planner's
+extras the node sends what the planner ranks, in its order; cancels stop the twin; a crashed twin
+worker aborts one goal. Without pybullet the node serves the policy alone.
+
+The simulator (pybullet) is imported only inside the tests that switch the twin on, so this module
+also runs in a process where pybullet cannot be imported (test_the_policy_alone_needs_no_pybullet)."""
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,32 +34,19 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
-from pa_grasp_perception.conversions import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
+from pa_grasp_perception.perception_msgs import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
-from pa_grasp_policy.checkpoint import save_checkpoint  # noqa: E402
-from pa_grasp_policy.evaluate import (  # noqa: E402
-    DEFAULT_LOCAL_SEARCH,
-    DEFAULT_TURN_SELECTOR,
-    DEFAULT_VIEWS,
-    load_policy,
-)
-from pa_grasp_policy.grasp_proposal import make_proposal  # noqa: E402
-from pa_grasp_policy.network import NetworkConfig  # noqa: E402
-from pa_grasp_policy.node_config import PolicyNodeConfig  # noqa: E402
-from pa_grasp_policy.object_geometry import object_geometry  # noqa: E402
-from pa_grasp_policy.policy import Policy  # noqa: E402
-from pa_grasp_policy.policy_node import PolicyNode  # noqa: E402
-from pa_grasp_policy.turn_selection import (  # noqa: E402
-    GraspSelector,
-    SelectorError,
-    run_turned,
-    select_among_turns,
-    weights_sha256,
-)
-from pa_grasp_policy.zoom_env import result_to_command  # noqa: E402
-from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig  # noqa: E402
-from pa_grasp_sim.twin_local_search import LocalSearchConfig, best_from_scores, search_near  # noqa: E402
+from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
+from pa_grasp_policy.model.network import NetworkConfig  # noqa: E402
+from pa_grasp_policy.model.policy import Policy  # noqa: E402
+from pa_grasp_policy.planner.loading import load_model  # noqa: E402
+from pa_grasp_policy.planner.planner import GraspPlanner, PlannerConfig  # noqa: E402
+from pa_grasp_policy.planner.proposal import make_proposal  # noqa: E402
+from pa_grasp_policy.planner.selector import GraspSelector, SelectorError, weights_sha256  # noqa: E402
+from pa_grasp_policy.planner.views import run_turned  # noqa: E402
+from pa_grasp_policy.ros.policy_node import PolicyNode  # noqa: E402
+from pa_grasp_policy.ros.policy_node_config import PolicyNodeConfig  # noqa: E402
 
 CAMERA = [0.55, 0.0, 0.75, 0.7071067811865476, -0.7071067811865476, 0.0, 0.0]
 INTRINSICS = CameraIntrinsics(96, 80, 90.0, 90.0, 47.5, 39.5)
@@ -297,210 +293,103 @@ def test_a_goal_gets_at_most_max_attempts_limit_attempts_and_is_told(tmp_path):
     assert "no grasp succeeded in 2 attempt(s) (the goal asked for 5; max_attempts_limit is 2)" in result.message
 
 
-def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):  # bar: ~3 s, 21 s overloaded
-    """(result, feedback) of one deterministic /grasp goal to a node started with `parameters`
-    (and the fake camera publishing `depth`), asserted to have succeeded."""
+def one_deterministic_goal(checkpoint, *parameters, depth=None, timeout_s=60.0):
+    """(result, feedback, the executor's goals) of one deterministic /grasp goal to a node started
+    with `parameters` (and the fake camera publishing `depth`), asserted to have succeeded."""
     with node_graph(checkpoint, *parameters, depth=depth) as (_, robot, client):
         robot.publishing = True
         robot.serve_execute()
         status, result, feedback = send(client, Grasp.Goal(max_attempts=1, deterministic=True), timeout_s)
         assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
-    return result, feedback
+    return result, feedback, robot.goals
 
 
-def untrained_turned_runs(tmp_path, depth: np.ndarray):
-    """(checkpoint, policy, zoom config for `depth`, world config, the four turned runs on it) of
-    an untrained policy (seeded)."""
+def untrained_with_flat_selector(tmp_path, depth: np.ndarray, weights_seed: int | None = None):
+    """(checkpoint, selector file) of an untrained policy (seeded) and a linear selector fitted for
+    it: flat (every view scores the same: the twin alone ranks) or, with `weights_seed`, random."""
     torch.manual_seed(0)
     checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
-    policy, zoom_config, world = load_policy(checkpoint)
-    zoom_config = zoom_config.for_image(depth.shape, world.camera.width)
-    return checkpoint, policy, zoom_config, world, [run_turned(depth, policy, zoom_config, k) for k in range(4)]
+    model = load_model(checkpoint)
+    zoom = model.zoom_config.for_image(depth.shape, model.trained_camera_px)
+    x = np.stack([run_turned(depth, model.policy, zoom, k).features for k in range(4)])
+    weights = (
+        np.zeros(x.shape[1]) if weights_seed is None else np.random.default_rng(weights_seed).normal(size=x.shape[1])
+    )
+    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, weights, 0.0, weights_sha256(model.policy))
+    return checkpoint, str(selector.save(tmp_path / "selector.json"))
 
 
-# The served choice ranks eight views and searches near an unsure grasp (since 2026-12-07); tests
-# of the four quarter turns' ranking ask for just that.
-FOUR_VIEWS = [Parameter("mirror_views", value=False), Parameter("twin_local_search", value=False)]
-
-
-def test_twin_local_search_sends_the_best_small_change_of_an_unsure_grasp(tmp_path):
-    """With twin_local_search, where the twin-first grasp lifts in at most 3 of its 5 twin
-    executions, the node sends its best small change in the twin (pa_grasp_sim.twin_local_search):
-    the one search_near finds, with feedback for that stage."""
-    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, bar_depth())
-    x = np.stack([r.features for r in runs])
-    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
+def planned(checkpoint, config: PlannerConfig, depth: np.ndarray):
+    """The grasps the planner ranks for `depth` as the node sees it (INTRINSICS, CAMERA), best first."""
     T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
-    with DepthTwin(TwinConfig(), world) as twin:
-
-        def twin_best(commands, floor):  # from full scores: the node's is DepthTwin.best_above
-            return best_from_scores(twin.scores(bar_depth(), INTRINSICS, T_table_camera, commands), floor)
-
-        scores = twin.scores(bar_depth(), INTRINSICS, T_table_camera, [result_to_command(r.result) for r in runs])
-        best = int(np.argmax(scores))  # the selector is flat: the first of the twin's best
-        found = search_near(result_to_command(runs[best].result), scores[best], twin_best, 96, 80, LocalSearchConfig())
-    assert scores.max() < 0.8 and found.change and found.score > scores.max(), "the bar's premise does not hold"
-    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
-    result, feedback = one_deterministic_goal(checkpoint, *parameters, *FOUR_VIEWS, depth=bar_depth())
-    assert (result.proposal.u, result.proposal.v) == pytest.approx(runs[best].result.grasp_uv), "without the search"
-    on = [Parameter("mirror_views", value=False)]  # the search on by default
-    result, feedback = one_deterministic_goal(checkpoint, *parameters, *on, depth=bar_depth(), timeout_s=120.0)
-    assert (result.proposal.u, result.proposal.v) == pytest.approx((found.command.u, found.command.v))
-    assert result.proposal.yaw == pytest.approx(found.command.yaw, abs=1e-6)
-    assert list(result.hand_joints) == pytest.approx([found.command.spread, *found.command.fingers], abs=1e-6)
-    assert any("small changes of the chosen grasp" in f.stage_description for f in feedback)
+    with GraspPlanner.load(checkpoint, config) as planner:
+        plan = planner.plan(depth, INTRINSICS, T_table_camera)
+        return [plan.take() for _ in range(len(plan))]
 
 
-def test_deterministic_goals_choose_among_turned_images_with_a_selector(tmp_path):
-    torch.manual_seed(0)
-    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
-    policy, zoom_config, world = load_policy(checkpoint)
-    # The node scales the smallest zoom box from the trained camera's pixels to the image's.
-    zoom_config = zoom_config.for_image(scene_depth().shape, world.camera.width)
-    runs = [run_turned(scene_depth(), policy, zoom_config, k) for k in range(4)]
-    sha = weights_sha256(policy)
-    # The selector reads the object measured around each grasp too, in training-camera pixels:
-    # this 80 x 96 image is half the trained 160 px camera, so the node must measure at scale 0.5.
-    scale = min(scene_depth().shape) / world.camera.width
-
-    def inputs(run, pixel_scale):
-        r = run.result
-        return np.concatenate(
-            [run.features, object_geometry(scene_depth(), r.grasp_uv, r.grasp_rpy, r.hand_joints, pixel_scale)]
-        )
-
-    at_scale, unscaled = (np.stack([inputs(r, ps) for r in runs]) for ps in (scale, 1.0))
-    mean, std = at_scale.mean(0), at_scale.std(0) + 1.0
-    for seed in range(200):  # one that prefers a turned image, and another one if measured unscaled
-        weights = np.random.default_rng(seed).normal(size=at_scale.shape[1])
-        weights[: len(runs[0].features)] = 0.0  # the measurements alone decide
-        pick, wrong_pick = (int(np.argmax((x - mean) / std @ weights)) for x in (at_scale, unscaled))
-        if pick != 0 and pick != wrong_pick:
-            break
-    assert pick != 0 and pick != wrong_pick, "no selector found that tells the paths apart"
-    selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
-    by_selector = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
-    chosen, selector_scores = by_selector.best, by_selector.selector_scores
-    assert chosen.turns == pick
-    path = selector.save(tmp_path / "selector.json")
-    parameters = [Parameter("turn_selector", value=str(path)), Parameter("depth_twin", value=False), *FOUR_VIEWS]
-    result, feedback = one_deterministic_goal(checkpoint, *parameters)
-    assert (result.proposal.u, result.proposal.v) == pytest.approx(chosen.result.grasp_uv)
-    assert result.proposal.yaw == pytest.approx(chosen.result.grasp_rpy[2], abs=1e-6)
-    assert len(result.zoom_boxes) == len(chosen.result.boxes)
-    assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
-    assert not any("mirror image" in f.stage_description for f in feedback), "mirror_views is off"
-    assert not any("depth twin" in f.stage_description for f in feedback)
-
-    # With the depth twin (the default) the node tries the four grasps on the twin of the image
-    # (its table at base_link's z = 0, the image's 0.75 m plane) and takes the one that lifts most
-    # often there.
-    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
-    with DepthTwin(TwinConfig(), world) as twin:
-        scores = twin.scores(scene_depth(), INTRINSICS, T_table_camera, [result_to_command(r.result) for r in runs])
-
-        def twin_ranking(given):
-            commands = [result_to_command(r.result) for r in given]
-            return twin.ranking(scene_depth(), INTRINSICS, T_table_camera, commands)
-
-        by_twin = select_among_turns(
-            scene_depth(), policy, zoom_config, selector, pixel_scale=scale, twin_ranking=twin_ranking
-        ).best
-    assert len(set(scores)) > 1 and by_twin.turns != chosen.turns, "the twin must change the choice here"
-    # the first of the twin's best in the selector's order: what all four scores would choose
-    assert by_twin.turns == max(range(4), key=lambda k: (scores[k], selector_scores[k], -k))
-    parameters = [Parameter("turn_selector", value=str(path)), *FOUR_VIEWS]
-    result, feedback = one_deterministic_goal(checkpoint, *parameters)
-    assert (result.proposal.u, result.proposal.v) == pytest.approx(by_twin.result.grasp_uv)
-    assert result.proposal.yaw == pytest.approx(by_twin.result.grasp_rpy[2], abs=1e-6)
-    assert any("depth twin" in f.stage_description for f in feedback)
-
-    # With mirror_views the node also ranks the grasps on the mirror image's four turns.
-    runs8 = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale, mirrored=True).runs
-    x8 = np.stack([inputs(r, scale) for r in runs8])
-    for seed in range(200):  # a selector that prefers a mirrored view
-        weights = np.random.default_rng(seed).normal(size=x8.shape[1])
-        weights[: len(runs8[0].features)] = 0.0
-        if int(np.argmax((x8 - mean) / std @ weights)) >= 4:
-            break
-    mirror_selector = GraspSelector.linear(mean, std, weights, 0.0, sha, inputs="features+geometry")
-    by_mirror = select_among_turns(
-        scene_depth(), policy, zoom_config, mirror_selector, pixel_scale=scale, mirrored=True
-    ).best
-    assert by_mirror.mirrored, "no selector found that prefers a mirrored view"
-    parameters = [
-        Parameter("turn_selector", value=str(mirror_selector.save(tmp_path / "mirror_selector.json"))),
-        Parameter("depth_twin", value=False),  # mirror_views is on by default
+def extras(selector: str, views: int = 4, twin: bool = False, local_search: bool = False, workers: int = 0):
+    return [
+        Parameter("views", value=views),
+        Parameter("selector", value=selector),
+        Parameter("depth_twin", value=twin),
+        Parameter("local_search", value=local_search),
+        Parameter("twin_workers", value=workers),
     ]
-    result, feedback = one_deterministic_goal(checkpoint, *parameters)
-    assert (result.proposal.u, result.proposal.v) == pytest.approx(by_mirror.result.grasp_uv)
-    assert any("quarter turns and on its mirror image's" in f.stage_description for f in feedback)
-    assert result.proposal.yaw == pytest.approx(by_mirror.result.grasp_rpy[2], abs=1e-6)
 
-    # A selector fitted for other weights stops the node at start, naming the parameter.
-    torch.manual_seed(1)
-    other = save_checkpoint(tmp_path / "other.pt", Policy(NetworkConfig(input_size=32)))
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    try:
-        with pytest.raises(SelectorError, match="fitted for policy weights.*'turn_selector'"):
-            PolicyNode(
-                context=context,
-                parameter_overrides=[
-                    Parameter("checkpoint", value=str(other)),
-                    Parameter("camera_pose_xyz_quat", value=CAMERA),
-                    Parameter("turn_selector", value=str(path)),
-                ],
-            )
-    finally:
-        rclpy.shutdown(context=context)
+
+def assert_sent(sent: ExecuteGrasp.Goal, grasp, depth: np.ndarray):
+    """The executor got `grasp` (a PlannedGrasp on `depth`) as a palm pose in base_link."""
+    proposal = make_proposal(
+        depth, INTRINSICS, pose_from_xyz_quat(CAMERA), grasp.uv, grasp.rpy, grasp.hand_joints, 0.05
+    )
+    np.testing.assert_allclose(from_pose_msg(sent.grasp_pose.pose), proposal.T_base_palm, atol=1e-6)
+    np.testing.assert_allclose(list(sent.hand_joints), grasp.hand_joints, atol=1e-6)
+
+
+@pytest.mark.parametrize("views", [4, 8])
+def test_deterministic_goals_send_the_planners_best_grasp_of_the_views(tmp_path, views):
+    """With views and a selector the node sends what the planner ranks first on the image it got,
+    and says in its feedback which views it ran."""
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, scene_depth(), weights_seed=3)
+    best = planned(checkpoint, PlannerConfig(views=views, selector=selector), scene_depth())[0]
+    result, feedback, goals = one_deterministic_goal(checkpoint, *extras(selector, views))
+    assert_sent(goals[0], best, scene_depth())
+    assert len(result.zoom_boxes) == len(best.boxes)
+    assert any("turned by 0-3 quarter turns" in f.stage_description for f in feedback)
+    assert any("mirror image" in f.stage_description for f in feedback) == (views == 8)
+    assert not any("depth twin" in f.stage_description for f in feedback)
 
 
 @pytest.mark.parametrize("depth_twin", [False, True])
 def test_after_an_unreachable_grasp_the_next_attempt_sends_the_same_images_next_ranked_grasp(tmp_path, depth_twin):
     """An unreachable grasp did not move the robot, so the image still shows the scene: attempts
-    2 and 3 send the second and third grasps of attempt 1's ranking, without looking again. With
-    the depth twin the node ranks the later ones only then; they are what all four twin scores
-    would rank second and third."""
-    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
-    x = np.stack([r.features for r in runs])
-    scale = min(scene_depth().shape) / world.camera.width
-    for seed in range(50):  # a selector whose first three are not simply turns 0, 1, 2
-        weights = np.random.default_rng(seed).normal(size=x.shape[1])
-        selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, weights, 0.0, weights_sha256(policy))
-        by_selector = select_among_turns(scene_depth(), policy, zoom_config, selector, pixel_scale=scale)
-        runs, order = by_selector.runs, by_selector.by_selector
-        if list(order[:3]) != [0, 1, 2]:
-            break
-    assert list(order[:3]) != [0, 1, 2], "no selector found that ranks out of turn order"
-    if depth_twin:
-        T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
-        with DepthTwin(TwinConfig(), world) as twin:
-            commands = [result_to_command(r.result) for r in runs]
-            scores = twin.scores(scene_depth(), INTRINSICS, T_table_camera, commands)
-        order = sorted(order, key=lambda i: -scores[i])  # the twin first, the selector among equals
-        assert len(set(scores)) > 1, "the twin must rank here"
-    ranked = [runs[i].result for i in order]
-    parameters = [
-        Parameter("turn_selector", value=str(selector.save(tmp_path / "selector.json"))),
-        Parameter("depth_twin", value=depth_twin),
-        *FOUR_VIEWS,
-    ]
-    with node_graph(checkpoint, *parameters) as (_, robot, client):
+    2 and 3 send the planner's second and third grasps of attempt 1's image, without looking again."""
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, scene_depth(), weights_seed=5)
+    ranked = planned(checkpoint, PlannerConfig(views=4, selector=selector, twin=depth_twin), scene_depth())
+    with node_graph(checkpoint, *extras(selector, twin=depth_twin)) as (_, robot, client):
         robot.unreachable_first = 2
         robot.publishing = True
         robot.serve_execute()
         status, result, feedback = send(client, Grasp.Goal(max_attempts=3, deterministic=True))
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success and result.attempts == 3, result.message
-    palms = [from_pose_msg(g.grasp_pose.pose) for g in robot.goals]
-    for palm, expected in zip(palms, ranked[:3]):
-        proposal = make_proposal(
-            scene_depth(), INTRINSICS, pose_from_xyz_quat(CAMERA), expected.grasp_uv, expected.grasp_rpy,
-            expected.hand_joints, 0.05,
-        )  # fmt: skip
-        np.testing.assert_allclose(palm, proposal.T_base_palm, atol=1e-6)
+    for sent, grasp in zip(robot.goals, ranked[:3], strict=True):
+        assert_sent(sent, grasp, scene_depth())
     waits = [f for f in feedback if f.stage == Grasp.Feedback.STAGE_WAITING_FOR_DEPTH]
     assert len(waits) == 1 and sum("next-ranked" in f.stage_description for f in feedback) == 2
+
+
+def test_with_the_twin_and_local_search_the_node_sends_the_planners_grasp(tmp_path):
+    """Every extra on: the node sends the planner's best grasp, local search included, and its
+    feedback names the twin's stages."""
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, bar_depth())
+    config = PlannerConfig(views=4, selector=selector, twin=True, local_search=True)
+    best = planned(checkpoint, config, bar_depth())[0]
+    parameters = extras(selector, twin=True, local_search=True)
+    result, feedback, goals = one_deterministic_goal(checkpoint, *parameters, depth=bar_depth(), timeout_s=120.0)
+    assert_sent(goals[0], best, bar_depth())
+    assert any("grasps on the depth twin" in f.stage_description for f in feedback)
+    if best.change:  # the search ran and replaced the grasp
+        assert any("small changes of the chosen grasp" in f.stage_description for f in feedback)
 
 
 def canceled_at_feedback(checkpoint, parameters, depth, stage_text: str, timeout_s: float = TIMEOUT_S):
@@ -522,38 +411,13 @@ def canceled_at_feedback(checkpoint, parameters, depth, stage_text: str, timeout
 
 @pytest.mark.parametrize("twin_workers", [0, 2])
 def test_a_cancel_while_the_depth_twin_tries_the_grasps_stops_it_between_executions(tmp_path, twin_workers):
-    """The twin checks for a cancel before each of its executions (each batch of twin_workers; it
-    used to finish all 20 first): a goal canceled once its grasps are on the twin ends canceled
-    there, no grasp sent."""
-    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
-    x = np.stack([r.features for r in runs])
-    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
-    parameters = [
-        Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
-        Parameter("twin_workers", value=twin_workers),
-    ]
+    """The twin checks for a cancel before each batch of its executions: a goal canceled once its
+    grasps are on the twin ends canceled there, no grasp sent."""
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, scene_depth())
+    parameters = extras(selector, twin=True, workers=twin_workers)
     response, robot = canceled_at_feedback(checkpoint, parameters, scene_depth(), "on the depth twin")
     assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
-    assert response.result.message == "canceled during the depth twin"
-    assert robot.goals == [], "no grasp was sent"
-
-
-def test_a_cancel_during_the_local_search_stops_it_between_executions(tmp_path):
-    """The local search's 13 small changes (65 twin executions) check for a cancel before each
-    batch too: a goal canceled once they are on the twin ends canceled there, no grasp sent."""
-    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, bar_depth())
-    x = np.stack([r.features for r in runs])
-    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
-    parameters = [
-        Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json"))),
-        Parameter("mirror_views", value=False),  # its four grasps are unsure in the twin: the search runs
-        Parameter("twin_workers", value=0),  # one execution per batch: the cancel lands mid-search
-    ]
-    response, robot = canceled_at_feedback(
-        checkpoint, parameters, bar_depth(), "small changes of the chosen grasp", timeout_s=60.0
-    )
-    assert response.status == GoalStatus.STATUS_CANCELED, response.result.message
-    assert response.result.message == "canceled during the depth twin's local search"
+    assert response.result.message == "canceled while trying the 4 grasps on the depth twin"
     assert robot.goals == [], "no grasp was sent"
 
 
@@ -561,14 +425,11 @@ def test_a_twin_worker_that_crashes_aborts_that_goal_only(tmp_path):
     """pybullet crashing inside the depth twin kills a worker process, not policy_node: the goal
     is aborted with the worker's fate, nothing is sent to the robot, and the next goal is served
     by a new worker."""
-    checkpoint, policy, zoom_config, world, runs = untrained_turned_runs(tmp_path, scene_depth())
-    x = np.stack([r.features for r in runs])
-    selector = GraspSelector.linear(x.mean(0), x.std(0) + 1.0, np.zeros(x.shape[1]), 0.0, weights_sha256(policy))
-    parameters = [Parameter("turn_selector", value=str(selector.save(tmp_path / "flat.json")))]
-    with node_graph(checkpoint, *parameters) as (node, robot, client):
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, scene_depth())
+    with node_graph(checkpoint, *extras(selector, twin=True, workers=2)) as (node, robot, client):
         robot.publishing = True
         robot.serve_execute()
-        workers = node.twin.pids()
+        workers = node.planner.twin.pids()
         for pid in workers:  # stopped, so neither can answer before it is crashed
             os.kill(pid, signal.SIGSTOP)
         feedback = []
@@ -587,7 +448,39 @@ def test_a_twin_worker_that_crashes_aborts_that_goal_only(tmp_path):
         assert robot.goals == [], "no grasp was sent"
         status, result, _ = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
         assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
-        assert not set(workers) & set(node.twin.pids()), "new workers"
+        assert not set(workers) & set(node.planner.twin.pids()), "new workers"
+
+
+def test_a_selector_fitted_for_other_weights_stops_the_node_at_start(tmp_path):
+    _, selector = untrained_with_flat_selector(tmp_path, scene_depth())
+    torch.manual_seed(1)
+    other = save_checkpoint(tmp_path / "other.pt", Policy(NetworkConfig(input_size=32)))
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    try:
+        with pytest.raises(SelectorError, match="fitted for policy weights.*'selector'"):
+            PolicyNode(
+                context=context,
+                parameter_overrides=[
+                    Parameter("checkpoint", value=str(other)),
+                    Parameter("camera_pose_xyz_quat", value=CAMERA),
+                    *extras(selector),
+                ],
+            )
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_the_node_config_is_the_policy_alone_by_default_and_refuses_nonsense():
+    config = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA)
+    assert config.planner_config() == dataclasses.replace(PlannerConfig(), twin_workers=config.twin_workers)
+    assert config.planner_config().describe() == "policy alone"
+    with pytest.raises(ValueError, match="twin_workers must be 0"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)
+    with pytest.raises(ValueError, match="needs views 4 or 8"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, depth_twin=True)
+    with pytest.raises(ValueError, match="views must be one of"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, views=3)
 
 
 def test_the_depth_twins_table_is_table_z_m_below_the_camera():
@@ -599,15 +492,27 @@ def test_the_depth_twins_table_is_table_z_m_below_the_camera():
         PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=float("nan"))
 
 
-def test_a_negative_number_of_twin_workers_is_refused():
-    assert PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=0).twin_workers == 0
-    with pytest.raises(ValueError, match="twin_workers must be >= 0"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)
+def serve_one_goal_with_the_policy_alone(checkpoint: str) -> None:
+    """One deterministic goal to a node with the planner's defaults; run by the test below in a
+    process where pybullet cannot be imported."""
+    result, _, goals = one_deterministic_goal(checkpoint)
+    assert result.success and len(goals) == 1
+    loaded = sorted(m for m, mod in sys.modules.items() if m.startswith(("pybullet", "pa_grasp_sim")) and mod)
+    assert not loaded, f"the policy alone imported {loaded}"
 
 
-def test_the_node_serves_what_pa_grasp_eval_evaluates_by_default():
-    """The served choice's defaults are one decision (docs/experiments.md): the node's parameters
-    and pa-grasp-eval's defaults must not drift apart."""
-    config = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA)
-    assert config.turn_selector == DEFAULT_TURN_SELECTOR and config.depth_twin
-    assert config.mirror_views == (DEFAULT_VIEWS == 8) and config.twin_local_search == DEFAULT_LOCAL_SEARCH
+def test_the_policy_alone_needs_no_pybullet(tmp_path):
+    """A robot computer without pybullet runs the policy: policy_node serves a /grasp goal in a
+    process where importing pybullet fails."""
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    script = (
+        "import sys\n"
+        "for name in ('pybullet', 'pybullet_data', 'pybullet_utils'):\n"
+        "    sys.modules[name] = None  # import pybullet -> ImportError\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import test_policy_node\n"
+        f"test_policy_node.serve_one_goal_with_the_policy_alone({str(checkpoint)!r})\n"
+        "print('served')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "served" in done.stdout, done.stdout[-2000:] + done.stderr[-3000:]

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from pa_grasp_policy.network import NetworkConfig
-from pa_grasp_policy.policy import ObsBatch, Policy
-from pa_grasp_policy.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
-from pa_grasp_policy.zoom import ZoomConfig, run_zoom_loop
+from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.policy import ObsBatch, Policy
+from pa_grasp_policy.model.zoom import ZoomConfig, run_zoom_loop
+from pa_grasp_policy.training.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
 
 SMALL = NetworkConfig(input_size=32, head_hidden=32)
 
@@ -30,7 +30,7 @@ def test_scene_baseline_by_hand():
     """Episodes: scene A (zoom, grasp: success), scene A (grasp: failure), scene B (grasp: success).
     Baselines (leave one out): 0 (the other A failed), 1 (the other A lifted), 0.5 (B has no
     sibling: the mean of the other two episodes)."""
-    from pa_grasp_policy.train import scene_baseline_returns
+    from pa_grasp_policy.training.train import scene_baseline_returns
 
     rewards = np.array([0, 1, 0, 1], dtype=np.float32)
     dones = np.array([0, 1, 1, 1], dtype=bool)

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from pa_grasp_policy import evaluate
-from pa_grasp_policy.checkpoint import save_checkpoint
-from pa_grasp_policy.network import NetworkConfig
-from pa_grasp_policy.policy import Policy
-from pa_grasp_policy.report import cli
+from pa_grasp_policy.evaluation.report import cli
+from pa_grasp_policy.model.checkpoint import save_checkpoint
+from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.policy import Policy
+from pa_grasp_policy.planner import loading
 
 TINY = [
     "--attempts",
@@ -132,7 +132,7 @@ def test_bad_input_exits_2_before_any_work(tmp_path, capsys, monkeypatch):
     assert cli.main(["--out", str(out), "--workers", "0"]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
     # No shipped model: say how to get a report anyway.
-    monkeypatch.setattr(evaluate, "DEFAULT_MODEL", tmp_path / "pa_grasp.pt")
+    monkeypatch.setattr(loading, "DEFAULT_MODEL", tmp_path / "pa_grasp.pt")
     assert cli.main(["--out", str(out), "--rows", "model,baselines"]) == 2
     assert "--rows published,baselines" in capsys.readouterr().err
     assert not out.exists()
@@ -172,7 +172,7 @@ def test_report_reuses_matching_eval_cells_and_says_so(tmp_path):
     }
     other_protocol = {**measured_before, "scene": "cluttered", "attempts": 4, "success_rate": 0.999}
     other_scenes = {**measured_before, "first_seed": 100, "success_rate": 0.777}  # pa-grasp-eval --first-seed 100
-    with_selector = {**measured_before, "turn_selector": "shipped", "success_rate": 0.555}  # not the paper's method
+    with_selector = {**measured_before, "planner": {"views": 8}, "success_rate": 0.555}  # not the paper's method
     files = []
     cells = (
         ("s.json", with_selector),

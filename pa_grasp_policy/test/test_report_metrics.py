@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from pa_grasp_policy.report import metrics as m
-from pa_grasp_policy.report import rows
-from pa_grasp_sim.evaluation import success_stats
+from pa_grasp_policy.evaluation.report import metrics as m
+from pa_grasp_policy.evaluation.report import rows
+from pa_grasp_sim.protocol import success_stats
 
 
 def test_success_rate():

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pa_grasp_policy import evaluate, train
-from pa_grasp_policy.checkpoint import load_checkpoint
+from pa_grasp_policy.evaluation import eval_cli as evaluate
+from pa_grasp_policy.model.checkpoint import load_checkpoint
+from pa_grasp_policy.planner.loading import load_model
+from pa_grasp_policy.training import train
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,8 @@ def test_tiny_training_run_updates_weights_and_writes_checkpoints(tiny_run):
     assert payload["counters"]["updates"] == 2
     assert payload["config"]["train"]["input_size"] == 64
     # The camera the run trained with is the one its checkpoint is evaluated with.
-    _, zoom_cfg, world_cfg = evaluate.load_policy(out / "latest.pt")
+    model = load_model(out / "latest.pt")
+    world_cfg, zoom_cfg = model.world_config(), model.zoom_config
     assert (world_cfg.camera.width, world_cfg.camera.height, zoom_cfg.min_crop_px) == (96, 96, 10.0)
     # Same seed, same init: compare with a fresh network built like the run's.
     torch.manual_seed(cfg.seed)
@@ -86,8 +89,8 @@ def test_resume_continues_counters(tiny_run):
     out, counters, _ = tiny_run
     resumed_dir = out / "resumed"
     resume = ["--resume", str(out / "latest.pt"), "--out", str(resumed_dir), "--total-steps", "300", "--workers", "1"]
-    mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2", "--family-weight", "ball=4"]
-    code = train.main([*resume, *mix, "--reward-trials", "2", "--lr", "2e-4", "--finger-drive", "compliant"])
+    mix = ["--single-probability", "1.0", "--baseline", "scene", "--scene-repeats", "2"]
+    code = train.main([*resume, *mix, "--lr", "2e-4", "--finger-drive", "compliant"])
     assert code == 0
     _, payload = load_checkpoint(resumed_dir / "latest.pt")
     assert payload["counters"]["updates"] == counters["updates"] + 1
@@ -96,15 +99,14 @@ def test_resume_continues_counters(tiny_run):
     saved = payload["config"]["train"]
     assert saved["input_size"] == 64
     assert (saved["single_probability"], saved["baseline"], saved["scene_repeats"]) == (1.0, "scene", 2)
-    assert saved["family_weights"] == {"ball": 4.0} and saved["reward_trials"] == 2
     # The hand it now trains with is the hand its checkpoint is evaluated with.
     assert saved["finger_drive"] == "compliant" != train.TrainConfig().finger_drive
-    assert evaluate.load_policy(resumed_dir / "latest.pt")[2].hand.drive == "compliant"
-    assert evaluate.load_policy(out / "latest.pt")[2].hand.drive == train.TrainConfig().finger_drive
+    assert load_model(resumed_dir / "latest.pt").world_config().hand.drive == "compliant"
+    assert load_model(out / "latest.pt").world_config().hand.drive == train.TrainConfig().finger_drive
     # A new step size reaches Adam, whose saved state (lr 1e-3) was loaded on resume.
     assert payload["config"]["ppo"]["lr"] == 2e-4
     assert {g["lr"] for g in payload["optimizer_state"]["param_groups"]} == {2e-4}
-    not_given = {"single_probability", "baseline", "family_weights", "reward_trials", "finger_drive"}
+    not_given = {"single_probability", "baseline", "scene_repeats", "finger_drive"}
     assert not not_given & set(train.parse_args(resume)[2])  # the run's stay
     # A second run of one recipe from the same weights: only an explicit --seed replaces the run's.
     assert "seed" not in train.parse_args(resume)[2]
@@ -115,6 +117,26 @@ def test_resume_continues_counters(tiny_run):
     for bad in (["--camera-px", "16"], ["--camera-px", "96", "--min-crop-px", "97"], ["--min-crop-px", "0"]):
         with pytest.raises(SystemExit):
             train.parse_args(bad)
+
+
+def test_resume_ignores_saved_settings_this_version_does_not_have(tiny_run, tmp_path, capsys):
+    """A checkpoint from a run with training modes since removed (its config saved them) resumes
+    without them, and loads for evaluation."""
+    out, _, _ = tiny_run
+    payload = torch.load(out / "latest.pt", map_location="cpu", weights_only=False)
+    payload["config"]["train"].update({"removed_mode": "local", "removed_weights": {"mug": 3.0}})
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    argv = ["--resume", str(old), "--out", str(tmp_path / "r"), "--total-steps", "1", "--workers", "1"]
+    assert train.main(argv) == 0
+    assert "ignoring saved settings this version does not have: removed_mode, removed_weights" in (
+        capsys.readouterr().out
+    )
+    resumed = json.loads((tmp_path / "r" / "config.json").read_text())  # the config the resumed run trains with
+    assert resumed["input_size"] == 64 and not {"removed_mode", "removed_weights"} & set(resumed)
+    from pa_grasp_policy.planner.loading import load_model
+
+    assert load_model(old).zoom_config == load_model(out / "latest.pt").zoom_config  # it loads, same zoom
 
 
 def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
@@ -130,14 +152,14 @@ def test_eval_cli_on_a_checkpoint_writes_json(tiny_run, tmp_path, capsys):
     # single scenes (the default): every attempt is tallied under its object's name
     assert sum(a for _, a in data["per_object"].values()) == 4
     assert sum(s for s, _ in data["per_object"].values()) == round(4 * data["success_rate"])
-    assert [len(seed) for seed in data["per_attempt"]] == [2, 2]  # what compare_evals pairs
+    assert [len(seed) for seed in data["per_attempt"]] == [2, 2]  # every attempt, for paired comparisons
     assert sum(map(sum, data["per_attempt"])) == round(4 * data["success_rate"])
     assert data["finger_drive"] == train.TrainConfig().finger_drive  # the run's hand
     assert "success" in capsys.readouterr().out
     # The hand can be overridden for an evaluation, and the JSON says so.
     code = evaluate.main(
         ["--checkpoint", str(out / "latest.pt"), "--attempts", "2", "--seeds", "1", "--json", str(report), "--quiet"]
-        + ["--finger-drive", "compliant", "--selector", "none"]
+        + ["--finger-drive", "compliant"]
     )
     assert code == 0 and json.loads(report.read_text())["finger_drive"] == "compliant"
 
@@ -159,7 +181,7 @@ def test_eval_cli_rejects_an_impossible_camera_angle(capsys):
 
 
 def test_ship_writes_weights_without_optimizer_and_a_card(tiny_run, tmp_path):
-    from pa_grasp_policy import ship
+    from pa_grasp_policy.training import ship
 
     out, counters, _ = tiny_run
     target = tmp_path / "state" / "main.pt"
@@ -182,7 +204,7 @@ def _sigterm_once(argv: list[str], ready: Path, what: str) -> tuple[subprocess.P
     """Start `pa-grasp-train argv` in its own process group, SIGTERM it as soon as `ready`
     exists (within 120 s, else the test fails with `what`), and return it with its output."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pa_grasp_policy.train", *argv],
+        [sys.executable, "-m", "pa_grasp_policy.training.train", *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -250,3 +272,10 @@ def _live_processes_in_group(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             live.append(int(stat.parent.name))
     return live
+
+
+def test_the_training_configs_default_hand_is_the_simulators():
+    """config.py names the default drive without importing the simulator; it must stay the sim's."""
+    from pa_grasp_sim.hand import HandConfig
+
+    assert train.TrainConfig().finger_drive == HandConfig.drive

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pa_grasp_policy.distribution import Action, DofConstraints
-from pa_grasp_policy.network import NetworkConfig
-from pa_grasp_policy.policy import ObsBatch, Policy
-from pa_grasp_policy.zoom import (
+from pa_grasp_policy.model.distribution import Action, DofConstraints
+from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.policy import ObsBatch, Policy
+from pa_grasp_policy.model.zoom import (
     Observation,
     ZoomConfig,
     ZoomState,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pa_grasp_perception.camera import CameraIntrinsics
-from pa_grasp_sim.grasp import FINGER_MAX, SPREAD_MAX, GraspCommand
+from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_perception.grasp_geometry import FINGER_MAX, SPREAD_MAX
 
 
 def random_grasp(depth: np.ndarray, rng: np.random.Generator) -> GraspCommand:

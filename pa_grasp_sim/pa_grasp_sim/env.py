@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from pa_grasp_sim.grasp import FINGER_MAX, SPREAD_MAX, GraspCommand
+from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_perception.grasp_geometry import FINGER_MAX, SPREAD_MAX
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 
@@ -24,8 +25,6 @@ class SceneSampler:
     single_probability: float = 0.5
     min_objects: int = 2
     max_objects: int = 30
-    # Not in the paper: draw objects of some families more often (e.g. {"flat_box": 3.0}); empty = uniform.
-    family_weights: dict[str, float] = field(default_factory=dict)
 
     def sample_count(self, rng: np.random.Generator) -> int:
         if rng.random() < self.single_probability:

@@ -11,7 +11,7 @@ Two drives (`HandConfig.drive`):
   Pressed against an object, a finger then keeps turning at the proximal joint while its distal
   folds backward past its 0 rad stop (PyBullet's joint limits are soft under contact): in 88% of
   single-object grasps the distal went below -0.1 rad, in 72% below -0.5, down to -2 rad. All
-  models up to 2026-12-07 were trained and measured with this drive (docs/experiments.md, "The
+  models up to 2026-12-07 were trained and measured with this drive (docs/experiments.md at commit 0afafb4, "The
   fingers folded backward").
 - "geared" (the default): the BH-280's drive train. Before the TorqueSwitch the distal is held at 0.344 x
   proximal by the gears (stiffly, not by a 3 N m motor); after it the proximal holds where it

@@ -69,31 +69,10 @@ class ObjectSet:
     def families(self) -> set[str]:
         return {o.family for o in self.objects}
 
-    def sample(
-        self, rng: np.random.Generator, count: int, family_weights: dict[str, float] | None = None
-    ) -> list[ObjectSpec]:
-        """`count` objects drawn with replacement: uniformly, or with each object's chance
-        multiplied by its family's weight (families not named keep weight 1)."""
-        if not family_weights:
-            idx = rng.integers(0, len(self.objects), size=count)
-        else:
-            weights = np.array([family_weights.get(o.family, 1.0) for o in self.objects], dtype=float)
-            idx = rng.choice(len(self.objects), size=count, p=weights / weights.sum())
+    def sample(self, rng: np.random.Generator, count: int) -> list[ObjectSpec]:
+        """`count` objects drawn uniformly with replacement."""
+        idx = rng.integers(0, len(self.objects), size=count)
         return [self.objects[i] for i in idx]
-
-    def check_family_weights(self, family_weights: dict[str, float]) -> None:
-        """Raise ObjectSetError unless every named family is in the set and the weights can be drawn from."""
-        unknown = sorted(set(family_weights) - self.families)
-        if unknown:
-            raise ObjectSetError(
-                f"object set '{self.name}' has no famil{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
-                f"it has: {', '.join(sorted(self.families))}"
-            )
-        bad = {k: v for k, v in family_weights.items() if not (np.isfinite(v) and v >= 0)}
-        if bad:
-            raise ObjectSetError(f"family weights must be finite and >= 0, got {bad}")
-        if not any(family_weights.get(o.family, 1.0) > 0 for o in self.objects):
-            raise ObjectSetError("family weights leave no object with a chance to be drawn")
 
 
 # --------------------------------------------------------------------------------------------

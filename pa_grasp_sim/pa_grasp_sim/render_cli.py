@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pa_grasp_perception.grasp_command import GraspCommand
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.camera import CameraConfig
-from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.render import depth_to_rgb, execute_with_snapshot, save_png
 from pa_grasp_sim.world import GraspWorld, WorldConfig

@@ -123,14 +123,12 @@ def build_scene(
     count: int,
     rng: np.random.Generator,
     config: SceneConfig,
-    family_weights: dict[str, float] | None = None,
 ):
     """Drop `count` objects (one at a time for a single object, in layers for clutter) and
-    settle. Objects that leave the workspace are removed. Returns the placed objects.
-    `family_weights` skews which objects are drawn (ObjectSet.sample); none: uniform."""
+    settle. Objects that leave the workspace are removed. Returns the placed objects."""
     if count < 1:
         raise ValueError(f"a scene needs at least one object, got {count}")
-    specs = object_set.sample(rng, count, family_weights)
+    specs = object_set.sample(rng, count)
     placed: list[PlacedObject] = []
     top = 0.0
     spread = config.single_radius_m if count == 1 else config.clutter_half_extent_m

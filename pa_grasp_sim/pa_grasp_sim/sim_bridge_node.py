@@ -44,7 +44,10 @@ from pa_grasp_interfaces.action import ExecuteGrasp
 from pa_grasp_interfaces.srv import ResetScene
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
-from pa_grasp_sim.conversions import (
+from pa_grasp_sim.execution import GraspOutcome
+from pa_grasp_sim.objects import ObjectSetError, load_object_set
+from pa_grasp_sim.sim_bridge_config import DESCRIPTIONS, READ_ONLY, SCENES, SimBridgeConfig
+from pa_grasp_sim.sim_msgs import (
     from_pose_msg,
     to_camera_info_msg,
     to_depth_image_msg,
@@ -52,9 +55,6 @@ from pa_grasp_sim.conversions import (
     to_joint_state_msg,
     to_reset_response_msg,
 )
-from pa_grasp_sim.grasp import GraspOutcome
-from pa_grasp_sim.node_config import DESCRIPTIONS, READ_ONLY, SCENES, SimBridgeConfig
-from pa_grasp_sim.objects import ObjectSetError, load_object_set
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 

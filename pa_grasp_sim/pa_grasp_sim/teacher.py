@@ -2,17 +2,9 @@
 
 The teacher proposes top-down parallel grasps (spread 0, fingers straight) at the top of each
 segmented object, highest first, closing across the object's narrow side and then across its
-long side, and *tries them in the simulator*, restoring the untouched scene after each failure.
-Trying is the privilege: the policy has to pick the right candidate from the image alone.
-
-Which lifting candidate becomes the demonstration (`TeacherConfig.robustness_trials`):
-- none (the default, the shipped model's recipe): the first one that lifts;
-- `ROBUSTNESS_TRIALS`: every candidate that lifts is tried again under small errors of the kind
-  a learned policy makes (pixel off by 2 px, yaw off by 15 degrees), and the one that lifts under
-  most of them wins; a candidate that survives all of them is taken at once. Why: on 60 single
-  seen objects the teacher's first candidate lifts 75%, 63% with its pixel 3 px off, 57% with
-  its yaw 30 degrees off, so a label that tolerates the policy's errors should be worth more than
-  one that merely lifted once (Dex-Net's robust labels); not yet measured as a training signal.
+long side, and *tries them in the simulator*, restoring the untouched scene after each failure;
+the first candidate that lifts is the demonstration. Trying is the privilege: the policy has to
+pick the right candidate from the image alone.
 
 Why these candidates (measured on 60 single seen objects, `heuristic` top pixel and yaw): spread
 0 with straight fingers lifts 77% of them, the heuristic's tripod (spread pi/3) 17%, fingers
@@ -29,20 +21,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pa_grasp_perception.grasp_command import GraspCommand
 from pa_grasp_sim.baselines import object_tops
 from pa_grasp_sim.env import SceneSampler
-from pa_grasp_sim.grasp import GraspCommand, GraspOutcome
+from pa_grasp_sim.execution import GraspOutcome
 from pa_grasp_sim.world import GraspWorld
-
-# The errors of the "robust" teacher: (du px, dv px, dyaw rad).
-ROBUSTNESS_TRIALS = (
-    (2.0, 0.0, 0.0),
-    (-2.0, 0.0, 0.0),
-    (0.0, 2.0, 0.0),
-    (0.0, -2.0, 0.0),
-    (0.0, 0.0, math.radians(15)),
-    (0.0, 0.0, -math.radians(15)),
-)
 
 
 @dataclass(frozen=True)
@@ -51,8 +34,6 @@ class TeacherConfig:
     yaw_offsets: tuple[float, ...] = (0.0, math.pi / 2)  # across the narrow side, then the long side
     picks_per_scene: int = 10  # clutter: demonstrations taken from one settled scene (settling dominates)
     settle_steps: int = 60  # after removing a picked object
-    # (du px, dv px, dyaw rad) errors a lifting candidate is re-tried with; () = take the first
-    robustness_trials: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass
@@ -62,7 +43,6 @@ class Demonstration:
     depth: np.ndarray  # HxW metres, NaN invalid
     command: GraspCommand
     object_count: int  # objects in the scene when the image was taken
-    robustness: float = 1.0  # fraction of the robustness trials (and the grasp itself) that lifted
 
 
 def wrap_half_turn(angle: float) -> float:
@@ -90,37 +70,16 @@ def perturbed(command: GraspCommand, trial: tuple[float, float, float], shape: t
     )
 
 
-def find_grasp(
-    world: GraspWorld, depth: np.ndarray, config: TeacherConfig
-) -> tuple[GraspCommand, GraspOutcome, float] | None:
-    """The chosen lifting candidate, its outcome (the world keeps it: object held) and its
-    robustness; or None with the scene restored untouched."""
+def find_grasp(world: GraspWorld, depth: np.ndarray, config: TeacherConfig) -> tuple[GraspCommand, GraspOutcome] | None:
+    """The first candidate that lifts and its outcome (the world keeps it: object held); or None
+    with the scene restored untouched."""
     snapshot = world.snapshot()
-    best: tuple[float, GraspCommand] | None = None
     for command in candidate_grasps(depth, world, config):
         outcome = world.execute(command, depth)
-        if outcome.success and not config.robustness_trials:
-            return command, outcome, 1.0
+        if outcome.success:
+            return command, outcome
         world.restore(snapshot)
-        if not outcome.success:
-            continue
-        lifted = 1
-        for trial in config.robustness_trials:
-            lifted += world.execute(perturbed(command, trial, depth.shape), depth).success
-            world.restore(snapshot)
-        robustness = lifted / (1 + len(config.robustness_trials))
-        if best is None or robustness > best[0]:
-            best = (robustness, command)
-        if robustness == 1.0:
-            break
-    if best is None:
-        return None
-    robustness, command = best
-    outcome = world.execute(command, depth)
-    if not outcome.success:  # contact chaos: it lifted a moment ago, not on the replay
-        world.restore(snapshot)
-        return None
-    return command, outcome, robustness
+    return None
 
 
 def collect_demonstrations(
@@ -147,8 +106,8 @@ def collect_demonstrations(
             found = find_grasp(world, depth, config)
             if found is None:
                 break
-            command, outcome, robustness = found
-            demos.append(Demonstration(depth, command, n_objects, robustness))
+            command, outcome = found
+            demos.append(Demonstration(depth, command, n_objects))
             world.remove_lifted(outcome)
             world.park_robot()
             for _ in range(config.settle_steps):

@@ -17,16 +17,10 @@ from pybullet_utils import bullet_client
 from scipy.spatial.transform import Rotation
 
 from pa_grasp_description import robot
+from pa_grasp_perception.grasp_command import GraspCommand, GraspInputError, command_palm_pose, validate_preshape
 from pa_grasp_perception.grasp_geometry import check_pose
 from pa_grasp_sim.camera import CameraConfig, DepthCamera, camera_pose
-from pa_grasp_sim.grasp import (
-    ExecutionConfig,
-    GraspCommand,
-    GraspInputError,
-    GraspOutcome,
-    grasp_palm_pose,
-    validate_preshape,
-)
+from pa_grasp_sim.execution import ExecutionConfig, GraspOutcome
 from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, load_object_set
 from pa_grasp_sim.scene import PlacedObject, SceneConfig, build_scene, create_body, outside_workspace
@@ -174,18 +168,13 @@ class GraspWorld:
             self.client.removeBody(p.body)
         self.objects = []
 
-    def reset(
-        self, object_count: int = 1, seed: int | None = None, family_weights: dict[str, float] | None = None
-    ) -> list[PlacedObject]:
-        """A new scene of `object_count` objects (drawn uniformly, or skewed by family_weights).
-        Same seed and weights -> same scene."""
+    def reset(self, object_count: int = 1, seed: int | None = None) -> list[PlacedObject]:
+        """A new scene of `object_count` objects drawn uniformly. Same seed -> same scene."""
         self.scene_seed = int(self.rng.integers(2**31)) if seed is None else int(seed)
         rng = np.random.default_rng(self.scene_seed)
         for _ in range(5):  # everything rolled off the table: drop again (same seed, same retries)
             self._build_static()
-            self.objects = build_scene(
-                self.client, self.object_set, object_count, rng, self.config.scene, family_weights
-            )
+            self.objects = build_scene(self.client, self.object_set, object_count, rng, self.config.scene)
             if self.objects:
                 break
         self.camera.set_pose(camera_pose(self.config.camera, rng))  # jittered only if configured
@@ -263,7 +252,7 @@ class GraspWorld:
             surface = self._surface_point(command, depth)
         except GraspInputError as exc:
             return GraspOutcome(False, reason=str(exc))
-        T_grasp = grasp_palm_pose(surface, command, self.config.execution.grasp_offset_m)
+        T_grasp = command_palm_pose(surface, command, self.config.execution.grasp_offset_m)
         outcome = self.execute_pose(T_grasp, command.spread, command.fingers)
         outcome.surface_point = surface
         return outcome
@@ -441,7 +430,7 @@ class GraspWorld:
         top = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, hi[2]])
         for yaw in np.arange(4) * math.pi / 4:
             command = GraspCommand(0.0, 0.0, yaw=float(yaw))  # top-down
-            if self._arm_waypoints(grasp_palm_pose(top, command, self.config.execution.grasp_offset_m))[0]:
+            if self._arm_waypoints(command_palm_pose(top, command, self.config.execution.grasp_offset_m))[0]:
                 return True
         return False
 

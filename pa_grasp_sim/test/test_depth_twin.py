@@ -6,10 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from pa_grasp_sim.depth_twin import DepthTwin, TwinConfig, convex_pieces, object_regions, table_points
-from pa_grasp_sim.grasp import GraspCommand
+from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_perception.table_objects import object_regions, table_points
+from pa_grasp_sim.grasp_probe import with_small_errors
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
-from pa_grasp_sim.twin_local_search import best_from_scores
+from pa_grasp_sim.twin.depth_twin import DepthTwin, TwinBase, TwinConfig, convex_pieces
+from pa_grasp_sim.twin.local_search import best_from_scores
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 IDENTITY = (0.0, 0.0, 0.0, 1.0)
@@ -37,7 +39,7 @@ def pixel_of(intrinsics, T_world_camera, point) -> tuple[float, float]:
 
 def test_the_twin_has_the_boxs_size_and_place(scene):
     depth, intrinsics, T, position, aabb = scene
-    regions = object_regions(table_points(depth, intrinsics, T), TwinConfig())
+    regions = object_regions(table_points(depth, intrinsics, T))
     assert len(regions) == 1, "one box, one region"
     pieces = convex_pieces(regions[0], 0.005, 0.04)
     corners = np.concatenate(pieces)
@@ -124,9 +126,8 @@ def test_mirror_under_gives_a_lying_cylinder_its_underside_and_leaves_a_box_on_t
 
 
 def unsure_beside_sure(scene) -> tuple[GraspCommand, GraspCommand, GraspCommand]:
-    """Three grasps on the box's twin (the geared hand): one 4 px off the box's middle that lifts 2
-    of its 5 executions, one on the empty table beside it (0 of 5), one over the middle that lifts
-    5 of 5."""
+    """Three grasps on the box's twin: one 4 px off the box's middle, one on the empty table beside
+    it, one over the middle (their scores differ; tests compare twins, not the numbers)."""
     _, intrinsics, T, position, _ = scene
     u, v = pixel_of(intrinsics, T, position)
     return (
@@ -136,50 +137,55 @@ def unsure_beside_sure(scene) -> tuple[GraspCommand, GraspCommand, GraspCommand]
     )
 
 
-def test_the_ranking_is_the_order_of_the_full_scores_with_fewer_executions(scene):
-    """DepthTwin.ranking gives the order the scores of every execution give (highest first, the
-    earlier command among equals) while trying a command only as long as it could still outrank
-    the best one found."""
+class ScriptedTwin(TwinBase):
+    """A twin whose executions lift as a table says (no physics): `lifts[command]` for each
+    execution's grasp (the command itself and its SMALL_ERRORS copies), `parallel` at a time."""
+
+    def __init__(self, lifts: dict, parallel: int = 1):
+        self.config, self.lifts, self.parallel = TwinConfig(), lifts, parallel
+
+    def _meshes(self, regions, folder):
+        return []
+
+    def _lift_many(self, meshes, jobs):
+        return [self.lifts[command] for _, command in jobs]
+
+
+def scripted(scene, rng, n: int, parallel: int = 1) -> tuple[ScriptedTwin, list[GraspCommand], np.ndarray]:
+    """A scripted twin over `n` grasps on the box (some the same grasp twice) with random outcomes,
+    and the full scores those outcomes give."""
+    depth, intrinsics, T, position, _ = scene
+    u, v = pixel_of(intrinsics, T, position)
+    distinct = [GraspCommand(u + du, v, pitch=math.pi / 2) for du in range(-3, 4)]
+    commands = [distinct[i] for i in rng.integers(len(distinct), size=n)]
+    lifts = {}
+    for command in commands:
+        for copy in [command, *with_small_errors(command, depth.shape)]:
+            lifts.setdefault(copy, bool(rng.random() < rng.choice([0.1, 0.5, 0.9])))
+    twin = ScriptedTwin(lifts, parallel)
+    return twin, commands, twin.scores(depth, intrinsics, T, commands)
+
+
+@pytest.mark.parametrize("parallel", [1, 2, 3])
+def test_the_lazy_ranking_is_the_full_scores_order_with_no_more_executions(scene, parallel):
+    """Whatever the outcomes (200 random tables): DepthTwin.ranking gives the order of the full
+    scores (highest first, the earlier command among equals), trying no more than they do, and
+    best_above(floor) answers what the full scores' argmax above the floor answers."""
     depth, intrinsics, T, _, _ = scene
-    unsure, beside, sure = unsure_beside_sure(scene)
-    commands = [unsure, beside, sure, unsure]
-    with DepthTwin(TwinConfig()) as twin:
-        scores = twin.scores(depth, intrinsics, T, commands)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        twin, commands, full = scripted(scene, rng, int(rng.integers(1, 9)), parallel)
         ranking = twin.ranking(depth, intrinsics, T, commands)
-        first = ranking.next_index()
-        executions_for_the_first = ranking.executions
-        order = [first] + [ranking.next_index() for _ in commands[1:]]
+        order = [ranking.next_index() for _ in commands]
         assert ranking.next_index() is None, "every command ranked once"
-    assert list(scores) == [0.4, 0.0, 1.0, 0.4], "the premise"
-    assert order == sorted(range(len(commands)), key=lambda i: (-scores[i], i)) == [2, 0, 3, 1]
-    # unsure: all 5; beside: 3 (then 2 left cannot beat 2 lifts); sure: 5; the last cannot beat 5 of 5
-    assert executions_for_the_first == 13
-    assert [ranking.score(i) for i in range(len(commands))] == pytest.approx(scores)
-
-
-def test_the_best_above_a_floor_is_the_full_scores_argmax_with_fewer_executions(scene):
-    """DepthTwin.best_above (the local search's question: which change beats the grasp it would
-    replace?) answers what the full scores answer, and stops trying a command once it cannot
-    score above the floor."""
-    unsure, beside, sure = unsure_beside_sure(scene)
-    commands = [beside, unsure, sure, sure]
-    depth, intrinsics, T, _, _ = scene
-    with DepthTwin(TwinConfig()) as twin:
-        scores = twin.scores(depth, intrinsics, T, commands)
-        assert list(scores) == [0.0, 0.4, 1.0, 1.0], "the premise"
+        assert order == sorted(range(len(commands)), key=lambda i: (-full[i], i))
+        assert ranking.executions <= 5 * len(commands)
+        assert [ranking.score(i) for i in order[:1]] == pytest.approx([full[order[0]]])
         for floor in (-1.0, 0.0, 0.4, 0.6, 0.999, 1.0):
-            expected = best_from_scores(scores, floor)
-            ranking = twin.ranking(depth, intrinsics, T, commands)
-            best = ranking.best_above(floor)
-            assert (best, ranking.score(best) if best is not None else None) == expected, floor
-            assert twin.best_above(depth, intrinsics, T, commands, floor) == expected
-            if floor == 0.6:
-                # beside: 1 (4 left cannot pass 0.6), unsure: its 2nd miss in its 3rd execution
-                # (then at most 3 of 5, not above 0.6), sure: 5, the second sure cannot beat the
-                # first: 9 of the 20 executions
-                assert ranking.executions == 1 + 3 + 5
-            if floor == 1.0:  # nothing can score above 1: nothing is tried
-                assert ranking.executions == 0
+            assert twin.best_above(depth, intrinsics, T, commands, floor) == best_from_scores(full, floor)
+        first = twin.ranking(depth, intrinsics, T, commands)
+        first.next_index()
+        assert first.executions <= ranking.executions
 
 
 def test_the_ranking_runs_its_hook_before_each_execution_and_needs_none_on_an_empty_table(scene):

@@ -16,10 +16,10 @@ from pa_grasp_description import robot  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
-from pa_grasp_perception.conversions import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose  # noqa: E402
+from pa_grasp_perception.perception_msgs import from_camera_info_msg, from_image_msg, to_pose_msg  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
-from pa_grasp_sim.node_config import SimBridgeConfig  # noqa: E402
+from pa_grasp_sim.sim_bridge_config import SimBridgeConfig  # noqa: E402
 from pa_grasp_sim.sim_bridge_node import SimBridgeNode  # noqa: E402
 
 TIMEOUT_S = 15.0

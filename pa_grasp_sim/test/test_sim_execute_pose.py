@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pa_grasp_sim.grasp import GraspCommand, grasp_palm_pose
+from pa_grasp_perception.grasp_command import GraspCommand, command_palm_pose
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
@@ -31,7 +31,7 @@ def test_execute_pose_reproduces_execute():
 
         world.reset(1, seed=0)  # the same scene again, bit for bit
         surface = world.camera.pixel_to_world(command.u, command.v, float(depth[int(command.v), int(command.u)]))
-        T = grasp_palm_pose(surface, command, world.config.execution.grasp_offset_m)
+        T = command_palm_pose(surface, command, world.config.execution.grasp_offset_m)
         by_pose = world.execute_pose(T, command.spread, command.fingers)
     assert by_pixel.success, by_pixel.reason
     assert (by_pose.success, by_pose.reason, by_pose.sim_steps) == (

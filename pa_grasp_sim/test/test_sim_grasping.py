@@ -8,7 +8,7 @@ import pytest
 from pybullet_utils import bullet_client
 
 from pa_grasp_description import robot
-from pa_grasp_sim.grasp import GraspCommand, grasp_palm_pose
+from pa_grasp_perception.grasp_command import GraspCommand, command_palm_pose
 from pa_grasp_sim.hand import BarrettHand, HandConfig
 from pa_grasp_sim.objects import ObjectSet, ObjectSpec
 from pa_grasp_sim.world import GraspWorld, WorldConfig
@@ -179,7 +179,7 @@ def test_arm_mode_reaches_every_top_down_yaw_on_the_near_table():
         for yaw in np.arange(8) * math.pi / 4 - math.pi:
             command = GraspCommand(0.0, 0.0, yaw=float(yaw))
             for offset in (0.05, 0.10):  # grasp and pre-grasp above a 5 cm top
-                assert world.reachable(grasp_palm_pose(np.array([-0.20, 0.12, 0.05]), command, offset)), yaw
+                assert world.reachable(command_palm_pose(np.array([-0.20, 0.12, 0.05]), command, offset)), yaw
 
 
 def test_the_arm_modes_workspace_is_what_the_tx60_reaches():

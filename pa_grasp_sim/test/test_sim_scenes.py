@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from pa_grasp_perception.grasp_command import GraspCommand
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.camera import CameraConfig
-from pa_grasp_sim.grasp import GraspCommand
 from pa_grasp_sim.objects import ObjectSetError, load_object_set
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from pa_grasp_sim.grasp import GraspCommand
-from pa_grasp_sim.twin_local_search import LocalSearchConfig, best_from_scores, local_changes, search_near
+from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_sim.twin.local_search import LocalSearchConfig, best_from_scores, local_changes, search_near
 
 TOP_DOWN = GraspCommand(40.0, 30.0, roll=0.0, pitch=math.pi / 2, yaw=0.3, spread=0.1, fingers=(0.2, 0.2, 0.2))
 

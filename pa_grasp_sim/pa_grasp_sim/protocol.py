@@ -1,0 +1,174 @@
+"""Grasp-success evaluation over seeded scenes, for any grasp chooser (a baseline, the policy).
+
+Protocol: `attempts` grasp attempts in all, split evenly over `seeds` evaluation seeds; every
+attempt is a fresh scene (one object, or a uniformly random 2-30 for "cluttered") drawn from
+that seed's generator. Reported: the success rate over all attempts and its standard deviation
+across seeds (the paper's "mean ± std").
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
+
+# Evaluation scenes draw from seeds far from anything training uses.
+EVAL_SEED_BASE = 1_000_000
+
+GraspChooser = Callable[[np.ndarray, GraspWorld, np.random.Generator], GraspCommand]
+
+
+@dataclass
+class EvalConfig:
+    scene: str = "single"  # "single" or "cluttered"
+    objects: str = "seen"
+    attempts: int = 200
+    seeds: int = 5
+    # Seeds first_seed .. first_seed + seeds - 1. 0 is the reported protocol; choose checkpoints
+    # on other seeds (e.g. 100) so the reported scenes never take part in the choice.
+    first_seed: int = 0
+    min_objects: int = 2
+    max_objects: int = 30
+    world: WorldConfig = field(default_factory=WorldConfig)
+
+    def __post_init__(self):
+        if self.scene not in ("single", "cluttered"):
+            raise ValueError(f"scene must be 'single' or 'cluttered', got '{self.scene}'")
+        if self.attempts < 1 or self.seeds < 1:
+            raise ValueError("attempts and seeds must be at least 1")
+        if self.first_seed < 0:
+            raise ValueError(f"the first evaluation seed must be 0 or more, got {self.first_seed}")
+        if self.seeds > self.attempts:
+            raise ValueError(f"{self.seeds} seeds need at least as many attempts, got {self.attempts}")
+
+
+@dataclass
+class EvalResult:
+    success_rate: float
+    std: float
+    attempts: int
+    per_seed: list[float]
+    failure_reasons: dict[str, int]
+    seconds: float
+    # Single-object scenes only, to see what fails: name or family -> [successes, attempts].
+    per_object: dict[str, list[int]] = field(default_factory=dict)
+    per_family: dict[str, list[int]] = field(default_factory=dict)
+    # Every attempt's outcome (1 lifted, 0 not), per seed in order: two choosers evaluated on the
+    # same scenes can be compared attempt by attempt.
+    per_attempt: list[list[int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "success_rate": self.success_rate,
+            "std": self.std,
+            "attempts": self.attempts,
+            "per_seed": self.per_seed,
+            "failure_reasons": self.failure_reasons,
+            "seconds": self.seconds,
+            "per_family": self.per_family,
+            "per_object": self.per_object,
+            "per_attempt": self.per_attempt,
+        }
+
+    def families_by_success(self) -> list[tuple[str, int, int]]:
+        """(family, successes, attempts), lowest success rate first."""
+        rows = [(k, s, a) for k, (s, a) in self.per_family.items()]
+        return sorted(rows, key=lambda t: (t[1] / t[2], -t[2], t[0]))
+
+
+def success_stats(outcomes_per_seed: list[list[bool]]) -> tuple[float, float, list[float]]:
+    """Overall success rate, std of the per-seed rates (population std), per-seed rates."""
+    per_seed = [float(np.mean(o)) for o in outcomes_per_seed if len(o)]
+    if not per_seed:
+        raise ValueError("no outcomes")
+    total = sum(sum(o) for o in outcomes_per_seed) / sum(len(o) for o in outcomes_per_seed)
+    return float(total), float(np.std(per_seed)), per_seed
+
+
+@dataclass
+class ProtocolAttempt:
+    """One attempt of the protocol: its seed, the placed objects, the depth image to choose on
+    and the chooser's random stream."""
+
+    seed: int
+    placed: list
+    depth: np.ndarray
+    choose_rng: np.random.Generator
+
+
+def protocol_attempts(world: GraspWorld, config: EvalConfig) -> Iterator[ProtocolAttempt]:
+    """The protocol's scenes in order, built in `world` one at a time (each is reset before the
+    next attempt is yielded). Every consumer sees the same scenes and images."""
+    split = np.array_split(np.arange(config.attempts), config.seeds)
+    for s, chunk in enumerate(split, start=config.first_seed):
+        # Separate streams: every chooser (deterministic or not) sees the same scenes.
+        scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
+        sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
+        choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
+        for _ in chunk:
+            count = (
+                1 if config.scene == "single" else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
+            )
+            placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
+            yield ProtocolAttempt(s, placed, world.render_depth(sensor_rng), choose_rng)
+
+
+def evaluate(
+    choose: GraspChooser,
+    config: EvalConfig,
+    progress: Callable[[int, int, float], None] | None = None,
+    world: GraspWorld | None = None,
+    on_failure: Callable[[GraspWorld, np.ndarray, SceneSnapshot], None] | None = None,
+) -> EvalResult:
+    """Run the protocol. `on_failure(world, depth, snapshot)`, if given, is called after every
+    failed attempt with the scene as it was before the grasp (to ask what else would have
+    lifted it); it may change the world, as the next attempt builds a new scene."""
+    own_world = world is None
+    world = world or GraspWorld(config.world, config.objects, seed=EVAL_SEED_BASE)
+    start = time.perf_counter()
+    reasons: Counter = Counter()
+    per_object: dict[str, list[int]] = {}
+    per_family: dict[str, list[int]] = {}
+    outcomes: dict[int, list[bool]] = {}  # per seed
+    done = 0
+    try:
+        for attempt in protocol_attempts(world, config):
+            placed, depth = attempt.placed, attempt.depth
+            single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
+            command = choose(depth, world, attempt.choose_rng)
+            before = world.snapshot() if on_failure is not None else None
+            outcome = world.execute(command, depth)
+            if before is not None and not outcome.success:
+                on_failure(world, depth, before)
+            outcomes.setdefault(attempt.seed, []).append(outcome.success)
+            if single is not None:
+                for tallies, key in ((per_object, single.name), (per_family, single.family)):
+                    tally = tallies.setdefault(key, [0, 0])
+                    tally[0] += int(outcome.success)
+                    tally[1] += 1
+            if not outcome.success:
+                reasons[outcome.reason.split(" with ")[0]] += 1
+            done += 1
+            if progress is not None:
+                progress(done, config.attempts, float(np.mean([r for o in outcomes.values() for r in o])))
+    finally:
+        if own_world:
+            world.close()
+    rate, std, per_seed = success_stats(list(outcomes.values()))
+    return EvalResult(
+        rate,
+        std,
+        config.attempts,
+        per_seed,
+        dict(reasons),
+        time.perf_counter() - start,
+        dict(sorted(per_object.items())),
+        dict(sorted(per_family.items())),
+        [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
+    )
