@@ -166,14 +166,14 @@ def scripted(scene, rng, n: int, parallel: int = 1) -> tuple[ScriptedTwin, list[
     return twin, commands, twin.scores(depth, intrinsics, T, commands)
 
 
-@pytest.mark.parametrize("parallel", [1, 2, 3])
+@pytest.mark.parametrize("parallel", [1, 2])
 def test_the_lazy_ranking_is_the_full_scores_order_with_no_more_executions(scene, parallel):
-    """Whatever the outcomes (200 random tables): DepthTwin.ranking gives the order of the full
+    """Whatever the outcomes (100 random tables): DepthTwin.ranking gives the order of the full
     scores (highest first, the earlier command among equals), trying no more than they do, and
     best_above(floor) answers what the full scores' argmax above the floor answers."""
     depth, intrinsics, T, _, _ = scene
     rng = np.random.default_rng(0)
-    for _ in range(200):
+    for _ in range(100):
         twin, commands, full = scripted(scene, rng, int(rng.integers(1, 9)), parallel)
         ranking = twin.ranking(depth, intrinsics, T, commands)
         order = [ranking.next_index() for _ in commands]
