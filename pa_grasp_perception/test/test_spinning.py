@@ -151,9 +151,10 @@ def test_rclpy_jazzy_executor_still_busy_loops(context):
     (ros2/rclpy#1547) and spinning.MultiThreadedExecutor can go."""
     loop = Loopback(context, rclpy_executors.MultiThreadedExecutor)
     loop.run(2.0)
-    # Each callback is queued again and again while it waits for a worker thread: 7-12 times per
-    # run on 2026-12-06's machine (10x was too tight there), against once with ours (the test above).
-    assert loop.submitted > 3 * (loop.ticks + loop.received)
+    # Each callback is queued again and again while it waits for a worker thread, against once with
+    # ours (the test above): 7-12 times per run on 2026-12-06's machine, 1.9-2.2 times on 2026-12-07's
+    # slower one (3x failed there on an idle machine); how often depends on the CPU's speed.
+    assert loop.submitted > 1.5 * (loop.ticks + loop.received)
 
 
 def test_a_callback_error_reaches_spin_once(context):

@@ -158,16 +158,17 @@ def degenerate_images():
 
 
 def test_degenerate_images_give_a_grasp_with_every_extra_on(model, tmp_path):
-    """Every extra, the selector reading the object measurements: no exception, finite grasps."""
+    """Every extra (4 views; 8 run the same code twice), the selector reading the object
+    measurements: no exception, finite grasps."""
     config = PlannerConfig(
-        views=8, selector=selector_file(model, tmp_path, geometry=True), twin=True, local_search=True
+        views=4, selector=selector_file(model, tmp_path, geometry=True), twin=True, local_search=True
     )
     with GraspPlanner(model, config) as planner:
         for depth in degenerate_images():
             plan = planner.plan(depth, INTRINSICS, T_TABLE_CAMERA)
             command = plan.best.command()
             assert np.all(np.isfinite([command.u, command.v, command.yaw, command.spread, *command.fingers]))
-            assert len(plan) == 8
+            assert len(plan) == 4
 
 
 def write_obj(path: Path, boxes) -> None:
