@@ -18,6 +18,7 @@ from pa_grasp_policy.model.distribution import DofConstraints
 from pa_grasp_policy.model.policy import Policy
 from pa_grasp_policy.model.zoom import ZoomConfig
 from pa_grasp_policy.planner.selector import GraspSelector, SelectorError, weights_sha256
+from pa_grasp_policy.planner.views import check_top_down
 from pa_grasp_policy.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -100,8 +101,7 @@ def load_selector(spec: str | None, model: LoadedModel, view_angle_deg: float = 
         return selector if selector.weights_sha256 == weights_sha256(model.policy) else None
     selector = GraspSelector.load(spec)
     selector.check_policy(model.policy)
-    if not top_down:
-        raise SelectorError(f"turn selection needs a camera looking straight down; this one is at {view_angle_deg:g}°")
+    check_top_down(view_angle_deg)
     if ablated:
         raise SelectorError(
             f"a turn selector ranks the model's own grasps; not with test ablation {model.test_ablation}"

@@ -231,18 +231,17 @@ class GraspPlanner:
         depth = np.asarray(depth, dtype=np.float32)
         hooks = hooks or _NO_HOOKS
         zoom_config = self.zoom_config(depth.shape, max_zoom_steps)
-        ZoomState(depth, zoom_config, start_box)  # refuses a bad image or start box before any work
+        state = ZoomState(depth, zoom_config, start_box)  # refuses a bad image or start box before any work
         if deterministic and self.selector is not None and camera_looks_down(T_table_camera):
             T_table_camera = np.asarray(T_table_camera, dtype=float)
             try:
                 return self._plan_views(depth, intrinsics, T_table_camera, zoom_config, start_box, hooks)
             except self._twin_errors as exc:
                 raise PlanningError(str(exc)) from exc
-        return self._plan_alone(depth, zoom_config, start_box, deterministic, generator, hooks)
+        return self._plan_alone(state, deterministic, generator, hooks)
 
-    def _plan_alone(self, depth, zoom_config, start_box, deterministic, generator, hooks: PlanHooks) -> Plan:
+    def _plan_alone(self, state: ZoomState, deterministic, generator, hooks: PlanHooks) -> Plan:
         """Algorithm 1 on the image as it is, one step at a time."""
-        state = ZoomState(depth, zoom_config, start_box)
         act = self.model.policy.actor(deterministic=deterministic, generator=generator)
         while not state.done:
             if hooks.before_zoom_step:

@@ -39,6 +39,7 @@ import numpy as np
 from pa_grasp_policy.model.checkpoint import CheckpointError, write_atomically
 from pa_grasp_policy.planner.loading import SHIPPED_SELECTOR, load_model, shown_path
 from pa_grasp_policy.planner.object_geometry import GEOMETRY_NAMES, object_geometry
+from pa_grasp_policy.planner.planner import PlannedGrasp
 from pa_grasp_policy.planner.selector import (
     INPUTS,
     GraspSelector,
@@ -51,7 +52,6 @@ from pa_grasp_policy.planner.selector import (
     weights_sha256,
 )
 from pa_grasp_policy.planner.views import TURNS, check_top_down, run_turned
-from pa_grasp_policy.training.zoom_env import result_to_command
 from pa_grasp_sim.grasp_probe import with_small_errors
 from pa_grasp_sim.objects import ObjectSetError
 from pa_grasp_sim.protocol import EVAL_SEED_BASE, EvalConfig, protocol_attempts
@@ -105,7 +105,7 @@ def collect(args) -> int:
             scene = {name: [] for name in columns if name != "seed"}
             for k in range(TURNS):
                 run = run_turned(attempt.depth, policy, zoom_cfg, k, act=act, mirrored=args.mirrored)
-                command = result_to_command(run.result)
+                command = PlannedGrasp.from_result(run.result).command()
                 if k:
                     world.restore(snapshot)
                 scene["lifted"].append(bool(world.execute(command, attempt.depth).success))

@@ -21,7 +21,7 @@ import numpy as np
 
 from pa_grasp_perception.grasp_command import GraspCommand
 from pa_grasp_policy.model.distribution import Action
-from pa_grasp_policy.model.zoom import Observation, ZoomConfig, ZoomResult, ZoomState
+from pa_grasp_policy.model.zoom import Observation, ZoomConfig, ZoomState
 from pa_grasp_sim.env import SceneSampler
 from pa_grasp_sim.execution import GraspOutcome
 from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
@@ -42,14 +42,6 @@ def action_to_command(action: Action, grasp_uv: tuple[float, float]) -> GraspCom
     roll, pitch, yaw = (float(x) for x in action.grasp_rpy()[0])
     spread, f1, f2, f3 = (float(x) for x in action.hand_joints()[0])
     return GraspCommand(float(grasp_uv[0]), float(grasp_uv[1]), roll, pitch, yaw, spread, (f1, f2, f3))
-
-
-def result_to_command(result: ZoomResult) -> GraspCommand:
-    """A finished zoom loop's grasp as the simulator's grasp command (from the result's grasp
-    values, which callers such as planner.views may have mapped to another image frame)."""
-    roll, pitch, yaw = (float(x) for x in result.grasp_rpy)
-    spread, f1, f2, f3 = (float(x) for x in result.hand_joints)
-    return GraspCommand(float(result.grasp_uv[0]), float(result.grasp_uv[1]), roll, pitch, yaw, spread, (f1, f2, f3))
 
 
 class ZoomGraspEnv:
