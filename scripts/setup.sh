@@ -61,6 +61,9 @@ export CMAKE_PREFIX_PATH="$VENV\${CMAKE_PREFIX_PATH:+:\$CMAKE_PREFIX_PATH}"
 export LD_LIBRARY_PATH="$VENV/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 export RMW_IMPLEMENTATION="\${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 export PYTHONNOUSERSITE=1
+# Message fields are type-checked when set (rosidl): a numpy number or an out-of-range integer
+# raises at once, naming the field, instead of being mangled when the message is serialized.
+export ROS_PYTHON_CHECK_FIELDS="\${ROS_PYTHON_CHECK_FIELDS:-1}"
 if [ -f "$ROOT/install/local_setup.sh" ]; then
   AMENT_SHELL=sh COLCON_CURRENT_PREFIX="$ROOT/install" . "$ROOT/install/local_setup.sh"
   # Console scripts live in install/<pkg>/lib/<pkg> (ROS convention, for ros2 run); put them
@@ -77,10 +80,12 @@ step build "colcon build (interfaces + Python packages)"
 # shellcheck disable=SC1091
 set +u; . "$ROOT/env.sh"; set -u
 cd "$ROOT"
+# Release: the generated message C code then has no assert(); a wrong field type (a numpy number)
+# raises a Python exception instead of aborting the process that holds every node.
 colcon --log-base "$ROOT/log" build --symlink-install \
   --base-paths "$ROOT"/pa_grasp_* \
   --build-base "$ROOT/build" --install-base "$ROOT/install" \
-  --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
+  --cmake-args -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$VENV/bin/python" \
   --event-handlers console_cohesion- status- summary+ \
   || fail "colcon build failed (see log/latest_build)"
 echo "setup: done. Run 'source env.sh' to use the workspace."

@@ -37,6 +37,27 @@ def tail(path: Path, lines: int = 25) -> str:
         return ""
 
 
+def start_sim_stack(checkpoint: Path, log, overrides=()) -> subprocess.Popen:
+    """`pa-grasp-bringup sim` with the checkpoint and `-p node.name=value` overrides, its output
+    to the open file `log`."""
+    command = [sys.executable, "-m", "pa_grasp_bringup.runner", "sim", "-p", f"policy_node.checkpoint={checkpoint}"]
+    for override in overrides:
+        command += ["-p", override]
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def stop_stack(stack: subprocess.Popen, who: str) -> None:
+    """SIGINT, as Ctrl-C; killed if it has not stopped within 30 s."""
+    if stack.poll() is None:
+        stack.send_signal(signal.SIGINT)
+        try:
+            stack.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print(f"{who}: the stack did not stop within 30 s; killing it", file=sys.stderr)
+            stack.kill()
+            stack.wait()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
         prog="pa-grasp-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -68,12 +89,7 @@ def main(argv=None) -> int:
     start = time.monotonic()
     print(f"demo: starting the sim stack (log: {log_path})", flush=True)
     with open(log_path, "w") as log:
-        stack = subprocess.Popen(
-            [sys.executable, "-m", "pa_grasp_bringup.runner", "sim", "-p", f"policy_node.checkpoint={checkpoint}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        stack = start_sim_stack(checkpoint, log)
         try:
             client = subprocess.Popen(
                 [
@@ -109,14 +125,7 @@ def main(argv=None) -> int:
                 time.sleep(0.2)
             client_status = client.returncode
         finally:
-            if stack.poll() is None:
-                stack.send_signal(signal.SIGINT)
-                try:
-                    stack.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    print("demo: the stack did not stop within 30 s; killing it", file=sys.stderr)
-                    stack.kill()
-                    stack.wait()
+            stop_stack(stack, "demo")
     elapsed = time.monotonic() - start
     stack_ok = stack.returncode == 0
     print(

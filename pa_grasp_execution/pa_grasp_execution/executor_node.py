@@ -26,6 +26,7 @@ from pa_grasp_execution.execution_msgs import from_execute_goal, to_execute_feed
 from pa_grasp_execution.executor_config import DESCRIPTIONS, READ_ONLY, ExecutorConfig
 from pa_grasp_execution.plan import PlanError, plan_grasp
 from pa_grasp_interfaces.action import ExecuteGrasp
+from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
 
@@ -55,6 +56,7 @@ class ExecutorNode(Node):
             goal_callback=self._on_goal,
             cancel_callback=lambda goal_handle: CancelResponse.ACCEPT,
             callback_group=group,
+            goal_service_qos_profile=GOAL_SERVICE_QOS,
         )
         self.get_logger().info(f"executing grasps on {self.config.execute_action} (frame {self.config.base_frame})")
 

@@ -108,7 +108,7 @@ def check_joint_limits(positions: Mapping[str, float], margin_rad: float = 0.0) 
 def check_workspace(T: np.ndarray, config: PlanConfig, what: str) -> None:
     p = np.asarray(T, dtype=float)[:3, 3]
     lo, hi = np.asarray(config.workspace_min), np.asarray(config.workspace_max)
-    if np.any(p < lo) or np.any(p > hi):
+    if not np.all((p >= lo) & (p <= hi)):  # written so that NaN is outside
         raise PlanError(
             f"{what} pose at ({p[0]:.3f}, {p[1]:.3f}, {p[2]:.3f}) m is outside the workspace box"
             f" {tuple(round(x, 3) for x in lo)} .. {tuple(round(x, 3) for x in hi)}"

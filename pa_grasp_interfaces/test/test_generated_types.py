@@ -1,4 +1,11 @@
-"""The generated Python types import and carry the fields the stack relies on."""
+"""The generated Python types import and carry the fields the stack relies on; a wrong field
+type raises instead of aborting the process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
 from pa_grasp_interfaces.msg import GraspProposal
@@ -30,3 +37,30 @@ def test_execute_grasp_and_proposal_and_reset():
     assert proposal.hand_joints.shape == (4,)
     request = ResetScene.Request(scene=ResetScene.Request.SCENE_CLUTTERED, object_count=10, seed=-1)
     assert request.scene == "cluttered" and request.seed == -1
+
+
+NUMPY_FIELDS = """
+import numpy as np
+from rclpy.serialization import serialize_message
+from pa_grasp_interfaces.action import Grasp
+for goal in (lambda: Grasp.Goal(max_attempts=np.int64(1)), lambda: Grasp.Goal(max_attempts=-1)):
+    try:
+        serialize_message(goal())
+        print("serialized")
+    except Exception as exc:
+        print(type(exc).__name__)
+"""
+
+
+@pytest.mark.parametrize("check_fields", ["", "1"])
+def test_a_numpy_number_in_a_goal_raises_and_never_aborts_the_process(check_fields):
+    """The interfaces are built in Release (scripts/setup.sh): the generated C code's assert() that
+    aborted the process (exit 134) on a numpy number is gone, a Python exception is left. With
+    ROS_PYTHON_CHECK_FIELDS=1 (env.sh, the Docker image) the field's setter raises first."""
+    env = {**os.environ, "ROS_PYTHON_CHECK_FIELDS": check_fields}
+    run = subprocess.run([sys.executable, "-c", NUMPY_FIELDS], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, f"the process died ({run.returncode}): {run.stderr[-500:]}"
+    raised = run.stdout.split()
+    assert len(raised) == 2 and "serialized" not in raised, run.stdout
+    if check_fields:
+        assert raised == ["AssertionError", "AssertionError"]

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# What a real depth camera's image can subtend (check_plausible): from a small crop of a
+# telephoto view to a fisheye.
+MIN_FOV_DEG, MAX_FOV_DEG = 0.1, 170.0
+
 
 @dataclass(frozen=True)
 class CameraIntrinsics:
@@ -24,8 +28,26 @@ class CameraIntrinsics:
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
+        if not all(math.isfinite(x) for x in (self.fx, self.fy, self.cx, self.cy)):
+            raise ValueError(f"intrinsics must be finite, got fx={self.fx} fy={self.fy} cx={self.cx} cy={self.cy}")
         if not (self.fx > 0 and self.fy > 0):
             raise ValueError(f"focal lengths must be positive, got fx={self.fx} fy={self.fy}")
+
+    def check_plausible(self) -> CameraIntrinsics:
+        """These intrinsics, or ValueError naming the value, unless a real camera could have taken
+        this image looking at the table: each axis subtends MIN_FOV_DEG..MAX_FOV_DEG and the
+        principal point lies inside the image (a crop far off the optical axis is not the view
+        the policy was trained on either)."""
+        for axis, size, f, c in (("x", self.width, self.fx, self.cx), ("y", self.height, self.fy, self.cy)):
+            if not -0.5 <= c <= size - 0.5:
+                raise ValueError(f"c{axis}={c:g} px is outside the {size}-px image")
+            fov = math.degrees(math.atan2(size - 0.5 - c, f) - math.atan2(-0.5 - c, f))
+            if not MIN_FOV_DEG <= fov <= MAX_FOV_DEG:
+                raise ValueError(
+                    f"f{axis}={f:g} px gives the {size}-px image a field of view of {fov:.3g} deg"
+                    f" (a camera has {MIN_FOV_DEG:g}-{MAX_FOV_DEG:g})"
+                )
+        return self
 
     @classmethod
     def from_fov(cls, width: int, height: int, fov_y_deg: float) -> CameraIntrinsics:

@@ -44,11 +44,21 @@ def grasp_palm_pose(surface_point: np.ndarray, roll: float, pitch: float, yaw: f
     return T
 
 
+# tf2 refuses a transform whose quaternion has |q|^2 further than this from 1 (buffer_core.cpp,
+# QUATERNION_NORMALIZATION_TOLERANCE): typed-in values with 3-4 decimals pass, garbage does not.
+QUATERNION_NORM_TOLERANCE = 1e-2
+
+
 def pose_matrix(xyz, quat_xyzw) -> np.ndarray:
-    """4x4 pose from a translation and a quaternion (x, y, z, w; normalised here)."""
+    """4x4 pose from a translation and a unit quaternion (x, y, z, w; renormalised here); ValueError
+    for non-finite values or a quaternion whose |q|^2 is more than 1e-2 from 1 (tf2's tolerance)."""
     q = np.asarray(quat_xyzw, dtype=float)
-    if q.shape != (4,) or not np.all(np.isfinite(q)) or np.linalg.norm(q) < 1e-9:
-        raise ValueError(f"quaternion must be 4 finite numbers (x, y, z, w), not all zero; got {quat_xyzw}")
+    if q.shape != (4,) or not np.all(np.isfinite(q)):
+        raise ValueError(f"quaternion must be 4 finite numbers (x, y, z, w); got {quat_xyzw}")
+    if abs(float(q @ q) - 1.0) > QUATERNION_NORM_TOLERANCE:
+        raise ValueError(
+            f"quaternion must be a unit quaternion (x, y, z, w), |q| = {np.linalg.norm(q):.4g}; got {quat_xyzw}"
+        )
     p = np.asarray(xyz, dtype=float)
     if p.shape != (3,) or not np.all(np.isfinite(p)):
         raise ValueError(f"translation must be 3 finite numbers, got {xyz}")

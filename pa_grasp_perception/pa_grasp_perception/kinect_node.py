@@ -7,9 +7,12 @@ Each frame is decoded, conditioned (:func:`~pa_grasp_perception.conditioning.con
 and published on ``output_topic`` (32FC1 metres, NaN = invalid) with a camera_info on
 ``output_info_topic`` carrying the same header and the intrinsics of the conditioned image.
 
-Frames that cannot be used (no camera_info yet, stale, unsupported encoding, inconsistent
-sizes, too few valid pixels) are dropped with a throttled warning and reported on
-``/diagnostics``; no exception ever leaves a callback. The diagnostic status (name
+A camera_info whose camera is implausible (non-finite or non-positive focal lengths, a field of
+view outside 0.1-170 deg, the principal point outside the image, non-finite D; see
+``CameraIntrinsics.check_plausible``) is dropped, and frames wait for a valid one. Frames that
+cannot be used (no valid camera_info, stale, unsupported encoding, inconsistent sizes, too few
+valid pixels) are dropped. Each reason is logged at most once per 5 s, whatever good frames
+come between, and reported on ``/diagnostics``; no exception ever leaves a callback. The diagnostic status (name
 ``kinect_node: depth conditioning``) is published every ``diagnostics_period_s`` and at once
 when a new kind of problem appears; its values hold frame counters and the last drop reason.
 
@@ -135,6 +138,7 @@ class KinectNode(Node):
         # State (all callbacks share the node's default mutually exclusive callback group).
         self._camera_info: CameraInfo | None = None
         self._intrinsics = None
+        self._camera_info_error = ""  # why the latest camera_info is unusable, if it is
         self.frames_received = 0
         self.frames_published = 0
         self.frames_dropped = 0
@@ -146,6 +150,8 @@ class KinectNode(Node):
         self._last_diag_wall = 0.0
         self._last_diag_category: str | None = None
         self._log_times: dict[str, float] = {}  # drop category -> when it was last logged
+        self._log_quiet: dict[str, int] = {}  # drop category -> drops not logged since
+        self._drop_logged = False  # a drop was logged since frames were last usable
         self._condition_ms = 0.0
         self._period_s = 0.0  # moving average of the time between published frames
         self._last_publish_wall: float | None = None
@@ -192,11 +198,12 @@ class KinectNode(Node):
         try:
             intrinsics = from_camera_info_msg(msg)
         except Exception as exc:  # a bad camera_info must not kill the node either
-            self._record_drop(
-                _Drop("invalid_camera_info", ERROR, f"invalid camera_info on {self.camera_info_topic}: {exc}")
-            )
+            # Frames wait for a valid one: the driver's last good intrinsics may no longer hold.
+            self._camera_info = self._intrinsics = None
+            self._camera_info_error = f"invalid camera_info on {self.camera_info_topic}: {exc}"
+            self._record_drop(_Drop("invalid_camera_info", ERROR, self._camera_info_error), frame=False)
             return
-        self._camera_info, self._intrinsics = msg, intrinsics
+        self._camera_info, self._intrinsics, self._camera_info_error = msg, intrinsics, ""
 
     def _on_image(self, msg: Image) -> None:
         try:
@@ -217,6 +224,8 @@ class KinectNode(Node):
 
     # ------------------------------------------------------------------ frame processing
     def _process(self, msg: Image) -> None:
+        if self._camera_info_error:
+            raise _Drop("invalid_camera_info", ERROR, self._camera_info_error)
         if self._intrinsics is None:
             raise _Drop("no_camera_info", WARN, f"no camera_info received yet on {self.camera_info_topic}")
         if self.max_age_s > 0:
@@ -261,26 +270,32 @@ class KinectNode(Node):
             self._period_s = dt if self._period_s == 0 else 0.9 * self._period_s + 0.1 * dt
         self._last_publish_wall = now
         self.frames_published += 1
-        if self._last_outcome is not None and self._last_outcome[0] != OK:
+        if self._drop_logged:  # said once per logged drop: a mix of good and bad frames stays quiet
+            self._drop_logged = False
             self.get_logger().info(f"depth frames usable again ({self.frames_dropped} dropped so far)")
-            self._log_times.clear()
         self._last_outcome = (OK, "ok", io)
 
-    def _record_drop(self, drop: _Drop) -> None:
-        if drop.category != "invalid_camera_info":  # not a depth frame
+    def _record_drop(self, drop: _Drop, frame: bool = True) -> None:
+        if frame:  # else a camera_info
             self.frames_dropped += 1
             self._last_outcome = (drop.level, drop.category, drop.message)
         self._last_drop_message = drop.message
         self.dropped_by_reason[drop.category] = self.dropped_by_reason.get(drop.category, 0) + 1
         self._window_drops.append((drop.level, drop.category, drop.message))
         del self._window_drops[:-100]
-        # A reason not seen for 5 s is logged at once; repeats are throttled to one line per 5 s.
+        # One line per reason per LOG_THROTTLE_S, whatever good frames come between; the count of
+        # the quiet ones rides on the next line.
         now = time.monotonic()
         if now - self._log_times.get(drop.category, -LOG_THROTTLE_S) >= LOG_THROTTLE_S:
+            quiet = self._log_quiet.pop(drop.category, 0)
+            more = (
+                f" (and {quiet} more like it in the last {now - self._log_times[drop.category]:.0f} s)" if quiet else ""
+            )
             self._log_times[drop.category] = now
-            self.get_logger().warning(f"dropping depth frame: {drop.message}")
+            self._drop_logged = True
+            self.get_logger().warning(f"dropping {'depth frame' if frame else 'camera_info'}: {drop.message}{more}")
         else:
-            self.get_logger().warning(f"dropping depth frames: {drop.message}", throttle_duration_sec=LOG_THROTTLE_S)
+            self._log_quiet[drop.category] = self._log_quiet.get(drop.category, 0) + 1
         # Report a new kind of problem at once; otherwise the periodic timer keeps /diagnostics at ~1 Hz.
         if (
             drop.category != self._last_diag_category

@@ -47,7 +47,9 @@ def from_camera_info_msg(msg: CameraInfo) -> CameraIntrinsics:
 
     fx = P[0], cx = P[2], fy = P[5], cy = P[6]; K is used when P is not set (all zero).
     A region of interest and binning (REP 104) are applied, so the result matches the
-    published image size. Raises ValueError when neither P nor K holds a camera.
+    published image size. Raises ValueError, naming the value, when neither P nor K holds a
+    camera, when D is not finite or when the camera is implausible, before and after the ROI
+    (CameraIntrinsics.check_plausible).
     """
     width, height = int(msg.width), int(msg.height)
     if width <= 0 or height <= 0:
@@ -60,6 +62,9 @@ def from_camera_info_msg(msg: CameraInfo) -> CameraIntrinsics:
         intrinsics = CameraIntrinsics(width, height, float(k[0]), float(k[4]), float(k[2]), float(k[5]))
     else:
         raise ValueError("camera_info holds no camera: P and K have no positive focal lengths (uncalibrated?)")
+    intrinsics.check_plausible()
+    if not np.all(np.isfinite(np.asarray(msg.d, dtype=float))):
+        raise ValueError(f"camera_info distortion D is not finite: {list(msg.d)}")
 
     roi = msg.roi
     if roi.width > 0 and roi.height > 0 and (roi.width, roi.height) != (width, height):
@@ -67,7 +72,7 @@ def from_camera_info_msg(msg: CameraInfo) -> CameraIntrinsics:
     bx, by = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
     if bx > 1 or by > 1:
         intrinsics = intrinsics.resized(intrinsics.width // bx, intrinsics.height // by)
-    return intrinsics
+    return intrinsics.check_plausible()
 
 
 def to_camera_info_msg(
@@ -108,6 +113,7 @@ def to_pose_stamped_msg(T: np.ndarray, header: Header) -> PoseStamped:
 
 
 def from_pose_msg(msg: Pose) -> np.ndarray:
-    """geometry_msgs/Pose -> 4x4 pose; ValueError for a non-finite or all-zero quaternion."""
+    """geometry_msgs/Pose -> 4x4 pose; ValueError for non-finite values or a quaternion that is not
+    unit length (grasp_geometry.pose_matrix)."""
     p, q = msg.position, msg.orientation
     return pose_matrix([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])

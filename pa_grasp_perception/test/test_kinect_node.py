@@ -1,6 +1,8 @@
 """kinect_node over real DDS: raw driver frames in, conditioned 32FC1 depth + camera_info out;
-malformed, stale and empty frames are dropped with a diagnostic and the node keeps working."""
+malformed, stale and empty frames and implausible camera_infos are dropped with a diagnostic, each
+reason logged at most once per 5 s, and the node keeps working."""
 
+import math
 import threading
 import time
 import uuid
@@ -10,6 +12,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from rclpy.time import Duration  # noqa: E402
@@ -46,7 +49,8 @@ class Probe:
         self.image_pub = node.create_publisher(Image, RAW_DEPTH, qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, RAW_INFO, qos_profile_sensor_data)
         self.lock = threading.Lock()
-        self.depth, self.info, self.diagnostics = [], [], []
+        self.depth, self.info, self.diagnostics, self.logs = [], [], [], []
+        node.create_subscription(Log, "/rosout", self._on_log, 100)
         node.create_subscription(Image, "/pa_grasp/depth", self._keep(self.depth), 10)
         node.create_subscription(CameraInfo, "/pa_grasp/camera_info", self._keep(self.info), 10)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
@@ -62,6 +66,11 @@ class Probe:
 
         return callback
 
+    def _on_log(self, msg: Log):
+        if msg.name == self.kinect.get_name():
+            with self.lock:
+                self.logs.append(msg)
+
     def _on_diagnostics(self, msg):
         with self.lock:
             self.diagnostics.extend(s for s in msg.status if s.name == STATUS_NAME)
@@ -70,8 +79,11 @@ class Probe:
         stamp = self.kinect.get_clock().now() - Duration(seconds=age_s)
         return Header(stamp=stamp.to_msg(), frame_id=self.frame_id)
 
-    def send_info(self):
-        self.info_pub.publish(to_camera_info_msg(INTRINSICS, self.header()))
+    def send_info(self, edit=None):
+        info = to_camera_info_msg(INTRINSICS, self.header())
+        if edit is not None:
+            edit(info)
+        self.info_pub.publish(info)
 
     @staticmethod
     def wait_until(predicate, what, timeout_s=TIMEOUT_S, retry=None, period_s=0.2):
@@ -105,7 +117,7 @@ class Probe:
 
         return self.wait_until(output, "a conditioned depth frame", retry=send)
 
-    def send_until_diagnosed(self, image: Image, level, keyword: str, category: str, with_info=True):
+    def send_until_diagnosed(self, image: Image, level, keyword: str, category: str, with_info=True, edit_info=None):
         """Publish ``image`` until a diagnostic of ``level`` names the reason and counts the drop."""
         before = self.kinect.dropped_by_reason.get(category, 0)
 
@@ -123,7 +135,7 @@ class Probe:
 
         def send():
             if with_info:
-                self.send_info()
+                self.send_info(edit_info)
             self.image_pub.publish(image)
 
         return self.wait_until(diagnosed, f"a {category} diagnostic mentioning {keyword!r}", retry=send)
@@ -205,6 +217,46 @@ def test_bad_frames_are_dropped_with_diagnostics(graph):
         last = {kv.key: kv.value for kv in graph.diagnostics[-1].values}
     assert int(last["frames_dropped"]) >= 7 and int(last["frames_published"]) >= 1
     assert last["last_drop_reason"]
+
+
+def test_an_implausible_camera_info_is_dropped_and_frames_wait_for_a_valid_one(graph):
+    def infinite_focal_length(info):
+        info.k[0] = info.p[0] = math.inf
+
+    def principal_point_outside(info):
+        info.k[2] = info.p[2] = 640.0
+
+    for edit, named in ((infinite_focal_length, "fx=inf"), (principal_point_outside, "cx=640 px is outside")):
+        image = to_image_msg(raw_frame_mm(), graph.header(), "16UC1")
+        status = graph.send_until_diagnosed(image, DiagnosticStatus.ERROR, named, "invalid_camera_info", edit_info=edit)
+        assert "invalid camera_info" in status.message
+        with graph.lock:
+            assert not any(d.header.stamp == image.header.stamp for d in graph.depth), "published on a bad camera_info"
+    depth_msg, info_msg = graph.send_until_output(to_image_msg(raw_frame_mm(), graph.header(), "16UC1"))
+    assert info_msg.p[0] == pytest.approx(INTRINSICS.fx)
+
+
+def test_a_mix_of_good_and_bad_frames_logs_each_reason_once_per_5_s(graph):
+    """A driver alternating good and unusable frames for 2 s: kinect_node logs the reason once
+    (it logged every bad frame after a good one before: ~45 lines a second)."""
+    graph.send_until_output(to_image_msg(raw_frame_mm(), graph.header(), "16UC1"))
+    rgb = Image(header=graph.header(), width=64, height=48, encoding="rgb8", step=64 * 3)
+    rgb.data = bytes(64 * 48 * 3)
+    end = time.monotonic() + 2.0
+    sent = 0
+    while time.monotonic() < end:
+        rgb.header = graph.header()
+        graph.image_pub.publish(rgb)
+        graph.send_info()
+        graph.image_pub.publish(to_image_msg(raw_frame_mm(), graph.header(), "16UC1"))
+        sent += 1
+        time.sleep(0.025)
+    graph.wait_until(lambda: graph.kinect.dropped_by_reason.get("malformed", 0) >= sent // 2, "the drops to be counted")
+    time.sleep(0.5)  # the last log lines arrive
+    with graph.lock:
+        warnings = [m.msg for m in graph.logs if "unsupported depth encoding" in m.msg]
+        recovered = [m.msg for m in graph.logs if "usable again" in m.msg]
+    assert len(warnings) == 1 and len(recovered) <= 1, (sent, warnings, recovered)
 
 
 def test_parameters_are_validated():

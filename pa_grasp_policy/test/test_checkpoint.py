@@ -8,6 +8,7 @@ import torch
 
 from pa_grasp_policy.model.checkpoint import (
     FORMAT_VERSION,
+    STALE_TEMP_S,
     CheckpointError,
     load_checkpoint,
     read_payload,
@@ -190,3 +191,19 @@ def test_shipping_keeps_a_matching_turn_selector_in_the_card_and_removes_a_stale
     path.write_text("{ truncated")
     assert turn_selector_lines(path, policy) == [] and path.read_text() == "{ truncated"
     assert "unreadable" in capsys.readouterr().err
+
+
+def test_a_save_removes_the_temp_files_killed_saves_left_and_no_write_in_flight(tmp_path):
+    path = tmp_path / "latest.pt"
+    left = tmp_path / ".latest.pt.k1ll3d.tmp"  # what a save killed before its rename leaves
+    in_flight = tmp_path / ".latest.pt.wr1t1ng.tmp"  # another process writing now
+    other = tmp_path / ".best.pt.k1ll3d.tmp"  # another file's
+    for f in (left, in_flight, other):
+        f.write_bytes(b"half a checkpoint")
+    old = datetime.datetime.now().timestamp() - STALE_TEMP_S - 60
+    os.utime(left, (old, old))
+    os.utime(other, (old, old))
+    save_checkpoint(path, Policy(NetworkConfig(input_size=32)))
+    assert load_checkpoint(path) is not None
+    assert not left.exists() and in_flight.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, in_flight.name, other.name])

@@ -3,6 +3,10 @@
 configurations are refused; degenerate images and odd meshes never raise."""
 
 import math
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +14,7 @@ import pytest
 import torch
 
 from pa_grasp_perception.camera import CameraIntrinsics
+from pa_grasp_policy.evaluation.eval_cli import planner_chooser
 from pa_grasp_policy.model.checkpoint import save_checkpoint
 from pa_grasp_policy.model.network import NetworkConfig
 from pa_grasp_policy.model.policy import Policy
@@ -129,6 +134,22 @@ def test_the_local_search_sends_the_best_change_the_twin_finds_for_an_unsure_gra
     assert best.view == chosen.view
 
 
+def test_a_spent_search_budget_sends_the_selectors_order_without_the_local_search(model, tmp_path):
+    """A budget spent before the twin's first batch: nothing is tried, the grasps come in the
+    selector's order (as without the twin), the local search is skipped, and the summary says why."""
+    path = selector_file(model, tmp_path, seed=1)
+    spent = PlannerConfig(views=4, selector=path, twin=True, local_search=True, search_budget_s=1e-9)
+    with GraspPlanner(model, spent) as planner:
+        plan = planner.plan(box_depth(), INTRINSICS, T_TABLE_CAMERA)
+        grasps = [plan.take() for _ in range(len(plan))]
+        assert planner.twin.executions_run == 0
+    assert "search budget ran out" in plan.summary and all(not g.change for g in grasps)
+    without_twin = GraspPlanner(model, PlannerConfig(views=4, selector=path)).plan(
+        box_depth(), INTRINSICS, T_TABLE_CAMERA
+    )
+    assert [g.view for g in grasps] == [without_twin.take().view for _ in range(len(without_twin))]
+
+
 def test_configurations_that_make_no_sense_are_refused():
     for bad, message in (
         (dict(views=3), "views must be one of"),
@@ -136,15 +157,31 @@ def test_configurations_that_make_no_sense_are_refused():
         (dict(twin=True), "needs views 4 or 8"),
         (dict(views=4, local_search=True), "needs the twin"),
         (dict(views=4, twin=True, twin_workers=-1), "twin_workers must be 0"),
+        (dict(search_budget_s=-1.0), "search_budget_s must be >= 0"),
+        (dict(search_budget_s=math.nan), "search_budget_s must be >= 0"),
     ):
         with pytest.raises(ValueError, match=message):
             PlannerConfig(**bad)
     assert PlannerConfig.all_extras().describe() == "8 views + selector (shipped) + depth twin + local search"
 
 
-def test_a_start_box_outside_the_image_is_refused_before_any_work(model):
+def test_a_start_box_or_geometry_no_camera_could_have_is_refused_before_any_work(model):
+    planner = GraspPlanner(model)
     with pytest.raises(ValueError, match="start box"):
-        GraspPlanner(model).plan(box_depth(), INTRINSICS, T_TABLE_CAMERA, start_box=(90, 0, 40, 40))
+        planner.plan(box_depth(), INTRINSICS, T_TABLE_CAMERA, start_box=(90, 0, 40, 40))
+    for intrinsics, named in (
+        (CameraIntrinsics(96, 80, 1e300, 1e300, 47.5, 39.5), "field of view"),
+        (CameraIntrinsics(96, 80, 1e-300, 1e-300, 47.5, 39.5), "field of view"),
+        (CameraIntrinsics(96, 80, 90.0, 90.0, 200.0, 39.5), "cx=200 px is outside"),
+        (CameraIntrinsics(64, 80, 90.0, 90.0, 31.5, 39.5), "intrinsics 64x80"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            planner.plan(box_depth(), intrinsics, T_TABLE_CAMERA)
+    with pytest.raises(ValueError, match="finite"):
+        CameraIntrinsics(96, 80, math.inf, 90.0, 47.5, 39.5)
+    not_rigid = T_TABLE_CAMERA * 2.0
+    with pytest.raises(ValueError, match="T_table_camera"):
+        planner.plan(box_depth(), INTRINSICS, not_rigid)
 
 
 def degenerate_images():
@@ -210,3 +247,32 @@ def test_every_extra_on_odd_meshes_runs_without_an_exception(tmp_path):
         )
         result = evaluate(planner_chooser(planner), config)
     assert result.attempts == 6 and 0.0 <= result.success_rate <= 1.0
+
+
+def test_the_evaluations_chooser_plans_again_when_a_twin_worker_dies(model, tmp_path):
+    """pa-grasp-eval survives a lost twin worker: the worker is killed while it holds the plan's
+    first batch, the plan fails, the chooser logs it and plans again on a new worker."""
+    from pa_grasp_sim.objects import ObjectSet, ObjectSpec
+    from pa_grasp_sim.world import GraspWorld
+
+    box = ObjectSpec("box", "primitive", mass=0.2, parts=(("box", (0.03, 0.025, 0.04), (0, 0, 0), (0, 0, 0, 1)),))
+    config = PlannerConfig(views=4, selector=selector_file(model, tmp_path, seed=1), twin=True, twin_workers=1)
+    logs, chosen = [], []
+    with GraspPlanner(model, config) as planner, GraspWorld(model.world_config(), ObjectSet("one", [box])) as world:
+        world.reset(1, seed=0)
+        depth = world.render_depth()
+        choose = planner_chooser(planner, logs.append)
+        worker = planner.twin._workers[0]
+        os.kill(worker.pid, signal.SIGSTOP)  # it cannot answer the batch it is sent
+        thread = threading.Thread(target=lambda: chosen.append(choose(depth, world, None)))
+        thread.start()
+        deadline = time.monotonic() + 60
+        while worker.images == 0:  # the batch was sent to it
+            assert time.monotonic() < deadline and thread.is_alive(), "the plan never reached the twin"
+            time.sleep(0.01)
+        os.kill(worker.pid, signal.SIGKILL)
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert worker.pid not in planner.twin.pids(), "a new worker"
+    assert len(chosen) == 1 and len(logs) == 1, logs
+    assert "planning failed" in logs[0] and "planning again" in logs[0]

@@ -97,6 +97,8 @@ class FakeRobot:
         self.goals: list[ExecuteGrasp.Goal] = []
         self.lifts = True  # what every execution reports
         self.unreachable_first = 0  # the first this many executions report an unreachable pose
+        self.frame_id = "camera_depth_optical_frame"  # of the depth images
+        self.edit_info = lambda info: None  # applied to every camera_info before it is published
         self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
         self.server = None
@@ -126,8 +128,10 @@ class FakeRobot:
     def _publish_loop(self):
         while not self._stop.wait(self.PERIOD_S):
             if self.publishing:
-                header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id="camera_depth_optical_frame")
-                self.info_pub.publish(to_camera_info_msg(INTRINSICS, header))
+                header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=self.frame_id)
+                info = to_camera_info_msg(INTRINSICS, header)
+                self.edit_info(info)
+                self.info_pub.publish(info)
                 self.depth_pub.publish(to_image_msg(self.depth, header))
                 self.last_publish = time.monotonic()
 
@@ -240,6 +244,78 @@ def test_no_depth_aborts_clearly_and_a_later_goal_works(graph_short_depth_timeou
     arrow = next(m for m in markers.markers if m.action == m.ADD and m.type == m.ARROW and m.id == 0)
     tip = np.array([arrow.points[1].x, arrow.points[1].y, arrow.points[1].z])
     np.testing.assert_allclose(tip, expected.T_base_palm[:3, 3], atol=1e-6)  # the arrow ends at the palm
+
+
+def set_projection(**values):
+    """A camera_info edit: these of fx, fy, cx, cy in both K and P, or D."""
+    k_index, p_index = {"fx": 0, "cx": 2, "fy": 4, "cy": 5}, {"fx": 0, "cx": 2, "fy": 5, "cy": 6}
+
+    def edit(info: CameraInfo):
+        for name, value in values.items():
+            if name == "d":
+                info.d = value
+            else:
+                info.k[k_index[name]], info.p[p_index[name]] = value, value
+
+    return edit
+
+
+BAD_CAMERA_INFOS = [  # (edit, what the abort message must name)
+    (set_projection(fx=math.inf, fy=math.inf), "fx=inf"),
+    (set_projection(cx=math.nan), "cx=nan"),
+    (set_projection(fx=1e-300, fy=1e-300), "fx=1e-300"),
+    (set_projection(fx=1e300, fy=1e300), "fx=1e+300"),
+    (set_projection(cx=500.0), "cx=500 px is outside the 96-px image"),
+    (set_projection(cy=-3.0), "cy=-3 px is outside the 80-px image"),
+    (set_projection(d=[0.1, math.nan, 0.0, 0.0, 0.0]), "distortion D is not finite"),
+]
+
+
+def test_implausible_intrinsics_or_another_frame_abort_the_goal_before_anything_moves(graph):
+    """A camera_info no camera could have (a driver glitch) aborts the goal at once, naming the
+    value, and no grasp is sent; so does a depth image from a frame camera_pose_xyz_quat does not
+    place. With a valid camera_info again the next goal is executed."""
+    _, robot, client = graph
+    robot.serve_execute()
+    robot.publishing = True
+    for edit, named in BAD_CAMERA_INFOS:
+        robot.edit_info = edit
+        time.sleep(3 * FakeRobot.PERIOD_S)  # the good camera_info of before is not the latest
+        status, result, _ = send(client, Grasp.Goal(max_attempts=3))
+        assert status == GoalStatus.STATUS_ABORTED, named
+        assert "invalid camera_info" in result.message and named in result.message, result.message
+        assert "nothing was executed" in result.message and not robot.goals
+    robot.edit_info = lambda info: None
+    robot.frame_id = "camera_link"
+    status, result, _ = send(client, Grasp.Goal(max_attempts=1))
+    assert status == GoalStatus.STATUS_ABORTED and "frame 'camera_link'" in result.message, result.message
+    assert not robot.goals
+    robot.frame_id = "camera_depth_optical_frame"
+    status, result, _ = send(client, Grasp.Goal(max_attempts=1))
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success and len(robot.goals) == 1
+
+
+def test_every_goal_of_a_burst_is_answered(graph):
+    """50 goals sent at once by 5 clients: each is accepted or rejected within seconds (one runs,
+    the others are rejected: one grasp at a time), none is left without an answer."""
+    _, robot, _ = graph
+    clients = [RaceFreeActionClient(robot.node, Grasp, "/grasp") for _ in range(5)]
+    try:
+        for c in clients:
+            assert c.wait_for_server(timeout_sec=TIMEOUT_S)
+        futures = [c.send_goal_async(Grasp.Goal(max_attempts=1)) for _ in range(10) for c in clients]
+        start = time.monotonic()
+        wait_for(lambda: all(f.done() for f in futures), "an answer to every goal", timeout_s=10.0)
+        answered_s = time.monotonic() - start
+        accepted = [f.result() for f in futures if f.result().accepted]
+        assert len(accepted) == 1, f"{len(accepted)} of 50 goals accepted in {answered_s:.1f} s"
+        # The accepted goal waits for depth that never comes and aborts; then the node serves again.
+        result = accepted[0].get_result_async()
+        wait_for(lambda: result.done(), "the accepted goal's result")
+        assert result.result().status == GoalStatus.STATUS_ABORTED
+    finally:
+        for c in clients:
+            c.destroy()
 
 
 def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):

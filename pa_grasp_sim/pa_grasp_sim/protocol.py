@@ -16,12 +16,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_sim.execution import GraspOutcome
 from pa_grasp_sim.world import GraspWorld, SceneSnapshot, WorldConfig
 
 # Evaluation scenes draw from seeds far from anything training uses.
 EVAL_SEED_BASE = 1_000_000
 
 GraspChooser = Callable[[np.ndarray, GraspWorld, np.random.Generator], GraspCommand]
+NO_CHOICE = "no grasp chosen"  # the failure reason of an attempt whose chooser raised NoChoiceError
+
+
+class NoChoiceError(RuntimeError):
+    """A chooser could not choose a grasp for this scene (e.g. the planner's twin worker died
+    twice): the attempt fails with reason NO_CHOICE, nothing is executed, and the run goes on."""
 
 
 @dataclass
@@ -141,11 +148,15 @@ def evaluate(
         for attempt in protocol_attempts(world, config):
             placed, depth = attempt.placed, attempt.depth
             single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
-            command = choose(depth, world, attempt.choose_rng)
-            before = world.snapshot() if on_failure is not None else None
-            outcome = world.execute(command, depth)
-            if before is not None and not outcome.success:
-                on_failure(world, depth, before)
+            try:
+                command = choose(depth, world, attempt.choose_rng)
+            except NoChoiceError:
+                outcome = GraspOutcome(False, NO_CHOICE, reachable=False)
+            else:
+                before = world.snapshot() if on_failure is not None else None
+                outcome = world.execute(command, depth)
+                if before is not None and not outcome.success:
+                    on_failure(world, depth, before)
             outcomes.setdefault(attempt.seed, []).append(outcome.success)
             if single is not None:
                 for tallies, key in ((per_object, single.name), (per_family, single.family)):

@@ -52,8 +52,25 @@ def create_body(client, spec: ObjectSpec, position, orientation) -> int:
         raise ObjectSetError(f"cannot load object '{spec.name}' from '{spec.path}': {exc}") from exc
     if body < 0:
         raise ObjectSetError(f"cannot load object '{spec.name}' from '{spec.path}'")
+    _check_size(client, body, spec, position)
     client.changeDynamics(body, -1, lateralFriction=spec.friction, rollingFriction=0.0005, spinningFriction=0.001)
     return body
+
+
+MAX_OBJECT_REACH_M = 1.0  # a tabletop object's shape lies within this of its origin
+
+
+def _check_size(client, body: int, spec: ObjectSpec, position) -> None:
+    """ObjectSetError, naming the file, for a shape no tabletop object has: coordinates in other
+    units, a mesh far from its origin, non-finite vertices (physics on it fails later, unnamed)."""
+    lo, hi = (np.asarray(corner, dtype=float) for corner in client.getAABB(body))
+    reach = float(np.max(np.abs(np.concatenate([lo, hi]) - np.tile(np.asarray(position, dtype=float), 2))))
+    if not np.isfinite(reach) or reach > MAX_OBJECT_REACH_M:
+        client.removeBody(body)
+        raise ObjectSetError(
+            f"object '{spec.name}' from '{spec.path}' reaches {reach:.3g} m from its origin (a tabletop object stays"
+            f" within {MAX_OBJECT_REACH_M:g} m): are its coordinates in another unit, or far from the origin?"
+        )
 
 
 def _primitive_body(client, spec: ObjectSpec, position, orientation) -> int:

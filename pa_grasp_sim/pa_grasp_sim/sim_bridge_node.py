@@ -42,6 +42,7 @@ from std_msgs.msg import Header
 from pa_grasp_description import robot
 from pa_grasp_interfaces.action import ExecuteGrasp
 from pa_grasp_interfaces.srv import ResetScene
+from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
 from pa_grasp_sim.execution import GraspOutcome
@@ -94,6 +95,7 @@ class SimBridgeNode(Node):
             goal_callback=lambda goal: GoalResponse.ACCEPT,
             cancel_callback=lambda goal_handle: CancelResponse.REJECT,
             callback_group=group,
+            goal_service_qos_profile=GOAL_SERVICE_QOS,
         )
         self.create_service(ResetScene, cfg.reset_service, self._on_reset, callback_group=group)
         self.get_logger().info(

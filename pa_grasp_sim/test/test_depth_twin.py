@@ -2,6 +2,7 @@
 and grasps tried on it behave like grasps on the real object (real PyBullet worlds)."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -186,6 +187,35 @@ def test_the_lazy_ranking_is_the_full_scores_order_with_no_more_executions(scene
         first = twin.ranking(depth, intrinsics, T, commands)
         first.next_index()
         assert first.executions <= ranking.executions
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_out_of_time_the_ranking_goes_by_what_lifted_and_starts_no_batch(scene, parallel):
+    """A deadline that passes during the k-th batch (30 random tables, random k): no batch starts
+    after it, and the ranking is by the share of executions known to lift, the earlier command
+    among equals (with nothing tried: the commands' own order); done in time, it is exact."""
+    depth, intrinsics, T, _, _ = scene
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        twin, commands, full = scripted(scene, rng, int(rng.integers(1, 9)), parallel)
+        cut = int(rng.integers(0, 6))  # the batch during which the deadline passes (0: before any)
+        deadline = time.monotonic() + (0.05 if cut else 0.0)
+        started = []  # when each batch started
+
+        def batch(cut=cut, deadline=deadline, started=started):
+            started.append(time.monotonic())
+            if len(started) == cut:
+                time.sleep(max(0.0, deadline - time.monotonic()) + 0.001)
+
+        ranking = twin.ranking(depth, intrinsics, T, commands, before_each=batch, deadline=deadline)
+        order = [ranking.next_index() for _ in commands]
+        assert all(t < deadline for t in started), "a batch started after the deadline"
+        assert len(started) <= cut and ranking.executions <= parallel * len(started)
+        if ranking.out_of_time:
+            known = [ranking.known_score(i) for i in range(len(commands))]
+            assert order == sorted(range(len(commands)), key=lambda i: (-known[i], i))
+        else:  # it was done by the deadline: the exact ranking
+            assert order == sorted(range(len(commands)), key=lambda i: (-full[i], i))
 
 
 def test_the_ranking_runs_its_hook_before_each_execution_and_needs_none_on_an_empty_table(scene):

@@ -5,7 +5,7 @@ import pytest
 
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.objects import ObjectSpec, load_object_set
-from pa_grasp_sim.protocol import EvalConfig, EvalResult, evaluate
+from pa_grasp_sim.protocol import NO_CHOICE, EvalConfig, EvalResult, NoChoiceError, evaluate
 from pa_grasp_sim.world import GraspWorld, WorldConfig
 
 
@@ -109,3 +109,20 @@ def test_other_grasp_kinds_lift_a_box_too_wide_for_a_top_down_grip():
         assert [name for name, _ in kinds] == ["turn90-tilt35-spread45", "turn90-tilt35-spread90", "spread90"]
         lifting = [name for name, command in kinds if lifts(world, depth, snapshot, command)]
         assert "turn90-tilt35-spread45" in lifting
+
+
+def test_an_attempt_whose_chooser_cannot_choose_fails_and_the_run_goes_on():
+    """A chooser that raises NoChoiceError (the planner lost its twin worker twice) fails that
+    attempt with nothing executed; every attempt is still reported once."""
+    calls = []
+
+    def choose(depth, world, rng):
+        calls.append(1)
+        if len(calls) % 2:
+            raise NoChoiceError("planning failed twice")
+        return heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
+
+    result = evaluate(choose, EvalConfig(scene="single", attempts=4, seeds=2))
+    assert len(calls) == 4 and [len(seed) for seed in result.per_attempt] == [2, 2]
+    assert [seed[0] for seed in result.per_attempt] == [0, 0], "the attempts without a grasp failed"
+    assert result.failure_reasons[NO_CHOICE] == 2

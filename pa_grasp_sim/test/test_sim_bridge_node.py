@@ -116,7 +116,9 @@ def test_execute_grasp_unreachable_and_invalid(graph):
     result = execute(probe, far)
     assert not result.success and not result.reachable
     assert "unreachable" in result.reason
-    bad = execute(probe, grasp_palm_pose(np.array([0.55, 0.0, 0.02]), 0.0, math.pi / 2, 0.0, 0.05), (3.0, 0, 0, 0))
+    bad = execute(
+        probe, grasp_palm_pose(np.array([0.55, 0.0, 0.02]), 0.0, math.pi / 2, 0.0, 0.05), (3.0, 0.0, 0.0, 0.0)
+    )
     assert not bad.success and "spread" in bad.reason
     assert len(bridge.world.objects) == 1  # nothing changed
 

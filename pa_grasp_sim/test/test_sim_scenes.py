@@ -76,6 +76,17 @@ def test_snapshot_restore_rebuilds_the_scene(world):
     assert close.mean() > 0.98
 
 
+URDF_OF_MESH = """<?xml version="1.0"?>
+<robot name="far">
+  <link name="base">
+    <inertial><mass value="0.1"/><inertia ixx="1e-4" ixy="0" ixz="0" iyy="1e-4" iyz="0" izz="1e-4"/></inertial>
+    <visual><geometry><mesh filename="{mesh}"/></geometry></visual>
+    <collision><geometry><mesh filename="{mesh}"/></geometry></collision>
+  </link>
+</robot>
+"""
+
+
 def test_user_directory_of_obj_files_loads(tmp_path):
     (tmp_path / "cube.obj").write_text(CUBE_OBJ)
     (tmp_path / "sub").mkdir()
@@ -99,6 +110,23 @@ def test_unreadable_or_missing_objects_give_clear_errors(tmp_path):
     (tmp_path / "broken.obj").write_text("v 0 0 0\nthis is not a mesh\n")
     with pytest.raises(ObjectSetError, match="vertices"):
         load_object_set(str(tmp_path))
+
+
+@pytest.mark.parametrize("with_urdf", [False, True])
+def test_an_object_far_from_its_origin_is_refused_naming_its_file(tmp_path, with_urdf):
+    """A cube 1e9 units from its own origin, scaled (a mesh) or not (in a URDF): no tabletop object
+    is shaped like that; the error names the file instead of failing later in the physics."""
+    lines = [
+        "v " + " ".join(str(float(c) + 1e9) for c in line.split()[1:]) if line.startswith("v ") else line
+        for line in CUBE_OBJ.splitlines()
+    ]
+    (tmp_path / "far.obj").write_text("\n".join(lines) + "\n")
+    if with_urdf:
+        (tmp_path / "far.urdf").write_text(URDF_OF_MESH.format(mesh="far.obj"))
+    with GraspWorld(WorldConfig(), load_object_set(str(tmp_path)), seed=0) as w:
+        for seed in range(3):  # with the URDF: either file may be drawn
+            with pytest.raises(ObjectSetError, match=r"'[^']*far\.(obj|urdf)' reaches .* from its origin"):
+                w.reset(1, seed=seed)
 
 
 def test_bad_grasp_input_fails_cleanly(world):

@@ -23,20 +23,28 @@ import numpy as np
 
 from pa_grasp_policy.model.checkpoint import CheckpointError
 from pa_grasp_policy.planner.loading import DEFAULT_MODEL, TEST_ABLATIONS, load_model, shown_path
-from pa_grasp_policy.planner.planner import VIEWS, GraspPlanner, PlannerConfig
+from pa_grasp_policy.planner.planner import VIEWS, GraspPlanner, PlannerConfig, PlanningError
 from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
 from pa_grasp_sim.hand import DRIVES
 from pa_grasp_sim.objects import ObjectSetError
-from pa_grasp_sim.protocol import EvalConfig, evaluate
+from pa_grasp_sim.protocol import EvalConfig, NoChoiceError, evaluate
 from pa_grasp_sim.world import WorldConfig
 
 
-def planner_chooser(planner: GraspPlanner):
-    """The protocol's chooser (depth, world, rng) -> GraspCommand: the planner's best grasp."""
+def planner_chooser(planner: GraspPlanner, log=None):
+    """The protocol's chooser (depth, world, rng) -> GraspCommand: the planner's best grasp. A plan
+    that fails (a twin worker died; the planner starts a new one) is made again once; if that fails
+    too, the attempt fails (NoChoiceError) and the run goes on. `log(text)` hears of each."""
+    log = log or (lambda text: print(f"pa-grasp-eval: {text}", file=sys.stderr, flush=True))
 
     def choose(depth, world, rng):
         camera = world.camera
-        return planner.plan(depth, camera.intrinsics, camera.T_world_camera).best.command()
+        for last in (False, True):
+            try:
+                return planner.plan(depth, camera.intrinsics, camera.T_world_camera).best.command()
+            except PlanningError as exc:
+                log(f"planning failed: {exc}; " + ("the attempt fails" if last else "planning again"))
+        raise NoChoiceError("planning failed twice")
 
     return choose
 
@@ -62,7 +70,9 @@ def planner_config(args) -> PlannerConfig:
         config = PlannerConfig.all_extras(args.twin_workers)
         if args.views or args.twin or args.local_search:
             raise ValueError("--all-extras sets --views, --twin and --local-search: give those or it, not both")
-        return dataclasses.replace(config, selector=args.selector or config.selector)
+        return dataclasses.replace(
+            config, selector=args.selector or config.selector, search_budget_s=args.search_budget_s
+        )
     views = args.views or 1
     if args.selector is not None and views == 1:
         raise ValueError("--selector ranks the grasps of several views: add --views 4 or 8")
@@ -72,6 +82,7 @@ def planner_config(args) -> PlannerConfig:
         twin=args.twin == "on",
         twin_workers=args.twin_workers,
         local_search=args.local_search == "on",
+        search_budget_s=args.search_budget_s,
     )
 
 
@@ -110,6 +121,13 @@ def add_planner_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=0,
         help="run the twin's executions in this many worker processes (the same choices; default 0: in this one)",
+    )
+    extras.add_argument(
+        "--search-budget-s",
+        type=float,
+        default=0.0,
+        help="with the twin: the most seconds per decision for the twin and local search, then the best grasp so"
+        " far (default 0: no limit, so the numbers do not depend on the machine's speed; policy_node: 5 s)",
     )
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import os
 import pickle
 import platform
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -70,12 +72,26 @@ def _plain(obj: Any, where: str) -> Any:
     raise CheckpointError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint (plain types only)")
 
 
+STALE_TEMP_S = 600.0  # a write takes seconds; a temp file this old was left by a killed one
+
+
+def _remove_stale_temps(path: Path) -> None:
+    now = time.time()
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to remove
+            if now - leftover.stat().st_mtime > STALE_TEMP_S:
+                leftover.unlink()
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """`write(file)` to a temp file beside `path`, fsync, then os.replace (and fsync the
     directory): a killed write never leaves a half file, and the previous version stays until
-    the new one is whole. Checkpoints, turn selectors and collections are written this way."""
+    the new one is whole. Checkpoints, turn selectors and collections are written this way. Temp
+    files a killed write left beside `path` are removed once they are STALE_TEMP_S old (a write
+    in flight elsewhere is younger)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

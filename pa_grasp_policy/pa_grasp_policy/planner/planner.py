@@ -13,6 +13,10 @@ off unless `PlannerConfig` switches it on:
                  often it lifts there (pa_grasp_sim.twin; this is what imports pybullet)
   local_search   with the twin: where the chosen grasp lifts in at most 3 of its 5 twin
                  executions, tries its 13 small changes there and takes the best if it scores more
+  search_budget_s  the most seconds one plan gives the twin (and local search): no batch of twin
+                 executions starts after it; the grasps are then ranked by what the twin has seen
+                 lift so far (ties, and grasps it never tried, in the selector's order) and the
+                 local search is skipped. Overrun: at most one batch (< 1 s on this machine)
 
 What each gains and costs per decision: docs/results.md. policy_node, pa-grasp-eval, the report
 and the benchmark all plan through this class; none builds the chain itself.
@@ -26,6 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +40,7 @@ import numpy as np
 import torch
 
 from pa_grasp_perception.grasp_command import GraspCommand
+from pa_grasp_perception.grasp_geometry import check_pose
 from pa_grasp_policy.model.zoom import Box, ZoomConfig, ZoomResult, ZoomState
 from pa_grasp_policy.planner.loading import LoadedModel, load_model, load_selector
 from pa_grasp_policy.planner.proposal import final_grasp
@@ -59,6 +66,7 @@ class PlannerConfig:
     twin: bool = False  # with views 4 | 8: rank their grasps on the depth twin first
     twin_workers: int = 0  # the twin's executions in this many worker processes (0: in this process)
     local_search: bool = False  # with the twin: small changes of an unsure grasp
+    search_budget_s: float = 0.0  # with the twin: seconds per plan, then the best so far (0: no limit)
 
     def __post_init__(self):
         if self.views not in VIEWS:
@@ -69,6 +77,8 @@ class PlannerConfig:
             raise ValueError("the depth twin ranks the grasps of several views: it needs views 4 or 8")
         if self.local_search and not self.twin:
             raise ValueError("the local search tries changes of the chosen grasp in the depth twin: it needs the twin")
+        if not (math.isfinite(self.search_budget_s) and self.search_budget_s >= 0):
+            raise ValueError(f"search_budget_s must be >= 0 seconds (0: no limit), got {self.search_budget_s}")
         if self.twin_workers < 0:
             raise ValueError(f"twin_workers must be 0 (the twin in this process) or more, got {self.twin_workers}")
 
@@ -84,6 +94,7 @@ class PlannerConfig:
         parts = [f"{self.views} views", f"selector ({self.selector})"]
         parts += ["depth twin"] if self.twin else []
         parts += ["local search"] if self.local_search else []
+        parts += [f"{self.search_budget_s:g} s search budget"] if self.twin and self.search_budget_s else []
         return " + ".join(parts)
 
 
@@ -225,17 +236,25 @@ class GraspPlanner:
         hooks: PlanHooks | None = None,
     ) -> Plan:
         """The grasps for `depth` (HxW metres, NaN where invalid; `intrinsics` of that image),
-        best first. `start_box`: a region of interest to start the zoom from (ValueError if it is
-        not inside the image). A sampled plan (`deterministic` False, drawing from `generator`) is
-        the policy alone: the extras rank the deterministic grasps of several views."""
+        best first. `start_box`: a region of interest to start the zoom from. ValueError, before
+        any work, for a start box outside the image, intrinsics no camera could have
+        (CameraIntrinsics.check_plausible) or of another image size, or a T_table_camera that is
+        no rigid transform: a grasp planned on garbage geometry must never reach a robot. A
+        sampled plan (`deterministic` False, drawing from `generator`) is the policy alone: the
+        extras rank the deterministic grasps of several views."""
         depth = np.asarray(depth, dtype=np.float32)
+        intrinsics.check_plausible()
+        if depth.shape[:2] != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"the depth image is {depth.shape}, its intrinsics {intrinsics.width}x{intrinsics.height}")
+        T_table_camera = check_pose(T_table_camera, "T_table_camera")
         hooks = hooks or _NO_HOOKS
         zoom_config = self.zoom_config(depth.shape, max_zoom_steps)
         state = ZoomState(depth, zoom_config, start_box)  # refuses a bad image or start box before any work
         if deterministic and self.selector is not None and camera_looks_down(T_table_camera):
-            T_table_camera = np.asarray(T_table_camera, dtype=float)
+            budget = self.config.search_budget_s
+            deadline = time.monotonic() + budget if budget > 0 else None
             try:
-                return self._plan_views(depth, intrinsics, T_table_camera, zoom_config, start_box, hooks)
+                return self._plan_views(depth, intrinsics, T_table_camera, zoom_config, start_box, hooks, deadline)
             except self._twin_errors as exc:
                 raise PlanningError(str(exc)) from exc
         return self._plan_alone(state, deterministic, generator, hooks)
@@ -254,7 +273,9 @@ class GraspPlanner:
         grasp = PlannedGrasp(uv, rpy, hand_joints, list(state.boxes))
         return Plan(grasp, summary=f"the policy alone ({grasp.zoom_steps} zoom steps)")
 
-    def _plan_views(self, depth, intrinsics, T_table_camera, zoom_config, start_box, hooks: PlanHooks) -> Plan:
+    def _plan_views(
+        self, depth, intrinsics, T_table_camera, zoom_config, start_box, hooks: PlanHooks, deadline
+    ) -> Plan:
         """The extras: the views' grasps ranked by the selector (and the twin first), the best
         perhaps replaced by a small change the twin prefers."""
         mirrored = self.config.views == 8
@@ -268,7 +289,7 @@ class GraspPlanner:
             def twin_ranking(runs: list[TurnedRun]):
                 stage(f"trying the {len(runs)} grasps on the depth twin")
                 commands = [PlannedGrasp.from_result(r.result).command() for r in runs]
-                return self.twin.ranking(depth, intrinsics, T_table_camera, commands, hooks.before_twin_batch)
+                return self.twin.ranking(depth, intrinsics, T_table_camera, commands, hooks.before_twin_batch, deadline)
 
         ranked = select_among_turns(
             depth,
@@ -282,22 +303,29 @@ class GraspPlanner:
         )
         best = PlannedGrasp.from_result(ranked.best.result, _view_name(ranked.best))
         summary = f"grasp of the {best.view} view ({ranked.describe()}"
-        summary += f"; {ranked.twin_ranking.executions} twin executions)" if ranked.twin_ranking is not None else ")"
-        if self._local_search is not None:
+        twin = ranked.twin_ranking
+        if twin is not None:
+            summary += f"; {twin.executions} twin executions"
+            summary += f"; the {self.config.search_budget_s:g} s search budget ran out)" if twin.out_of_time else ")"
+        else:
+            summary += ")"
+        if self._local_search is not None and not (twin is not None and twin.out_of_time):
             best, note = self._search_near(
-                best, ranked.twin_score(ranked.best), depth, intrinsics, T_table_camera, hooks
+                best, ranked.twin_score(ranked.best), depth, intrinsics, T_table_camera, hooks, deadline
             )
             summary += note
         later = (PlannedGrasp.from_result(run.result, _view_name(run)) for run in itertools.islice(ranked, 1, None))
         return Plan(best, later, len(ranked), summary)
 
-    def _search_near(self, grasp: PlannedGrasp, score, depth, intrinsics, T_table_camera, hooks: PlanHooks):
+    def _search_near(self, grasp: PlannedGrasp, score, depth, intrinsics, T_table_camera, hooks: PlanHooks, deadline):
         from pa_grasp_sim.twin.local_search import search_near
 
         def twin_best(commands, floor):
             if hooks.stage:
                 hooks.stage(f"trying the {len(commands)} small changes of the chosen grasp on the depth twin")
-            return self.twin.best_above(depth, intrinsics, T_table_camera, commands, floor, hooks.before_twin_batch)
+            return self.twin.best_above(
+                depth, intrinsics, T_table_camera, commands, floor, hooks.before_twin_batch, deadline
+            )
 
         height, width = depth.shape[:2]
         found = search_near(grasp.command(), score, twin_best, width, height, self._local_search)

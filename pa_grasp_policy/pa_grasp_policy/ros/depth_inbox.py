@@ -23,6 +23,11 @@ class NoDepthError(Exception):
     """No usable depth image arrived in time; the message says why."""
 
 
+class BadCameraInfoError(Exception):
+    """The latest depth image's camera_info describes no plausible camera (the message says
+    which value): geometry from it would send the robot to a garbage pose."""
+
+
 @dataclasses.dataclass
 class DepthFrame:
     depth: object  # float32 HxW metres, NaN = invalid
@@ -68,7 +73,7 @@ class DepthInbox:
         """The latest usable frame stamped after the last execution ended (`after_execution_ns`) and
         after `not_before_ns` (the goal's arrival, or 0), at most `max_age_s` old (0: any age),
         waiting up to `timeout_s`; `check()` runs on every poll (it raises to stop the wait).
-        NoDepthError says why nothing was usable."""
+        NoDepthError says why nothing was usable; BadCameraInfoError is raised at once."""
         deadline = time.monotonic() + timeout_s
         why = f"no depth image received on {self.depth_topic}"
         while True:
@@ -103,10 +108,13 @@ class DepthInbox:
         if info is None:
             return None, f"no camera_info on {self.camera_info_topic} for the {msg.width}x{msg.height} depth image"
         try:
-            depth = from_image_msg(msg)
             intrinsics = from_camera_info_msg(info)
-        except (DepthFormatError, ValueError) as exc:
-            return None, f"unusable depth image / camera_info: {exc}"
+        except ValueError as exc:
+            raise BadCameraInfoError(f"invalid camera_info on {self.camera_info_topic}: {exc}") from None
+        try:
+            depth = from_image_msg(msg)
+        except DepthFormatError as exc:
+            return None, f"unusable depth image: {exc}"
         if depth.shape != (intrinsics.height, intrinsics.width):
             return None, f"camera_info is {intrinsics.width}x{intrinsics.height}, depth {msg.width}x{msg.height}"
         return DepthFrame(depth, intrinsics, msg.header), ""

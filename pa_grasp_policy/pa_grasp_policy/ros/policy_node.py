@@ -27,6 +27,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
+from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import config_with, declare_config
 from pa_grasp_perception.table_objects import objects_in_view
@@ -36,7 +37,7 @@ from pa_grasp_policy.model.zoom_image import draw_zoom
 from pa_grasp_policy.planner.planner import GraspPlanner, PlanHooks, PlanningError
 from pa_grasp_policy.planner.proposal import ProposalError, make_proposal, view_mismatch
 from pa_grasp_policy.planner.selector import SelectorError
-from pa_grasp_policy.ros.depth_inbox import DepthFrame, DepthInbox, NoDepthError
+from pa_grasp_policy.ros.depth_inbox import BadCameraInfoError, DepthFrame, DepthInbox, NoDepthError
 from pa_grasp_policy.ros.executor_client import ExecutionError, ExecutorClient
 from pa_grasp_policy.ros.goal_context import GoalAbortedError, GoalCanceledError, GoalContext
 from pa_grasp_policy.ros.policy_msgs import (
@@ -88,6 +89,7 @@ class PolicyNode(Node):
             goal_callback=self._on_goal,
             cancel_callback=lambda _: CancelResponse.ACCEPT,
             callback_group=group,
+            goal_service_qos_profile=GOAL_SERVICE_QOS,
         )
         zoom = self.planner.model.zoom_config
         self.get_logger().info(
@@ -231,6 +233,13 @@ class PolicyNode(Node):
                 f"no usable depth within depth_timeout_s={cfg.depth_timeout_s:g} s: {exc}"
                 " (are the camera driver / sim_bridge_node and kinect_node running?)"
             ) from None
+        except BadCameraInfoError as exc:
+            raise GoalAbortedError(f"{exc}; nothing was executed") from None
+        if frame.header.frame_id != cfg.camera_frame:
+            raise GoalAbortedError(
+                f"the depth image is in frame '{frame.header.frame_id}' but camera_pose_xyz_quat places"
+                f" '{cfg.camera_frame}' (parameter camera_frame); nothing was executed"
+            )
         self._tell_view_mismatch(frame.depth.shape)
         size = (frame.intrinsics.width, frame.intrinsics.height)
         start_box = from_roi_msg(request.roi) if request.use_roi else None

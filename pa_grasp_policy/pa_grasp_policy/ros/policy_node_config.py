@@ -17,6 +17,7 @@ class PolicyNodeConfig:
     camera_info_topic: str = "/pa_grasp/camera_info"
     base_frame: str = "base_link"
     camera_pose_xyz_quat: list[float] = field(default_factory=lambda: [0.0] * 7)
+    camera_frame: str = "camera_depth_optical_frame"
     depth_timeout_s: float = 5.0
     max_depth_age_s: float = 1.0
     require_fresh_depth: bool = True
@@ -38,6 +39,7 @@ class PolicyNodeConfig:
     depth_twin: bool = False
     twin_workers: int = 2  # 0: in this process
     local_search: bool = False
+    search_budget_s: float = 5.0  # a robot waits at most this (pa-grasp-eval: no limit, machine-independent numbers)
     table_z_m: float = 0.0
     refuse_empty_view: bool = True
 
@@ -69,8 +71,8 @@ class PolicyNodeConfig:
         self.planner_config()  # refuses extras that make no sense together
         if not np.isfinite(self.table_z_m):
             raise ValueError(f"table_z_m must be finite, got {self.table_z_m}")
-        if not self.base_frame:
-            raise ValueError("base_frame must not be empty")
+        if not self.base_frame or not self.camera_frame:
+            raise ValueError("base_frame and camera_frame must not be empty")
 
     def planner_config(self) -> PlannerConfig:
         return PlannerConfig(
@@ -79,6 +81,7 @@ class PolicyNodeConfig:
             twin=self.depth_twin,
             twin_workers=self.twin_workers,
             local_search=self.local_search,
+            search_budget_s=self.search_budget_s,
         )
 
     @property
@@ -98,7 +101,9 @@ DESCRIPTIONS = {
     "depth_topic": "conditioned depth (32FC1 metres) from kinect_node",
     "camera_info_topic": "camera_info of the conditioned depth",
     "base_frame": "robot base frame: grasp poses are expressed in it",
-    "camera_pose_xyz_quat": "T_base_camera: the depth camera's optical frame in base_frame, [x, y, z, qx, qy, qz, qw]",
+    "camera_pose_xyz_quat": "T_base_camera: the depth camera's optical frame in base_frame, [x, y, z, qx, qy, qz, qw]"
+    " (a unit quaternion)",
+    "camera_frame": "the frame camera_pose_xyz_quat places: a depth image in another frame_id aborts the goal",
     "depth_timeout_s": "how long a goal waits for a usable depth image before it is aborted",
     "max_depth_age_s": "the latest depth image is used if it is at most this old; else wait for a new one",
     "require_fresh_depth": "use only depth taken after the goal arrived (the scene as of the request); false: "
@@ -127,6 +132,9 @@ DESCRIPTIONS = {
     " many grasps at once; a crash in one aborts the goal, not the node. 0: in policy_node's own process",
     "local_search": "with the depth twin: where the chosen grasp lifts in at most 3 of its 5 twin executions, try"
     " its 13 small changes there and send the best if it scores higher",
+    "search_budget_s": "with the depth twin: the most seconds one image's twin search (and local search) may take;"
+    " then the grasp the twin has seen lift most so far is sent (grasps it never tried: the selector's order)."
+    " 0: no limit. Overrun: at most one batch of twin executions",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
     "refuse_empty_view": "abort a goal without moving the robot when nothing stands more than 3 mm above the"
     " table in the depth image (or the goal's roi); needs table_z_m and camera_pose_xyz_quat to be right",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,11 +116,13 @@ class TwinBase:
         T_table_camera: np.ndarray,
         commands: list[GraspCommand],
         before_each: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> TwinRanking:
         """The commands ranked by their scores (ties: the earlier command first), each tried only
         as often as the ranking needs (TwinRanking). `before_each` runs before every batch of
-        `parallel` executions (e.g. to stop on a cancel)."""
-        return TwinRanking(self, depth, intrinsics, T_table_camera, commands, before_each)
+        `parallel` executions (e.g. to stop on a cancel); no batch starts after `deadline`
+        (time.monotonic()), the ranking then goes by what was tried."""
+        return TwinRanking(self, depth, intrinsics, T_table_camera, commands, before_each, deadline)
 
     def best_above(
         self,
@@ -129,13 +132,15 @@ class TwinBase:
         commands: list[GraspCommand],
         floor: float,
         before_each: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> tuple[int | None, float | None]:
         """(index, score) of the command with the highest score (the earlier on ties) if that
         score is above `floor`, else (None, None): what `scores` and an argmax would say, with
-        each command tried only until it can no longer be the answer (TwinRanking.best_above)."""
-        ranking = self.ranking(depth, intrinsics, T_table_camera, commands, before_each)
+        each command tried only until it can no longer be the answer (TwinRanking.best_above).
+        After `deadline` the score is the share of executions known to lift."""
+        ranking = self.ranking(depth, intrinsics, T_table_camera, commands, before_each, deadline)
         best = ranking.best_above(floor)
-        return (best, ranking.score(best)) if best is not None else (None, None)
+        return (best, ranking.known_score(best)) if best is not None else (None, None)
 
     def _meshes(self, regions: list[np.ndarray], folder: Path) -> list[_RegionMeshes]:
         c = self.config
@@ -210,12 +215,14 @@ class TwinRanking:
     executions all scores would (docs/experiments.md at commit 0afafb4, "The depth twin tried only as far as the
     choice needs")."""
 
-    def __init__(self, twin: TwinBase, depth, intrinsics, T_table_camera, commands, before_each=None):
+    def __init__(self, twin: TwinBase, depth, intrinsics, T_table_camera, commands, before_each=None, deadline=None):
         if depth.ndim != 2 or depth.shape != (intrinsics.height, intrinsics.width):
             raise ValueError(f"depth image is {depth.shape}, the intrinsics say {intrinsics.height}x{intrinsics.width}")
         self._twin, self._depth, self._intrinsics = twin, depth, intrinsics
         self._T_table_camera = np.asarray(T_table_camera, dtype=float)
         self._before_each = before_each
+        self._deadline = deadline  # time.monotonic() after which no batch starts
+        self.out_of_time = False  # the deadline cut the ranking short: it went by what was tried
         points = table_points(depth, intrinsics, self._T_table_camera)
         self._regions = object_regions(points, twin.config.above_table_m, twin.config.min_pixels)
         self._copies = [[c, *with_small_errors(c, depth.shape)][: twin.config.executions] for c in commands]
@@ -235,6 +242,11 @@ class TwinRanking:
     def score(self, i: int) -> float | None:
         """Command i's score (the fraction of its executions that lift), None if not tried to the end."""
         return self.lifted[i] / len(self._copies[i]) if self.complete(i) else None
+
+    def known_score(self, i: int) -> float:
+        """The share of command i's executions known to lift: its score once tried to the end, a
+        lower bound before."""
+        return self.lifted[i] / len(self._copies[i])
 
     def best_possible(self, i: int) -> float:
         """The highest score command i can still reach."""
@@ -272,9 +284,22 @@ class TwinRanking:
                 ]
                 if not rivals:
                     return leader
+                if self._time_is_up():
+                    return self._best_known(candidates, floor)
                 if meshes is None:
                     meshes = self._twin._meshes(self._regions, Path(folder))
                 self._try_next_copies(rivals, meshes)
+
+    def _time_is_up(self) -> bool:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            self.out_of_time = True
+        return self.out_of_time
+
+    def _best_known(self, candidates, floor: float) -> int | None:
+        """Out of time: the earliest of the highest known score above `floor` (a command not tried
+        to the end counts only the executions that lifted), so with nothing tried yet the first."""
+        above = [i for i in candidates if self.known_score(i) > floor]
+        return max(above, key=lambda i: (self.known_score(i), -i)) if above else None
 
     def try_all(self) -> None:
         """Try every command to the end (every score known)."""
