@@ -78,6 +78,15 @@ def test_bad_requests_are_refused():
         plan_grasp(TOP_DOWN, [0, 0, math.nan, 0])
     with pytest.raises(PlanError, match="rotation"):
         plan_grasp(np.diag([1.0, 1.0, -1.0, 1.0]), [0, 0, 0, 0])
+    for garbage in (math.nan, math.inf, 1e300):
+        T = TOP_DOWN.copy()
+        T[0, 3] = garbage
+        with pytest.raises(PlanError, match="finite|outside the workspace"):
+            plan_grasp(T, [0, 0, 0, 0])
+    nan_box = PlanConfig()
+    nan_box.workspace_max = (math.nan, 0.5, 0.8)  # even a NaN in the box refuses, it never lets through
+    with pytest.raises(PlanError, match="outside the workspace"):
+        plan_grasp(TOP_DOWN, [0, 0, 0, 0], nan_box)
     with pytest.raises(ValueError, match="below"):
         PlanConfig(workspace_min=(1, 0, 0), workspace_max=(0, 1, 1))
 

@@ -549,8 +549,18 @@ def test_a_selector_fitted_for_other_weights_stops_the_node_at_start(tmp_path):
 
 def test_the_node_config_is_the_policy_alone_by_default_and_refuses_nonsense():
     config = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA)
-    assert config.planner_config() == dataclasses.replace(PlannerConfig(), twin_workers=config.twin_workers)
+    node_only = {"twin_workers": config.twin_workers, "search_budget_s": config.search_budget_s}
+    assert config.planner_config() == dataclasses.replace(PlannerConfig(), **node_only)
     assert config.planner_config().describe() == "policy alone"
+    for pose, named in (
+        ([0.5, 0.0, 0.75, 0.7, -0.7, 0.1, 0.3], "unit quaternion"),  # |q| = 1.04: a typo, not a rotation
+        ([0.5, 0.0, math.nan, 0.7071, -0.7071, 0.0, 0.0], "translation must be 3 finite"),
+        ([0.5, 0.0, 0.75, math.inf, -0.7071, 0.0, 0.0], "4 finite numbers"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            PolicyNodeConfig(camera_pose_xyz_quat=pose)
+    with pytest.raises(ValueError, match="search_budget_s"):
+        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, search_budget_s=-1.0)
     with pytest.raises(ValueError, match="twin_workers must be 0"):
         PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)
     with pytest.raises(ValueError, match="needs views 4 or 8"):

@@ -4,6 +4,14 @@ Protocol: `attempts` grasp attempts in all, split evenly over `seeds` evaluation
 attempt is a fresh scene (one object, or a uniformly random 2-30 for "cluttered") drawn from
 that seed's generator. Reported: the success rate over all attempts and its standard deviation
 across seeds (the paper's "mean ± std").
+
+Every attempt is fixed before anything runs (`attempt_specs`: scene seed and object count; its own
+camera-noise and chooser streams), and any world builds its scene bit for bit whatever it built
+before, so the attempts can be spread over worker processes or machines in any order and give
+the outcomes one process gives (`evaluate` runs them in order in one world). The camera-noise and
+chooser streams are per attempt since 2026-12-07 (per seed before: only runs with camera noise
+or the random baseline draw differently; the scenes are those of every run since the protocol
+was fixed).
 """
 
 from __future__ import annotations
@@ -98,32 +106,136 @@ def success_stats(outcomes_per_seed: list[list[bool]]) -> tuple[float, float, li
     return float(total), float(np.std(per_seed)), per_seed
 
 
-@dataclass
-class ProtocolAttempt:
-    """One attempt of the protocol: its seed, the placed objects, the depth image to choose on
-    and the chooser's random stream."""
+@dataclass(frozen=True)
+class AttemptSpec:
+    """One attempt of the protocol, fixed before any runs: its evaluation seed, its index among
+    that seed's attempts, and its scene (object count and scene seed). Any world builds the same
+    scene from it, whatever it built before, so attempts can run anywhere in any order."""
 
     seed: int
+    index: int
+    object_count: int
+    scene_seed: int
+
+    def sensor_rng(self) -> np.random.Generator:
+        """The camera noise's stream (used only with CameraConfig.noise)."""
+        return np.random.default_rng([EVAL_SEED_BASE + self.seed, 1, self.index])
+
+    def choose_rng(self) -> np.random.Generator:
+        """The chooser's stream (the random baseline, a sampling policy)."""
+        return np.random.default_rng([EVAL_SEED_BASE + self.seed, 2, self.index])
+
+
+def attempt_specs(config: EvalConfig) -> list[AttemptSpec]:
+    """Every attempt of the protocol, in order: `attempts` split evenly over the seeds, each seed's
+    scenes drawn from its own generator (the scenes of every run since the protocol was fixed)."""
+    specs = []
+    split = np.array_split(np.arange(config.attempts), config.seeds)
+    for s, chunk in enumerate(split, start=config.first_seed):
+        scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
+        for index in range(len(chunk)):
+            count = (
+                1 if config.scene == "single" else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
+            )
+            specs.append(AttemptSpec(s, index, count, int(scene_rng.integers(2**31))))
+    return specs
+
+
+@dataclass
+class ProtocolAttempt:
+    """An attempt's scene built in a world: its spec, the placed objects and the depth image."""
+
+    spec: AttemptSpec
     placed: list
     depth: np.ndarray
-    choose_rng: np.random.Generator
+
+    @property
+    def seed(self) -> int:
+        return self.spec.seed
+
+
+def build_attempt(world: GraspWorld, spec: AttemptSpec) -> ProtocolAttempt:
+    placed = world.reset(spec.object_count, seed=spec.scene_seed)
+    return ProtocolAttempt(spec, placed, world.render_depth(spec.sensor_rng()))
 
 
 def protocol_attempts(world: GraspWorld, config: EvalConfig) -> Iterator[ProtocolAttempt]:
     """The protocol's scenes in order, built in `world` one at a time (each is reset before the
     next attempt is yielded). Every consumer sees the same scenes and images."""
-    split = np.array_split(np.arange(config.attempts), config.seeds)
-    for s, chunk in enumerate(split, start=config.first_seed):
-        # Separate streams: every chooser (deterministic or not) sees the same scenes.
-        scene_rng = np.random.default_rng(EVAL_SEED_BASE + s)
-        sensor_rng = np.random.default_rng([EVAL_SEED_BASE + s, 1])
-        choose_rng = np.random.default_rng([EVAL_SEED_BASE + s, 2])
-        for _ in chunk:
-            count = (
-                1 if config.scene == "single" else int(scene_rng.integers(config.min_objects, config.max_objects + 1))
-            )
-            placed = world.reset(count, seed=int(scene_rng.integers(2**31)))
-            yield ProtocolAttempt(s, placed, world.render_depth(sensor_rng), choose_rng)
+    for spec in attempt_specs(config):
+        yield build_attempt(world, spec)
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """What one attempt gave: its spec, success, the failure reason and, for a single-object
+    scene, the object's name and family."""
+
+    spec: AttemptSpec
+    success: bool
+    reason: str = ""
+    object_name: str = ""
+    family: str = ""
+
+
+def run_attempt(
+    world: GraspWorld,
+    spec: AttemptSpec,
+    choose: GraspChooser,
+    single_scene: bool,
+    on_failure: Callable[[GraspWorld, np.ndarray, SceneSnapshot], None] | None = None,
+) -> AttemptRecord:
+    """Build the attempt's scene in `world`, let `choose` pick a grasp on its depth image and
+    execute it. A NoChoiceError fails the attempt with nothing executed."""
+    attempt = build_attempt(world, spec)
+    placed, depth = attempt.placed, attempt.depth
+    single = placed[0].spec if single_scene and len(placed) == 1 else None
+    try:
+        command = choose(depth, world, spec.choose_rng())
+    except NoChoiceError:
+        outcome = GraspOutcome(False, NO_CHOICE, reachable=False)
+    else:
+        before = world.snapshot() if on_failure is not None else None
+        outcome = world.execute(command, depth)
+        if before is not None and not outcome.success:
+            on_failure(world, depth, before)
+    return AttemptRecord(
+        spec,
+        bool(outcome.success),
+        "" if outcome.success else outcome.reason.split(" with ")[0],
+        single.name if single is not None else "",
+        single.family if single is not None else "",
+    )
+
+
+def result_of(records: list[AttemptRecord], seconds: float) -> EvalResult:
+    """The EvalResult of a run's records, in whatever order they came."""
+    records = sorted(records, key=lambda r: (r.spec.seed, r.spec.index))
+    outcomes: dict[int, list[bool]] = {}
+    reasons: Counter = Counter()
+    per_object: dict[str, list[int]] = {}
+    per_family: dict[str, list[int]] = {}
+    for r in records:
+        outcomes.setdefault(r.spec.seed, []).append(r.success)
+        if r.object_name:
+            for tallies, key in ((per_object, r.object_name), (per_family, r.family)):
+                tally = tallies.setdefault(key, [0, 0])
+                tally[0] += int(r.success)
+                tally[1] += 1
+        if not r.success:
+            reasons[r.reason] += 1
+    rate, std, per_seed = success_stats(list(outcomes.values()))
+    return EvalResult(
+        rate,
+        std,
+        len(records),
+        per_seed,
+        dict(reasons),
+        seconds,
+        dict(sorted(per_object.items())),
+        dict(sorted(per_family.items())),
+        [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
+    )
 
 
 def evaluate(
@@ -133,53 +245,20 @@ def evaluate(
     world: GraspWorld | None = None,
     on_failure: Callable[[GraspWorld, np.ndarray, SceneSnapshot], None] | None = None,
 ) -> EvalResult:
-    """Run the protocol. `on_failure(world, depth, snapshot)`, if given, is called after every
-    failed attempt with the scene as it was before the grasp (to ask what else would have
-    lifted it); it may change the world, as the next attempt builds a new scene."""
+    """Run the protocol in one world, attempt after attempt. `on_failure(world, depth, snapshot)`,
+    if given, is called after every failed attempt with the scene as it was before the grasp (to
+    ask what else would have lifted it); it may change the world, as the next attempt builds a new
+    scene."""
     own_world = world is None
     world = world or GraspWorld(config.world, config.objects, seed=EVAL_SEED_BASE)
     start = time.perf_counter()
-    reasons: Counter = Counter()
-    per_object: dict[str, list[int]] = {}
-    per_family: dict[str, list[int]] = {}
-    outcomes: dict[int, list[bool]] = {}  # per seed
-    done = 0
+    records: list[AttemptRecord] = []
     try:
-        for attempt in protocol_attempts(world, config):
-            placed, depth = attempt.placed, attempt.depth
-            single = placed[0].spec if config.scene == "single" and len(placed) == 1 else None
-            try:
-                command = choose(depth, world, attempt.choose_rng)
-            except NoChoiceError:
-                outcome = GraspOutcome(False, NO_CHOICE, reachable=False)
-            else:
-                before = world.snapshot() if on_failure is not None else None
-                outcome = world.execute(command, depth)
-                if before is not None and not outcome.success:
-                    on_failure(world, depth, before)
-            outcomes.setdefault(attempt.seed, []).append(outcome.success)
-            if single is not None:
-                for tallies, key in ((per_object, single.name), (per_family, single.family)):
-                    tally = tallies.setdefault(key, [0, 0])
-                    tally[0] += int(outcome.success)
-                    tally[1] += 1
-            if not outcome.success:
-                reasons[outcome.reason.split(" with ")[0]] += 1
-            done += 1
+        for spec in attempt_specs(config):
+            records.append(run_attempt(world, spec, choose, config.scene == "single", on_failure))
             if progress is not None:
-                progress(done, config.attempts, float(np.mean([r for o in outcomes.values() for r in o])))
+                progress(len(records), config.attempts, float(np.mean([r.success for r in records])))
     finally:
         if own_world:
             world.close()
-    rate, std, per_seed = success_stats(list(outcomes.values()))
-    return EvalResult(
-        rate,
-        std,
-        config.attempts,
-        per_seed,
-        dict(reasons),
-        time.perf_counter() - start,
-        dict(sorted(per_object.items())),
-        dict(sorted(per_family.items())),
-        [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
-    )
+    return result_of(records, time.perf_counter() - start)

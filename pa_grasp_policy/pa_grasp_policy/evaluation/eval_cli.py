@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pa_grasp_policy.evaluation.distributed import ChooserSpec, ProcessWorkers, RayWorkers, WorkerLostError, evaluate_on
 from pa_grasp_policy.model.checkpoint import CheckpointError
 from pa_grasp_policy.planner.loading import DEFAULT_MODEL, TEST_ABLATIONS, load_model, shown_path
 from pa_grasp_policy.planner.planner import VIEWS, GraspPlanner, PlannerConfig, PlanningError
@@ -161,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
         " fingers fold backward under contact; geared: the BH-280's gears and stops hold)",
     )
     add_planner_arguments(p)
+    parallel = p.add_argument_group("parallel attempts (the same outcomes, attempt by attempt, as one process)")
+    parallel.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the attempts in this many worker processes, each with its own world (default 1: in this one;"
+        " a depth twin then runs in each worker's own process)",
+    )
+    parallel.add_argument(
+        "--ray",
+        metavar="local|auto|ADDRESS",
+        help="run the workers as Ray actors: 'local' starts Ray on this machine, 'auto' joins the cluster this"
+        " machine is part of (ray start), ADDRESS joins the cluster of that head (README, Training on a cluster)",
+    )
     p.add_argument("--json", help="write the result to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -170,6 +185,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     planner = None
     try:
+        if args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
         if args.baseline and (args.views or args.selector or args.twin or args.local_search or args.all_extras):
             raise ValueError("the test-time extras rank a policy's grasps; they do not apply to a baseline")
         if args.baseline:
@@ -180,7 +197,11 @@ def main(argv=None) -> int:
             config = planner_config(args)
             model = load_model(args.checkpoint, args.test_ablation)
             world_cfg = overridden_world(model.world_config(), args.camera_angle, args.finger_drive)
-            planner = GraspPlanner(model, config, world_cfg)  # the twin builds on the evaluated world
+            # The twin builds on the evaluated world; with workers each runs its own, in its process.
+            distributed = args.workers > 1 or args.ray
+            planner = GraspPlanner(
+                model, dataclasses.replace(config, twin_workers=0) if distributed else config, world_cfg
+            )
             choose = planner_chooser(planner)
             who = args.checkpoint or shown_path(DEFAULT_MODEL)
             for note in planner.notes:
@@ -212,8 +233,13 @@ def main(argv=None) -> int:
             bar.set_postfix(success=f"{rate:.3f}")
 
     try:
-        result = evaluate(choose, eval_config, progress)
-    except ObjectSetError as exc:
+        if args.workers > 1 or args.ray:
+            workers = RayWorkers(args.workers, args.ray) if args.ray else ProcessWorkers(args.workers)
+            spec = ChooserSpec(args.baseline or "", args.checkpoint, args.test_ablation, config)
+            result = evaluate_on(workers, spec, eval_config, progress, log=lambda text: print(text, file=sys.stderr))
+        else:
+            result = evaluate(choose, eval_config, progress)
+    except (ObjectSetError, WorkerLostError) as exc:
         print(f"pa-grasp-eval: {exc}", file=sys.stderr)
         return 2
     finally:
