@@ -16,7 +16,6 @@ the machine; the README quotes them with this command.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -25,27 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):  # the task ended
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants (MB)."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-        todo += _children(p)
-    return total / 1024.0
+from pa_grasp_policy.parallel.memory import tree_rss_mb
 
 
 def run_goals(count: int, stack_pid: int, timeout_s: float, warmup: int) -> dict:

@@ -404,7 +404,10 @@ def planned(checkpoint, config: PlannerConfig, depth: np.ndarray):
 
 
 def extras(selector: str, views: int = 4, twin: bool = False, local_search: bool = False, workers: int = 0):
+    """The planner's extras as node parameters, with no search budget: the node sends what the
+    planner ranks with all the time it needs, however slow the machine."""
     return [
+        Parameter("search_budget_s", value=0.0),
         Parameter("views", value=views),
         Parameter("selector", value=selector),
         Parameter("depth_twin", value=twin),

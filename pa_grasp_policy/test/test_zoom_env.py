@@ -50,13 +50,13 @@ def test_the_held_out_evaluation_plays_fresh_scenes_whatever_the_training_mix_re
     assert ids == [0, 1]
 
 
-def test_collected_episodes_carry_their_family_for_per_family_success():
+def test_played_episodes_carry_their_family_for_per_family_success():
     import torch
 
     from pa_grasp_policy.model.network import NetworkConfig
     from pa_grasp_policy.model.policy import Policy
     from pa_grasp_policy.model.zoom import ZoomConfig
-    from pa_grasp_policy.training.rollout import collect
+    from pa_grasp_policy.training.rollout import SceneTask, play
     from pa_grasp_sim.objects import ObjectSet, load_object_set
     from pa_grasp_sim.world import GraspWorld
 
@@ -65,13 +65,12 @@ def test_collected_episodes_carry_their_family_for_per_family_success():
     config = ZoomEnvConfig(zoom=ZoomConfig(input_size=32), scenes=SceneSampler(1.0))
     balls = ObjectSet("balls", [o for o in load_object_set("seen").objects if o.family == "ball"])
     with GraspWorld(config.world, balls, seed=1) as world:
-        rollout = collect(ZoomGraspEnv(config, seed=1, world=world), policy, 3, torch.Generator().manual_seed(0))
-    assert rollout.episode_family == ["ball"] * len(rollout.episode_success)
+        rollout = play(ZoomGraspEnv(config, seed=1, world=world), policy, SceneTask(0, 0, 1, 5, 3, 0))
+    assert rollout.episode_family == ["ball"] * 3 and rollout.episode_scene == [(0, 0)] * 3
     assert rollout.success_by_family() == {"ball": (sum(rollout.episode_success), len(rollout.episode_success))}
-    cluttered = collect(
+    cluttered = play(
         ZoomGraspEnv(ZoomEnvConfig(zoom=ZoomConfig(input_size=32), scenes=SceneSampler(0.0, 2, 3)), seed=1),
         policy,
-        1,
-        torch.Generator(),
+        SceneTask(0, 1, 2, 7, 1, 0),
     )
     assert set(cluttered.episode_family) == {""} and cluttered.success_by_family() == {}

@@ -20,11 +20,11 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import multiprocessing as mp
-import os
 import time
 from collections import deque
 from collections.abc import Callable
 
+from pa_grasp_policy.parallel.ray_cluster import MAX_TRIES, connect_ray, revived
 from pa_grasp_policy.planner.planner import GraspPlanner, PlannerConfig
 from pa_grasp_sim.protocol import (
     AttemptRecord,
@@ -37,7 +37,6 @@ from pa_grasp_sim.protocol import (
 )
 
 BATCH = 4  # attempts per task: small enough to balance, large enough to amortize the hand-off
-MAX_TRIES = 3  # a batch given to this many workers that all died stops the run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +72,8 @@ class AttemptRunner:
     def run(self, specs: list[AttemptSpec]) -> list[AttemptRecord]:
         return [run_attempt(self.world, spec, self.choose, self.config.scene == "single") for spec in specs]
 
-    def pid(self) -> int:
-        return os.getpid()
+    def ready(self) -> bool:
+        return True
 
     def close(self) -> None:
         self.world.close()
@@ -202,21 +201,6 @@ class ProcessWorkers:
 
 
 # ------------------------------------------------------------------ Ray actors
-def connect_ray(address: str) -> None:
-    """`local`: a Ray instance on this machine, sized to its cores; `auto`: the cluster this
-    machine joined with `ray start`; else the address of a cluster's head (`ray start --head`)."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no GPUs: keep Ray's future default, quietly
-    common = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    if address == "local":
-        ray.init(num_cpus=os.cpu_count(), **common)
-    else:
-        ray.init(address=address, **common)
-
-
 class RayWorkers:
     """`count` Ray actors, each an AttemptRunner, one CPU each. Ray restarts a died actor (up to
     MAX_TRIES times); its unfinished batch is handed out again."""
@@ -232,7 +216,8 @@ class RayWorkers:
 
         connect_ray(self.address)
         actor = ray.remote(num_cpus=1, max_restarts=MAX_TRIES, max_task_retries=0)(AttemptRunner)
-        self.actors = [actor.remote(chooser, config) for _ in range(self.slots)]
+        self._make = lambda: actor.remote(chooser, config)
+        self.actors = [self._make() for _ in range(self.slots)]
         self._free = deque(self.actors)
         self._actor_of = {}
 
@@ -248,11 +233,15 @@ class RayWorkers:
         ready, _ = ray.wait(handles, num_returns=1)
         results = []
         for handle in ready:
-            self._free.append(self._actor_of.pop(handle))  # a died actor comes back restarted
+            actor = self._actor_of.pop(handle)
             try:
                 results.append((handle, ray.get(handle)))
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
                 results.append((handle, RuntimeError(type(exc).__name__)))
+                alive = revived(actor, self._make)
+                self.actors = [alive if a is actor else a for a in self.actors]
+                actor = alive
+            self._free.append(actor)
         return results
 
     def in_flight(self) -> dict:

@@ -29,6 +29,7 @@ class TrainConfig:
     max_zoom_steps: int = 4
     min_crop_px: float = 16.0
     workers: int = 2
+    ray: str = ""  # rollout workers as Ray actors: local | auto | a head's address ("": processes)
     total_steps: int = 200_000
     hours: float = 0.0  # stop after this wall time (0 = no limit)
     eval_every: int = 10

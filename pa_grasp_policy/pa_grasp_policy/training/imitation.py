@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import math
-import multiprocessing
 import os
 import platform
 import sys
@@ -40,6 +39,7 @@ from pa_grasp_policy.model.distribution import Action
 from pa_grasp_policy.model.network import NetworkConfig
 from pa_grasp_policy.model.policy import ObsBatch, Policy
 from pa_grasp_policy.model.zoom import ZoomConfig, run_zoom_loop
+from pa_grasp_policy.parallel.jobs import map_jobs
 from pa_grasp_policy.training.config import ABLATIONS, TrainConfig
 from pa_grasp_policy.training.demonstration import demonstration_steps, yaw_nearest_half_turn
 from pa_grasp_sim.teacher import wrap_half_turn
@@ -65,6 +65,7 @@ class ImitationConfig:
     augment: bool = True  # random quarter turns / mirrorings per epoch (top-down camera only)
     init: str = ""  # start from this checkpoint's weights (default: a fresh network)
     workers: int = 2
+    ray: str = ""  # collect demonstrations on Ray: local | auto | a head's address ("": processes)
     threads: int = 2
     seed: int = 0
 
@@ -83,9 +84,8 @@ class ImitationConfig:
 # -- collection -------------------------------------------------------------------------------
 
 
-def _collect_worker(job: tuple[dict, int, int]) -> dict:
-    """One process: its own world, `count` demonstrations from seed `seed`."""
-    cfg_dict, count, seed = job
+def _collect_chunk(cfg_dict: dict, count: int, seed: int) -> dict:
+    """One worker: its own world, `count` demonstrations from seed `seed`."""
     torch.set_num_threads(1)
     from pa_grasp_sim.teacher import collect_demonstrations
     from pa_grasp_sim.world import GraspWorld
@@ -106,23 +106,23 @@ def _collect_worker(job: tuple[dict, int, int]) -> dict:
     }
 
 
-def collect(cfg: ImitationConfig, path: Path) -> dict:
-    """Demonstrations from `cfg.workers` processes in chunks (progress per chunk), saved to path."""
+def collect(cfg: ImitationConfig, path: Path, chunk: int = 50) -> dict:
+    """Demonstrations in chunks of `chunk`, each from its own seed, on `cfg.workers` processes (or
+    Ray with `cfg.ray`), saved to path in chunk order: the same file whatever ran where."""
     from tqdm import tqdm
 
-    chunk = 50
     jobs = [
         (dataclasses.asdict(cfg), min(chunk, cfg.demos - i), cfg.seed * 1_000_003 + 7919 * k)
         for k, i in enumerate(range(0, cfg.demos, chunk))
     ]
-    parts = []
     start = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(cfg.workers) as pool, tqdm(total=cfg.demos, unit="demo", dynamic_ncols=True) as bar:
-        for part in pool.imap_unordered(_collect_worker, jobs):
-            parts.append(part)
+    with tqdm(total=cfg.demos, unit="demo", dynamic_ncols=True) as bar:
+
+        def progress(index, part):
             bar.update(len(part["command"]))
             sys.stdout.flush()
+
+        parts = map_jobs(_collect_chunk, jobs, cfg.workers, cfg.ray or None, progress)
     data = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count")}
     decisions = int(sum(p["decisions"] for p in parts))
     data["teacher_success"] = np.array(len(data["command"]) / max(decisions, 1))
@@ -327,7 +327,8 @@ def parse_args(argv=None) -> ImitationConfig:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--init", default=d.init, help="start from this checkpoint's weights")
-    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--workers", type=int, default=d.workers, help="processes (or Ray actors) collecting demonstrations")
+    p.add_argument("--ray", default=d.ray, metavar="local|auto|ADDRESS", help="collect on Ray (README, On a cluster)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     a = p.parse_args(argv)

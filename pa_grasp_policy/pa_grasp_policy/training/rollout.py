@@ -1,24 +1,22 @@
-"""Rollout collection: worker processes, each with its own PyBullet world and a CPU copy of
-the policy, collect whole episodes of the zoom MDP with the current weights.
+"""Rollouts: what the learner asks its workers for, and what they send back.
 
-Workers talk to the trainer over pipes: ("collect", weights, min_steps) -> Rollout;
-("evaluate", weights, scene, attempts, seed) -> list of successes; ("close",).
+The learner fixes every scene before anything runs: a `SceneTask` is one scene (object count,
+scene seed), the episodes played on it and the seed of their sampled actions, so the rollout of an
+update is the same whatever the number of workers and whichever worker played which task
+(`training_tasks`; the workers are in workers.py). `play` runs one task in a worker's world.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import multiprocessing as mp
 import time
-import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from pa_grasp_policy.model.distribution import Action, DofConstraints
-from pa_grasp_policy.model.network import NetworkConfig
+from pa_grasp_policy.model.distribution import Action
 from pa_grasp_policy.model.policy import ObsBatch, Policy
 from pa_grasp_policy.model.zoom import Observation
 from pa_grasp_policy.training.zoom_env import ZoomEnvConfig, ZoomGraspEnv
@@ -45,7 +43,7 @@ class Rollout:
     episode_success: list[bool] = field(default_factory=list)
     episode_zooms: list[int] = field(default_factory=list)
     episode_objects: list[int] = field(default_factory=list)
-    episode_scene: list[tuple[int, int]] = field(default_factory=list)  # (worker, scene id in that worker)
+    episode_scene: list[tuple[int, int]] = field(default_factory=list)  # (update, task index): the scene
     episode_family: list[str] = field(default_factory=list)  # single-object scenes: the object's family, else ""
     failure_reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -97,18 +95,74 @@ class Rollout:
         return out
 
 
-def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.Generator, worker: int = 0) -> Rollout:
-    """Complete episodes until at least `min_steps` steps; `worker` tags their scenes."""
+@dataclass(frozen=True)
+class SceneTask:
+    """Episodes on one scene, fixed by the learner: the update (weights version) and place in its
+    sequence, the scene (object count, scene seed), how many episodes are played on it (the first
+    on the new scene, the others on restored untouched copies), the seed of the sampled actions
+    (and camera noise), and whether the actions are the policy's modes (held-out evaluation)."""
+
+    version: int
+    index: int
+    object_count: int
+    scene_seed: int
+    episodes: int
+    sample_seed: int
+    deterministic: bool = False
+
+
+def training_tasks(env_config: ZoomEnvConfig, seed: int, update: int) -> Iterator[SceneTask]:
+    """Update `update`'s scenes, endless, from the run's `seed`: object counts from the scene
+    sampler, episode by episode; with scene_repeats > 1 every scene is played that many times,
+    else the cluttered draws are grouped into scenes of clutter_reuse episodes (settled once,
+    restored for the others; the first draw's count is the scene's), so the episodes keep the
+    sampler's mix of single and cluttered scenes."""
+    rng = np.random.default_rng([seed, update])
+    index, clutter_draws, clutter_count = 0, 0, 0
+    while True:
+        count = env_config.scenes.sample_count(rng)
+        episodes = env_config.scene_repeats
+        if episodes == 1 and count > 1:
+            clutter_count = count if clutter_draws == 0 else clutter_count
+            clutter_draws += 1
+            if clutter_draws < env_config.clutter_reuse:
+                continue
+            count, episodes, clutter_draws = clutter_count, clutter_draws, 0
+        yield SceneTask(update, index, count, int(rng.integers(2**31)), episodes, int(rng.integers(2**31)))
+        index += 1
+
+
+def evaluation_tasks(scene: str, attempts: int, seed: int) -> list[SceneTask]:
+    """Held-out evaluation: `attempts` fresh scenes (one object, or 2-30), one deterministic
+    episode each."""
+    rng = np.random.default_rng(seed)
+    tasks = []
+    for index in range(attempts):
+        count = 1 if scene == "single" else int(rng.integers(2, 31))
+        tasks.append(SceneTask(-1, index, count, int(rng.integers(2**31)), 1, 0, deterministic=True))
+    return tasks
+
+
+def play(env: ZoomGraspEnv, policy: Policy, task: SceneTask) -> Rollout:
+    """The task's episodes in `env`'s world: its scene built from its seed whatever the world
+    built before, the actions drawn from its own stream."""
     start = time.perf_counter()
+    generator = torch.Generator().manual_seed(task.sample_seed)
+    env.rng = np.random.default_rng(task.sample_seed)  # the camera noise's stream, if any
     taken: list[tuple[Observation, Action]] = []  # (observation, action as applied) per step
     log_probs, rewards, dones = [], [], []
-    success, zooms, objects, scenes, families = [], [], [], [], []
+    success, zooms, objects, families = [], [], [], []
     reasons: dict[str, int] = {}
-    while len(taken) < min_steps:
-        obs = env.reset()
+    for episode in range(task.episodes):
+        if episode == 0:
+            obs = env.new_scene(task.object_count, task.scene_seed, keep=task.episodes > 1)
+        else:
+            obs = env.replay_scene()
         done = False
         while not done:
-            action, log_prob = policy.act(ObsBatch.from_observations([obs]), generator=generator)
+            action, log_prob = policy.act(
+                ObsBatch.from_observations([obs]), deterministic=task.deterministic, generator=generator
+            )
             next_obs, reward, done, info = env.step(action)
             taken.append((obs, env.state.last_action))  # a grasp's zoom flag as the env applied it
             log_probs.append(float(log_prob[0]))
@@ -118,7 +172,6 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
         success.append(bool(info["success"]))
         zooms.append(int(info["zoom_steps"]))
         objects.append(int(info["object_count"]))
-        scenes.append((worker, int(info["scene_id"])))
         families.append(str(info["family"]))
         if not info["success"]:
             key = info["reason"].split(" with ")[0]
@@ -137,104 +190,14 @@ def collect(env: ZoomGraspEnv, policy: Policy, min_steps: int, generator: torch.
         episode_success=success,
         episode_zooms=zooms,
         episode_objects=objects,
-        episode_scene=scenes,
+        episode_scene=[(task.version, task.index)] * task.episodes,
         episode_family=families,
         failure_reasons=reasons,
         seconds=time.perf_counter() - start,
     )
 
 
-def evaluate_episodes(env: ZoomGraspEnv, policy: Policy, object_count_fn, attempts: int) -> list[bool]:
-    """Deterministic (mode) episodes; object_count_fn(rng) gives each scene's object count."""
-    results = []
-    for _ in range(attempts):
-        obs = env.reset(object_count_fn(env.rng))
-        done = False
-        while not done:
-            action, _ = policy.act(ObsBatch.from_observations([obs]), deterministic=True)
-            obs, _, done, info = env.step(action)
-        results.append(bool(info["success"]))
-    return results
-
-
 def evaluation_env_config(env_config: ZoomEnvConfig) -> ZoomEnvConfig:
     """The held-out evaluation's env: a fresh scene for every attempt (the protocol of
     pa-grasp-eval), whatever the training mix replays."""
     return dataclasses.replace(env_config, clutter_reuse=1, scene_repeats=1)
-
-
-def _worker(conn, env_config: ZoomEnvConfig, net_config: dict, constraints: dict, seed: int, index: int) -> None:
-    torch.set_num_threads(1)
-    try:
-        policy = Policy(NetworkConfig.from_dict(net_config), DofConstraints.from_dict(constraints))
-        policy.eval()
-        env = ZoomGraspEnv(env_config, seed=seed)
-        generator = torch.Generator().manual_seed(seed)
-        while True:
-            msg = conn.recv()
-            if msg[0] == "close":
-                break
-            if msg[0] == "collect":
-                _, weights, min_steps = msg
-                policy.load_state_dict(weights)
-                conn.send(("ok", collect(env, policy, min_steps, generator, index)))
-            elif msg[0] == "evaluate":
-                _, weights, scene, attempts, eval_seed = msg
-                policy.load_state_dict(weights)
-                eval_env = ZoomGraspEnv(evaluation_env_config(env_config), seed=eval_seed, world=env.world)
-                count_fn = (lambda rng: 1) if scene == "single" else (lambda rng: int(rng.integers(2, 31)))
-                conn.send(("ok", evaluate_episodes(eval_env, policy, count_fn, attempts)))
-    except Exception:  # report, do not hang the trainer
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
-
-
-class WorkerPool:
-    """N rollout workers (spawned processes), each with its own world and policy copy."""
-
-    def __init__(self, n_workers: int, env_config: ZoomEnvConfig, policy: Policy, seed: int):
-        ctx = mp.get_context("spawn")
-        self.conns, self.procs = [], []
-        for i in range(n_workers):
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=_worker,
-                args=(child, env_config, policy.config.to_dict(), policy.constraints.to_dict(), seed * 1000 + i, i),
-                daemon=True,
-            )
-            proc.start()
-            self.conns.append(parent)
-            self.procs.append(proc)
-
-    def _gather(self) -> list:
-        results = []
-        for conn in self.conns:
-            status, payload = conn.recv()
-            if status != "ok":
-                raise RuntimeError(f"rollout worker failed:\n{payload}")
-            results.append(payload)
-        return results
-
-    def collect(self, policy: Policy, total_steps: int) -> Rollout:
-        weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
-        per_worker = -(-total_steps // len(self.conns))
-        for conn in self.conns:
-            conn.send(("collect", weights, per_worker))
-        return Rollout.concat(self._gather())
-
-    def evaluate(self, policy: Policy, scene: str, attempts: int, seed: int) -> list[bool]:
-        weights = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
-        per_worker = -(-attempts // len(self.conns))
-        for i, conn in enumerate(self.conns):
-            conn.send(("evaluate", weights, scene, per_worker, seed + i))
-        return sum(self._gather(), [])
-
-    def close(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                conn.send(("close",))
-        for proc in self.procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.terminate()

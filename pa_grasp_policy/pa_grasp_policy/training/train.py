@@ -1,6 +1,7 @@
 """`pa-grasp-train`: PPO training of the pixel-attentive policy in PyBullet (paper §IV-E, V).
 
-Read top to bottom: workers collect a batch of zoom-MDP steps with the current policy, the
+Read top to bottom: workers (processes, or Ray actors with --ray; workers.py) play the scenes the
+learner fixed for this update (rollout.py) until they hold a batch of zoom-MDP steps, the
 trainer turns terminal rewards into discounted returns (no value baseline, as in the paper;
 advantages normalised per batch), runs clipped-PPO epochs, logs, evaluates on held-out seeds
 every few updates and writes checkpoints atomically: `latest.pt` every update, `best.pt` when
@@ -30,7 +31,8 @@ from pa_grasp_policy.model.network import NetworkConfig, count_parameters, std_v
 from pa_grasp_policy.model.policy import Policy
 from pa_grasp_policy.training.config import ABLATIONS, BASELINES, TrainConfig
 from pa_grasp_policy.training.ppo import PPOBatch, PPOConfig, compute_returns_advantages, make_optimizer, ppo_update
-from pa_grasp_policy.training.rollout import WorkerPool
+from pa_grasp_policy.training.rollout import Rollout, evaluation_tasks, training_tasks
+from pa_grasp_policy.training.workers import ProcessRolloutWorkers, RayRolloutWorkers, gather
 from pa_grasp_sim.hand import DRIVES
 
 
@@ -70,6 +72,13 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "scale --min-crop-px with it to keep the smallest box's size on the table)",
     )
     p.add_argument("--workers", type=int, default=d.workers, help="rollout processes (default: 2, one per core)")
+    p.add_argument(
+        "--ray",
+        default=d.ray,
+        metavar="local|auto|ADDRESS",
+        help="rollout workers as Ray actors: 'local' starts Ray here, 'auto' joins this machine's cluster, ADDRESS"
+        " a head's (README, On a cluster). The same --seed gives the same scenes whatever the workers",
+    )
     p.add_argument("--total-steps", type=int, default=d.total_steps, help="environment steps to train for")
     p.add_argument("--hours", type=float, default=d.hours, help="stop after this many hours (0 = no limit)")
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="updates between held-out evaluations")
@@ -153,6 +162,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         min_crop_px=args.min_crop_px,
         camera_px=args.camera_px,
         workers=args.workers,
+        ray=args.ray,
         total_steps=args.total_steps,
         hours=args.hours,
         eval_every=args.eval_every,
@@ -200,6 +210,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         "total_steps": cfg.total_steps,
         "hours": cfg.hours,
         "workers": cfg.workers,
+        "ray": cfg.ray,
         "out": cfg.out,
         "snapshot_every": cfg.snapshot_every,
     }
@@ -303,10 +314,14 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(out / "tensorboard"))
-    pool = WorkerPool(cfg.workers, cfg.env_config(), policy, cfg.seed + counters["updates"])
+    env_config = cfg.env_config()
+    if cfg.ray:
+        workers = RayRolloutWorkers(cfg.workers, cfg.ray, env_config, policy)
+    else:
+        workers = ProcessRolloutWorkers(cfg.workers, env_config, policy)
     print(
         f"training {count_parameters(policy)} parameters, input {cfg.input_size}, ablation {cfg.ablation}, "
-        f"{cfg.workers} workers -> {out}",
+        f"{cfg.workers} {'Ray actors' if cfg.ray else 'workers'} -> {out}",
         flush=True,
     )
     bar = None
@@ -326,7 +341,12 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
                 break
             t0 = time.perf_counter()
             policy.eval()
-            rollout = pool.collect(policy, ppo_cfg.batch_size)
+            # The weights' version is the number of updates they went through; the update's scenes
+            # come from (seed, version), so a resumed run plays the scenes the whole run would have.
+            version = counters["updates"]
+            tasks = training_tasks(env_config, cfg.seed, version)
+            parts = gather(workers, tasks, cpu_weights(policy), version, lambda p: steps_in(p) >= ppo_cfg.batch_size)
+            rollout = Rollout.concat(parts)
             t1 = time.perf_counter()
             if cfg.baseline == "scene":
                 adv, ret = scene_baseline_returns(rollout.reward, rollout.done, rollout.episode_scene, ppo_cfg.gamma)
@@ -380,9 +400,13 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
 
             if counters["updates"] % cfg.eval_every == 0:
                 evals = {}
-                for scene in ("single", "cluttered"):
-                    res = pool.evaluate(policy, scene, cfg.eval_attempts // 2, seed=10_000_000 + counters["updates"])
-                    evals[scene] = float(np.mean(res))
+                for k, scene in enumerate(("single", "cluttered")):
+                    tasks = evaluation_tasks(scene, cfg.eval_attempts // 2, seed=[10_000_000 + counters["updates"], k])
+                    everyone = len(tasks)
+                    parts = gather(
+                        workers, tasks, cpu_weights(policy), counters["updates"], lambda p, n=everyone: len(p) == n
+                    )
+                    evals[scene] = float(np.mean([s for part in parts for s in part.episode_success]))
                     writer.add_scalar(f"eval/success_{scene}", evals[scene], step)
                 score = 0.5 * (evals["single"] + evals["cluttered"])
                 msg = f"held-out eval: single {evals['single']:.3f} cluttered {evals['cluttered']:.3f}"
@@ -396,11 +420,19 @@ def train(cfg: TrainConfig, resume: str | None = None, progress: bool = True) ->
             if cfg.snapshot_every and counters["updates"] % cfg.snapshot_every == 0:
                 save_checkpoint(snapshot_path(out, counters["updates"]), policy, None, run_config, counters)
     finally:
-        pool.close()
+        workers.close()
         writer.close()
         if bar is not None:
             bar.close()
     return counters
+
+
+def cpu_weights(policy) -> dict:
+    return {k: v.detach().cpu() for k, v in policy.state_dict().items()}
+
+
+def steps_in(parts) -> int:
+    return sum(len(part) for part in parts)
 
 
 def snapshot_path(out: Path, update: int) -> Path:

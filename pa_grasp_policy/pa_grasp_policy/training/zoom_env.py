@@ -62,26 +62,34 @@ class ZoomGraspEnv:
         of the current scene as the module doc says)."""
         repeats = self.config.scene_repeats
         if object_count is None and repeats > 1 and self._snapshot is not None and self._snapshot_uses < repeats:
-            self._replay()
-        else:
-            count = object_count or self.config.scenes.sample_count(self.rng)
-            reuse = count > 1 and repeats == 1 and self._snapshot is not None
-            if reuse and self._snapshot_uses < self.config.clutter_reuse:
-                self._replay()
-            else:
-                self.world.reset(count, seed=int(self.rng.integers(2**31)))
-                self._snapshot = self.world.snapshot() if count > 1 or repeats > 1 else None
-                self._snapshot_uses = 1
-                self.scene_id += 1
+            return self.replay_scene()
+        count = object_count or self.config.scenes.sample_count(self.rng)
+        reuse = count > 1 and repeats == 1 and self._snapshot is not None
+        if reuse and self._snapshot_uses < self.config.clutter_reuse:
+            return self.replay_scene()
+        return self.new_scene(count, int(self.rng.integers(2**31)), keep=count > 1 or repeats > 1)
+
+    def new_scene(self, object_count: int, scene_seed: int, keep: bool = True) -> Observation:
+        """The first episode on a new scene of `object_count` objects built from `scene_seed`;
+        `keep` it for replay_scene."""
+        self.world.reset(object_count, seed=scene_seed)
+        self._snapshot = self.world.snapshot() if keep else None
+        self._snapshot_uses = 1
+        self.scene_id += 1
+        return self._start_episode()
+
+    def replay_scene(self) -> Observation:
+        """Another episode on an untouched copy of the kept scene."""
+        self.world.restore(self._snapshot)
+        self._snapshot_uses += 1
+        return self._start_episode()
+
+    def _start_episode(self) -> Observation:
         self.object_count = len(self.world.objects)
         self.family = self.world.objects[0].spec.family if self.object_count == 1 else ""
         self.depth = self.world.render_depth(self.rng)
         self.state = ZoomState(self.depth, self.config.zoom)
         return self.state.observation()
-
-    def _replay(self) -> None:
-        self.world.restore(self._snapshot)
-        self._snapshot_uses += 1
 
     def step(self, action: Action) -> tuple[Observation | None, float, bool, dict]:
         """Zoom: the next crop, reward 0. Grasp: execute in the simulator, reward 1/0, done."""
