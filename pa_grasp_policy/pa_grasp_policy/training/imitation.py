@@ -328,7 +328,9 @@ def parse_args(argv=None) -> ImitationConfig:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--init", default=d.init, help="start from this checkpoint's weights")
     p.add_argument("--workers", type=int, default=d.workers, help="processes (or Ray actors) collecting demonstrations")
-    p.add_argument("--ray", default=d.ray, metavar="local|auto|ADDRESS", help="collect on Ray (README, On a cluster)")
+    p.add_argument(
+        "--ray", default=d.ray, metavar="local|auto|ADDRESS", help="collect on Ray (README, Training on a cluster)"
+    )
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     a = p.parse_args(argv)

@@ -77,7 +77,7 @@ def parse_args(argv=None) -> tuple[TrainConfig, str | None, dict]:
         default=d.ray,
         metavar="local|auto|ADDRESS",
         help="rollout workers as Ray actors: 'local' starts Ray here, 'auto' joins this machine's cluster, ADDRESS"
-        " a head's (README, On a cluster). The same --seed gives the same scenes whatever the workers",
+        " a head's (README, Training on a cluster). The same --seed gives the same scenes whatever the workers",
     )
     p.add_argument("--total-steps", type=int, default=d.total_steps, help="environment steps to train for")
     p.add_argument("--hours", type=float, default=d.hours, help="stop after this many hours (0 = no limit)")
