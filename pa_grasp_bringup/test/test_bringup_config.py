@@ -168,13 +168,17 @@ def test_docker_files_name_existing_things():
         assert services[name]["network_mode"] == "host"
         launch_file = services[name]["command"][-1]
         assert (BRINGUP / "launch" / launch_file).is_file()
+    client = services["client"]["entrypoint"]
+    assert client[1:4] == ["ros2", "run", "pa_grasp_bringup"] and client[4] in console_scripts("pa_grasp_bringup")
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
     for line in dockerfile.splitlines():
         if line.startswith("COPY ") and not line.startswith("COPY . "):
-            source = line.split()[1]
-            assert (ROOT / source).exists(), f"Dockerfile copies a missing {source}"
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"Dockerfile copies a missing {source}"
+    assert "docker/requirements.sh" in dockerfile
+    written = (ROOT / "docker" / "requirements.sh").read_text()
     for requirements in ("requirements/core.txt", "requirements/dev.txt", "requirements/ros.txt"):
-        assert requirements.split("/")[1] in dockerfile or requirements in dockerfile
+        assert requirements in written
 
 
 @pytest.mark.parametrize("mode", stack.MODES)
