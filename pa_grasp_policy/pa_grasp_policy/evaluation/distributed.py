@@ -155,7 +155,7 @@ class ProcessWorkers:
             raise ValueError(f"workers must be at least 1, got {count}")
         self.slots = count
         self._pool = None
-        self._handles = set()
+        self._handles = {}  # future -> the pool it was submitted to
         self.pools_started = 0
 
     def start(self, chooser: ChooserSpec, config: EvalConfig) -> None:
@@ -175,7 +175,7 @@ class ProcessWorkers:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._new_pool()
             future = self._pool.submit(_run_in_process, specs)
-        self._handles.add(future)
+        self._handles[future] = self._pool
         return future
 
     def in_flight(self) -> int:
@@ -184,11 +184,15 @@ class ProcessWorkers:
 
     def wait(self, handles):
         done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
-        self._handles -= done
-        results = [(f, f.exception() or f.result()) for f in done]
-        if any(isinstance(r, cf.process.BrokenProcessPool) for _, r in results):
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._new_pool()  # every batch of the broken pool fails with it and is handed out again
+        results = []
+        for future in done:
+            pool, error = self._handles.pop(future, None), future.exception()
+            if error is not None and not isinstance(error, cf.process.BrokenProcessPool):
+                raise error  # the attempts' own error (a bad object file, ...): no worker died
+            if error is not None and pool is self._pool:  # replaced once, whichever of its batches tells
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._new_pool()
+            results.append((future, error or future.result()))
         return results
 
     def pids(self) -> list[int]:
