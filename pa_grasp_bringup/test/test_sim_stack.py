@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
@@ -16,7 +17,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from pa_grasp_bringup import client as grasp_client  # noqa: E402
 from pa_grasp_bringup.runner import StackRunner  # noqa: E402
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
-from pa_grasp_interfaces.srv import ResetScene  # noqa: E402
+from pa_grasp_interfaces.srv import DetectGrasps, ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
 from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
@@ -57,6 +58,12 @@ class Client:
         future = handle.get_result_async()
         response = wait_for(lambda: future.done() and future.result(), "the result", timeout_s)
         return response.status, response.result
+
+    def detect(self, **request) -> DetectGrasps.Response:
+        service = self.node.create_client(DetectGrasps, "/detect_grasps")
+        assert service.wait_for_service(timeout_sec=TIMEOUT_S)
+        future = service.call_async(DetectGrasps.Request(**request))
+        return wait_for(lambda: future.done() and future.result(), "the candidates")
 
     def reset_scene(self, **request) -> ResetScene.Response:
         service = self.node.create_client(ResetScene, "/pa_grasp/reset_scene")
@@ -113,6 +120,18 @@ class TestStackWithAnUntrainedPolicy:
             assert result.proposal.header.frame_id == "camera_depth_optical_frame"
             assert 0.3 < result.proposal.depth < 0.8  # the table is 0.75 m below the camera
         assert sim_stack.node("sim_bridge_node").executions >= 2
+
+    def test_detect_grasps_gives_candidates_and_leaves_the_scene_as_it_was(self, sim_stack, client):
+        bridge = sim_stack.node("sim_bridge_node")
+        executions, snapshot = bridge.executions, bridge.world.snapshot()
+        response = client.detect(max_candidates=3)
+        assert response.success and len(response.candidates) == 3, response.message
+        assert all(c.proposal.grasp_pose.header.frame_id == "base_link" for c in response.candidates)
+        assert bridge.executions == executions
+        after = bridge.world.snapshot()
+        assert [s.name for s in after.specs] == [s.name for s in snapshot.specs]
+        moved = [np.linalg.norm(np.subtract(a[0], b[0])) for a, b in zip(after.poses, snapshot.poses, strict=True)]
+        assert max(moved, default=0.0) < 1e-4, "nothing was touched"
 
     def test_cancel_during_the_zoom_loop(self, sim_stack, client, slow_zoom):
         executions = sim_stack.node("sim_bridge_node").executions

@@ -32,6 +32,7 @@ from std_msgs.msg import Header  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
+from pa_grasp_interfaces.srv import DetectGrasps  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
@@ -316,6 +317,49 @@ def test_every_goal_of_a_burst_is_answered(graph):
     finally:
         for c in clients:
             c.destroy()
+
+
+def detect(node, request: DetectGrasps.Request) -> DetectGrasps.Response:
+    client = node.create_client(DetectGrasps, "detect_grasps")
+    try:
+        assert client.wait_for_service(timeout_sec=TIMEOUT_S)
+        future = client.call_async(request)
+        return wait_for(lambda: future.done() and future.result(), "the detect_grasps response")
+    finally:
+        node.destroy_client(client)
+
+
+def test_detect_grasps_returns_scored_candidates_and_executes_nothing(graph):
+    """The policy alone: its deterministic grasp and sampled ones, best log-probability first, each
+    placed in base_link with its zoom boxes; nothing reaches the executor, and /grasp still works."""
+    _, robot, client = graph
+    robot.serve_execute()
+    robot.publishing = True
+    response = detect(robot.node, DetectGrasps.Request(max_candidates=4))
+    assert response.success, response.message
+    assert response.score_kind == DetectGrasps.Response.SCORE_POLICY_LOG_PROB and len(response.candidates) >= 3
+    scores = [c.score for c in response.candidates]
+    assert scores == sorted(scores, reverse=True) and all(math.isfinite(x) for x in scores)
+    for candidate in response.candidates:
+        p = candidate.proposal
+        assert p.grasp_pose.header.frame_id == "base_link" and len(candidate.zoom_boxes) == p.zoom_steps + 1
+        assert all(math.isfinite(x) for x in (p.grasp_pose.pose.position.x, p.grasp_pose.pose.position.z))
+    assert robot.goals == [], "detect_grasps executes nothing"
+    too_many = detect(robot.node, DetectGrasps.Request(max_candidates=1000))
+    assert not too_many.success and "at most" in too_many.message
+    status, result, _ = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success and len(robot.goals) == 1
+
+
+def test_detect_grasps_with_views_ranks_by_the_selector(tmp_path):
+    checkpoint, selector = untrained_with_flat_selector(tmp_path, scene_depth(), weights_seed=1)
+    with node_graph(checkpoint, *extras(selector, views=4)) as (node, robot, _):
+        robot.publishing = True
+        response = detect(robot.node, DetectGrasps.Request(max_candidates=0))  # 0: the default (5); 4 views
+        assert response.success and response.score_kind == DetectGrasps.Response.SCORE_SELECTOR
+        expected = planned(checkpoint, node.config.planner_config(), scene_depth())
+        assert [c.proposal.u for c in response.candidates] == pytest.approx([g.uv[0] for g in expected])
+        assert [c.score for c in response.candidates] == sorted((c.score for c in response.candidates), reverse=True)
 
 
 def test_roi_goal_starts_from_the_roi_and_no_executor_aborts(graph):

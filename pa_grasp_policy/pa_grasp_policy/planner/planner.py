@@ -159,6 +159,17 @@ class Plan:
         return grasp
 
 
+@dataclasses.dataclass(frozen=True)
+class Candidates:
+    """Scored grasps, best first, none executed (detect_grasps). `score_kind`: "policy_log_prob"
+    (the policy alone: the log-probability the policy gives each zoom loop's actions, how typical
+    the grasp is for it, not a chance of success) or "selector" (the views' selector scores)."""
+
+    grasps: list[PlannedGrasp]
+    scores: list[float]
+    score_kind: str
+
+
 @dataclasses.dataclass
 class PlanHooks:
     """Callbacks while a plan is made (a ROS node's feedback, debug image and cancel checks). Any of
@@ -242,14 +253,10 @@ class GraspPlanner:
         no rigid transform: a grasp planned on garbage geometry must never reach a robot. A
         sampled plan (`deterministic` False, drawing from `generator`) is the policy alone: the
         extras rank the deterministic grasps of several views."""
-        depth = np.asarray(depth, dtype=np.float32)
-        intrinsics.check_plausible()
-        if depth.shape[:2] != (intrinsics.height, intrinsics.width):
-            raise ValueError(f"the depth image is {depth.shape}, its intrinsics {intrinsics.width}x{intrinsics.height}")
-        T_table_camera = check_pose(T_table_camera, "T_table_camera")
+        depth, T_table_camera, zoom_config, state = self._checked(
+            depth, intrinsics, T_table_camera, start_box, max_zoom_steps
+        )
         hooks = hooks or _NO_HOOKS
-        zoom_config = self.zoom_config(depth.shape, max_zoom_steps)
-        state = ZoomState(depth, zoom_config, start_box)  # refuses a bad image or start box before any work
         if deterministic and self.selector is not None and camera_looks_down(T_table_camera):
             budget = self.config.search_budget_s
             deadline = time.monotonic() + budget if budget > 0 else None
@@ -258,6 +265,62 @@ class GraspPlanner:
             except self._twin_errors as exc:
                 raise PlanningError(str(exc)) from exc
         return self._plan_alone(state, deterministic, generator, hooks)
+
+    def _checked(self, depth, intrinsics, T_table_camera, start_box, max_zoom_steps):
+        """(depth as float32, T_table_camera, the zoom config, a first ZoomState) or ValueError."""
+        depth = np.asarray(depth, dtype=np.float32)
+        intrinsics.check_plausible()
+        if depth.shape[:2] != (intrinsics.height, intrinsics.width):
+            raise ValueError(f"the depth image is {depth.shape}, its intrinsics {intrinsics.width}x{intrinsics.height}")
+        T_table_camera = check_pose(T_table_camera, "T_table_camera")
+        zoom_config = self.zoom_config(depth.shape, max_zoom_steps)
+        return depth, T_table_camera, zoom_config, ZoomState(depth, zoom_config, start_box)
+
+    def candidates(
+        self,
+        depth: np.ndarray,
+        intrinsics,
+        T_table_camera: np.ndarray,
+        count: int,
+        *,
+        start_box: Box | None = None,
+        generator: torch.Generator | None = None,
+        max_zoom_steps: int | None = None,
+    ) -> Candidates:
+        """Up to `count` scored grasps for `depth`, best first (the same checks as plan()). With
+        several views and a selector (camera looking down): the views' grasps by the selector's
+        score (the twin is not asked: candidates are for the caller to judge). Else the policy
+        alone: its deterministic grasp and `count - 1` zoom loops sampled from `generator`,
+        ranked by the log-probability of their actions."""
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count}")
+        depth, T_table_camera, zoom_config, _ = self._checked(
+            depth, intrinsics, T_table_camera, start_box, max_zoom_steps
+        )
+        if self.selector is not None and camera_looks_down(T_table_camera):
+            ranked = self._ranked_views(depth, zoom_config, start_box)
+            order = ranked.by_selector[:count]
+            grasps = [PlannedGrasp.from_result(ranked.runs[i].result, _view_name(ranked.runs[i])) for i in order]
+            return Candidates(grasps, [float(ranked.selector_scores[i]) for i in order], "selector")
+        scored = []
+        for k in range(count):
+            state = ZoomState(depth, zoom_config, start_box)
+            act = self.model.policy.actor(deterministic=k == 0, generator=generator)
+            log_prob = 0.0
+            while not state.done:
+                action, info = act(state.observation())
+                state.apply(action)
+                log_prob += info["log_prob"]
+            uv, rpy, hand_joints = final_grasp(state)
+            scored.append(
+                (
+                    log_prob,
+                    k,
+                    PlannedGrasp(uv, rpy, hand_joints, list(state.boxes), "image" if k == 0 else f"sample {k}"),
+                )
+            )
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return Candidates([g for _, _, g in scored], [s for s, _, _ in scored], "policy_log_prob")
 
     def _plan_alone(self, state: ZoomState, deterministic, generator, hooks: PlanHooks) -> Plan:
         """Algorithm 1 on the image as it is, one step at a time."""
@@ -291,16 +354,7 @@ class GraspPlanner:
                 commands = [PlannedGrasp.from_result(r.result).command() for r in runs]
                 return self.twin.ranking(depth, intrinsics, T_table_camera, commands, hooks.before_twin_batch, deadline)
 
-        ranked = select_among_turns(
-            depth,
-            self.model.policy,
-            zoom_config,
-            self.selector,
-            start_box,
-            pixel_scale=min(depth.shape[:2]) / self.model.trained_camera_px,
-            twin_ranking=twin_ranking,
-            mirrored=mirrored,
-        )
+        ranked = self._ranked_views(depth, zoom_config, start_box, twin_ranking)
         best = PlannedGrasp.from_result(ranked.best.result, _view_name(ranked.best))
         summary = f"grasp of the {best.view} view ({ranked.describe()}"
         twin = ranked.twin_ranking
@@ -316,6 +370,19 @@ class GraspPlanner:
             summary += note
         later = (PlannedGrasp.from_result(run.result, _view_name(run)) for run in itertools.islice(ranked, 1, None))
         return Plan(best, later, len(ranked), summary)
+
+    def _ranked_views(self, depth, zoom_config, start_box, twin_ranking=None):
+        """The zoom loop on each view (4 or 8), ranked by the selector (and the twin, if given)."""
+        return select_among_turns(
+            depth,
+            self.model.policy,
+            zoom_config,
+            self.selector,
+            start_box,
+            pixel_scale=min(depth.shape[:2]) / self.model.trained_camera_px,
+            twin_ranking=twin_ranking,
+            mirrored=self.config.views == 8,
+        )
 
     def _search_near(self, grasp: PlannedGrasp, score, depth, intrinsics, T_table_camera, hooks: PlanHooks, deadline):
         from pa_grasp_sim.twin.local_search import search_near

@@ -8,7 +8,8 @@ alone unless the planner's extras are switched on), lift the best grasp to a pal
 failed lift retries on a new image; a grasp the executor found unreachable (nothing moved) is
 followed by the same image's next-ranked one. Cancel is honoured between every step but a running
 execution. One grasp at a time: a goal arriving while another runs is REJECTED. Debug output:
-``/pa_grasp/debug_image`` (the depth with the zoom boxes), ``/pa_grasp/grasp_markers``.
+``/pa_grasp/debug_image`` (the depth with the zoom boxes), ``/pa_grasp/grasp_markers``. The
+``detect_grasps`` service gives scored candidates and executes nothing (detect_grasps.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pa_grasp_policy.planner.planner import GraspPlanner, PlanHooks, PlanningErr
 from pa_grasp_policy.planner.proposal import ProposalError, make_proposal, view_mismatch
 from pa_grasp_policy.planner.selector import SelectorError
 from pa_grasp_policy.ros.depth_inbox import BadCameraInfoError, DepthFrame, DepthInbox, NoDepthError
+from pa_grasp_policy.ros.detect_grasps import DetectGraspsService
 from pa_grasp_policy.ros.executor_client import ExecutionError, ExecutorClient
 from pa_grasp_policy.ros.goal_context import GoalAbortedError, GoalCanceledError, GoalContext
 from pa_grasp_policy.ros.policy_msgs import (
@@ -72,6 +74,7 @@ class PolicyNode(Node):
         self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training
         self._busy_lock = threading.Lock()
         self._busy = False
+        self.planner_lock = threading.Lock()
         self._shutdown = threading.Event()
 
         group = ReentrantCallbackGroup()
@@ -91,6 +94,7 @@ class PolicyNode(Node):
             callback_group=group,
             goal_service_qos_profile=GOAL_SERVICE_QOS,
         )
+        self._detect = DetectGraspsService(self, group)
         zoom = self.planner.model.zoom_config
         self.get_logger().info(
             f"/grasp ready: model {self.config.checkpoint or 'shipped'} (input {zoom.input_size}, max"
@@ -110,6 +114,7 @@ class PolicyNode(Node):
         self._inbox.wake()
         # Node.destroy_node() leaves action servers/clients (and so the node) alive: destroy them.
         self._server.destroy()
+        self._detect.destroy()
         self._executor.destroy()
         self.planner.close()
         return super().destroy_node()
@@ -217,16 +222,59 @@ class PolicyNode(Node):
 
     def _look(self, goal: GoalContext, request: Grasp.Goal, attempt: int, goal_start_ns: int, reasons: list):
         """A fresh depth image and the planner's grasps on it: (frame, Plan)."""
-        cfg = self.config
         goal.check("before reading depth")
         goal.feedback(F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
+        frame, start_box = self.usable_view(
+            goal_start_ns, request, reasons, lambda: goal.check("while waiting for depth")
+        )
+        size = (frame.intrinsics.width, frame.intrinsics.height)
+        cfg = self.config
+
+        def before_step(state):
+            goal.check(f"during the zoom loop (step {state.step})")
+            goal.feedback(F.STAGE_ZOOMING, attempt, state.step, state.box, size, f"zoom step {state.step}")
+
+        def after_step(state):
+            self._publish_debug_image(frame, state.boxes, state.grasp_uv if state.done else None)
+            goal.pause(self.config.zoom_step_delay_s)
+
+        current = ["planning"]
+
+        def stage(text):
+            goal.check(f"before {text}")
+            goal.feedback(F.STAGE_ZOOMING, attempt, 0, None, size, text)
+            current[0] = text
+
+        hooks = PlanHooks(before_step, after_step, stage, lambda: goal.check(f"while {current[0]}"))
+        with self.planner_lock:  # detect_grasps plans too; the twin is one
+            plan = self.planner.plan(
+                frame.depth,
+                frame.intrinsics,
+                cfg.T_table_camera,
+                start_box=start_box,
+                deterministic=bool(request.deterministic) and not (attempt > 1 and cfg.sample_on_retry),
+                generator=self._generator,
+                max_zoom_steps=int(request.max_zoom_steps) or cfg.default_max_zoom_steps or None,
+                hooks=hooks,
+            )
+        if len(plan) > 1:
+            self.get_logger().info(f"planner: {plan.summary}")
+            self._publish_debug_image(frame, plan.best.boxes, plan.best.uv)
+        return frame, plan
+
+    def usable_view(self, not_before_ns: int, request, reasons: list, check=lambda: None):
+        """(a depth frame taken after `not_before_ns` and after the last execution, the request's
+        start box) or GoalAbortedError saying why there is nothing to plan on: no depth, a
+        camera_info no camera could have, another frame, a bad roi, nothing above the table.
+        `request` has use_roi and roi (a /grasp goal or a detect_grasps request)."""
+        cfg = self.config
         try:
             frame = self._inbox.wait(
                 cfg.depth_timeout_s,
                 self._executor.last_end_ns,
-                goal_start_ns if cfg.require_fresh_depth else 0,
+                not_before_ns if cfg.require_fresh_depth else 0,
                 cfg.max_depth_age_s,
-                lambda: goal.check("while waiting for depth"),
+                check,
             )
         except NoDepthError as exc:
             raise GoalAbortedError(
@@ -254,37 +302,7 @@ class PolicyNode(Node):
                 f"nothing to grasp: no object stands above the table in {where}{earlier}; if one does, check"
                 f" table_z_m ({cfg.table_z_m:g} m) and camera_pose_xyz_quat"
             )
-
-        def before_step(state):
-            goal.check(f"during the zoom loop (step {state.step})")
-            goal.feedback(F.STAGE_ZOOMING, attempt, state.step, state.box, size, f"zoom step {state.step}")
-
-        def after_step(state):
-            self._publish_debug_image(frame, state.boxes, state.grasp_uv if state.done else None)
-            goal.pause(self.config.zoom_step_delay_s)
-
-        current = ["planning"]
-
-        def stage(text):
-            goal.check(f"before {text}")
-            goal.feedback(F.STAGE_ZOOMING, attempt, 0, None, size, text)
-            current[0] = text
-
-        hooks = PlanHooks(before_step, after_step, stage, lambda: goal.check(f"while {current[0]}"))
-        plan = self.planner.plan(
-            frame.depth,
-            frame.intrinsics,
-            cfg.T_table_camera,
-            start_box=start_box,
-            deterministic=bool(request.deterministic) and not (attempt > 1 and cfg.sample_on_retry),
-            generator=self._generator,
-            max_zoom_steps=int(request.max_zoom_steps) or cfg.default_max_zoom_steps or None,
-            hooks=hooks,
-        )
-        if len(plan) > 1:
-            self.get_logger().info(f"planner: {plan.summary}")
-            self._publish_debug_image(frame, plan.best.boxes, plan.best.uv)
-        return frame, plan
+        return frame, start_box
 
     def _tell_view_mismatch(self, shape: tuple[int, ...]) -> None:
         """Log once per image size when the depth is not the view the policy was trained on."""
