@@ -322,8 +322,10 @@ def parse_args(argv=None):
     p.add_argument("--cancel-after", type=seconds, metavar="S", help="cancel each goal S seconds after sending it")
     p.add_argument("--goals", type=int, default=1, help="goals to send one after the other (default 1)")
     p.add_argument("--save-zoom", metavar="PNG", help="write the zoom sequence of every goal to this picture")
-    p.add_argument("--action", default="/grasp", help="action name (default /grasp)")
-    p.add_argument("--depth-topic", default="/pa_grasp/depth", help="conditioned depth, for --save-zoom")
+    p.add_argument(
+        "--action", default="grasp", help="action name (default grasp: /grasp, or under the client's namespace)"
+    )
+    p.add_argument("--depth-topic", default="pa_grasp/depth", help="conditioned depth, for --save-zoom")
     args = p.parse_args(argv)
     if args.attempts < 1 or args.goals < 1:
         p.error("--attempts and --goals must be >= 1")

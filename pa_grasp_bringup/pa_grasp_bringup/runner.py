@@ -3,6 +3,7 @@
     pa-grasp-bringup sim
     pa-grasp-bringup sim -p policy_node.checkpoint=runs/main/best.pt -p sim_bridge_node.scene=single
     pa-grasp-bringup real --params-file my_robot.yaml
+    pa-grasp-bringup sim --namespace robot1        # every name under /robot1 (/robot1/grasp, ...)
 
 Starts the nodes of :data:`pa_grasp_bringup.stack.STACK` for the mode, in its order, with the
 parameters of the mode's params file (``config/<mode>.yaml``: the ``/**`` section, then the
@@ -80,6 +81,7 @@ class StackRunner:
         overrides: dict[str, dict[str, object]] | None = None,
         num_threads: int = 8,
         context: rclpy.Context | None = None,
+        namespace: str = "",
     ):
         if mode not in MODES:
             raise StackError(f"unknown mode {mode!r}: use one of {MODES}")
@@ -87,6 +89,7 @@ class StackRunner:
         self.params_path = Path(params_path) if params_path else params_file(mode)
         self.overrides = overrides or {}
         self.num_threads = num_threads
+        self.namespace = namespace  # the nodes' names are relative: two robots run side by side
         self.context = context
         self._own_context = context is None
         self.nodes: dict[str, object] = {}
@@ -113,7 +116,7 @@ class StackRunner:
             for spec in STACK[self.mode]:
                 params, strict = self.parameters_for(spec)
                 try:
-                    node = spec.load_class()(context=self.context, parameter_overrides=params)
+                    node = spec.load_class()(context=self.context, parameter_overrides=params, namespace=self.namespace)
                 except Exception as exc:
                     raise StackError(f"{spec.name} cannot start: {type(exc).__name__}: {exc}") from exc
                 self.nodes[spec.name] = node
@@ -178,6 +181,7 @@ def main(argv=None) -> int:
         "-p", "--param", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override one parameter"
     )
     parser.add_argument("--threads", type=int, default=8, help="executor threads (default 8)")
+    parser.add_argument("--namespace", default="", help="put every node (and so every name) in this namespace")
     args = parser.parse_args(argv)
 
     prepare_node_process()  # before the nodes' threads start (pa_grasp_perception.process_setup)
@@ -192,7 +196,9 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        runner = StackRunner(args.mode, args.params_file, parse_overrides(args.param), args.threads, context)
+        runner = StackRunner(
+            args.mode, args.params_file, parse_overrides(args.param), args.threads, context, args.namespace
+        )
         runner.start()
     except StackError as exc:
         print(f"pa-grasp-bringup: {exc}", file=sys.stderr)

@@ -40,7 +40,7 @@ def run_goals(count: int, stack_pid: int, timeout_s: float, warmup: int) -> dict
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
     spinner = BackgroundSpinner(executor, name="soak").start()
-    client = RaceFreeActionClient(node, Grasp, "/grasp")
+    client = RaceFreeActionClient(node, Grasp, "grasp")
     seconds, statuses, rss = [], [], []
     try:
         if not client.wait_for_server(timeout_sec=120.0):

@@ -105,6 +105,9 @@ def launch_description(mode: str):
         DeclareLaunchArgument(
             "params_file", default_value=str(params_file(mode)), description=f"parameters of the {mode} stack"
         ),
+        DeclareLaunchArgument(
+            "namespace", default_value="", description="every node (and so every name) in this namespace"
+        ),
         LogInfo(msg=f"pa_grasp {mode} stack: " + ", ".join(spec.name for spec in STACK[mode])),
     ]
     for spec in STACK[mode]:
@@ -113,6 +116,7 @@ def launch_description(mode: str):
                 package=spec.package,
                 executable=spec.executable,
                 name=spec.name,
+                namespace=LaunchConfiguration("namespace"),
                 parameters=[params],
                 output="screen",
                 emulate_tty=True,

@@ -37,17 +37,18 @@ def wait_for(predicate, what, timeout_s=TIMEOUT_S):
 
 
 class Client:
-    """A /grasp client in its own context (a separate participant, like another process)."""
+    """A /grasp client in its own context (a separate participant, like another process), in the
+    stack's `namespace`."""
 
-    def __init__(self):
+    def __init__(self, namespace: str = ""):
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.node = rclpy.create_node("sim_stack_test_client", context=self.context)
+        self.node = rclpy.create_node("sim_stack_test_client", context=self.context, namespace=namespace)
         self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self.executor.add_node(self.node)
         self.spinner = BackgroundSpinner(self.executor, name="sim_stack_test_client").start()
-        self.action = RaceFreeActionClient(self.node, Grasp, "/grasp")
-        assert self.action.wait_for_server(timeout_sec=TIMEOUT_S), "no /grasp server"
+        self.action = RaceFreeActionClient(self.node, Grasp, "grasp")
+        assert self.action.wait_for_server(timeout_sec=TIMEOUT_S), f"no {self.node.resolve_topic_name('grasp')} server"
 
     def send(self, goal: Grasp.Goal, feedback: list):
         future = self.action.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
@@ -60,13 +61,13 @@ class Client:
         return response.status, response.result
 
     def detect(self, **request) -> DetectGrasps.Response:
-        service = self.node.create_client(DetectGrasps, "/detect_grasps")
+        service = self.node.create_client(DetectGrasps, "detect_grasps")
         assert service.wait_for_service(timeout_sec=TIMEOUT_S)
         future = service.call_async(DetectGrasps.Request(**request))
         return wait_for(lambda: future.done() and future.result(), "the candidates")
 
     def reset_scene(self, **request) -> ResetScene.Response:
-        service = self.node.create_client(ResetScene, "/pa_grasp/reset_scene")
+        service = self.node.create_client(ResetScene, "pa_grasp/reset_scene")
         assert service.wait_for_service(timeout_sec=TIMEOUT_S)
         future = service.call_async(ResetScene.Request(**request))
         return wait_for(lambda: future.done() and future.result(), "the reset")
@@ -196,6 +197,25 @@ class TestStackWithAnUntrainedPolicy:
         handle = client.send(Grasp.Goal(max_attempts=1), [])
         assert handle.accepted  # the server is free again
         client.finish(handle)
+
+
+def test_a_stack_under_a_namespace_serves_its_names_there(tmp_path):
+    """`--namespace robot1`: /robot1/grasp, /robot1/detect_grasps and the topics between the nodes
+    all move there, so two robots can run side by side; nothing is left at the root."""
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy())
+    overrides = {"policy_node": {"checkpoint": str(checkpoint)}, "sim_bridge_node": {"scene": "single"}}
+    with StackRunner("sim", overrides=overrides, namespace="robot1") as stack:
+        c = Client(namespace="robot1")
+        try:
+            status, result = c.finish(c.send(Grasp.Goal(max_attempts=1, deterministic=True), []))
+            assert status == GoalStatus.STATUS_SUCCEEDED, result.message
+            assert c.detect(max_candidates=3).success
+            assert stack.node("sim_bridge_node").executions == 1
+            names = {name for name, _ in c.node.get_topic_names_and_types()}
+            ours = {n for n in names if "pa_grasp" in n or "camera" in n or "grasp" in n}
+            assert ours and all(n.startswith("/robot1/") for n in ours), sorted(ours)
+        finally:
+            c.close()
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason=f"no shipped model yet at {DEFAULT_MODEL}")

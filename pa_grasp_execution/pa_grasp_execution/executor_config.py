@@ -10,7 +10,7 @@ from pa_grasp_execution.plan import PlanConfig
 
 @dataclass
 class ExecutorConfig:
-    execute_action: str = "/pa_grasp/execute_grasp"
+    execute_action: str = "pa_grasp/execute_grasp"
     base_frame: str = robot.BASE_LINK
     arm_group: str = moveit.ARM_GROUP
     hand_group: str = moveit.HAND_GROUP
@@ -24,7 +24,7 @@ class ExecutorConfig:
     ik_timeout_s: float = 0.1
     free_plan_request: str = "ompl_rrtc"
     linear_plan_request: str = "pilz_lin"
-    hand_close_action: str = "/bh280_hand_controller/gripper_cmd"
+    hand_close_action: str = "bh280_hand_controller/gripper_cmd"
     close_position_rad: float = robot.PROXIMAL_LIMIT
     close_max_effort: float = 5.0
     close_timeout_s: float = 5.0

@@ -24,29 +24,29 @@ DRIVER_PRESETS: dict[str, DriverPreset] = {
     # Kinect v1 through libfreenect (freenect_camera / freenect_launch, ROS 2 ports); the
     # default of kinect_node. depth/image is the 32FC1 variant of the same stream.
     "freenect": DriverPreset(
-        "/camera/depth/image_raw", "/camera/depth/camera_info", "16UC1", (640, 480), "Kinect v1 (libfreenect)"
+        "camera/depth/image_raw", "camera/depth/camera_info", "16UC1", (640, 480), "Kinect v1 (libfreenect)"
     ),
     "freenect_registered": DriverPreset(
-        "/camera/depth_registered/image_raw",
-        "/camera/depth_registered/camera_info",
+        "camera/depth_registered/image_raw",
+        "camera/depth_registered/camera_info",
         "16UC1",
         (640, 480),
         "Kinect v1 (libfreenect), depth registered to the RGB camera",
     ),
     # Kinect v2 through iai_kinect2's kinect2_bridge: sd = native depth resolution.
     "kinect2_bridge": DriverPreset(
-        "/kinect2/sd/image_depth_rect", "/kinect2/sd/camera_info", "16UC1", (512, 424), "Kinect v2, sd (native depth)"
+        "kinect2/sd/image_depth_rect", "kinect2/sd/camera_info", "16UC1", (512, 424), "Kinect v2, sd (native depth)"
     ),
     "kinect2_bridge_qhd": DriverPreset(
-        "/kinect2/qhd/image_depth_rect",
-        "/kinect2/qhd/camera_info",
+        "kinect2/qhd/image_depth_rect",
+        "kinect2/qhd/camera_info",
         "16UC1",
         (960, 540),
         "Kinect v2, qhd (depth registered to the colour camera)",
     ),
     # Azure Kinect ROS driver, NFOV unbinned by default (other depth modes change the size).
     "azure_kinect": DriverPreset(
-        "/depth/image_raw", "/depth/camera_info", "16UC1", (640, 576), "Azure Kinect (Azure_Kinect_ROS_Driver)"
+        "depth/image_raw", "depth/camera_info", "16UC1", (640, 576), "Azure Kinect (Azure_Kinect_ROS_Driver)"
     ),
 }
 

@@ -110,8 +110,8 @@ class KinectNode(Node):
             "driver": "freenect",
             "depth_topic": "",
             "camera_info_topic": "",
-            "output_topic": "/pa_grasp/depth",
-            "output_info_topic": "/pa_grasp/camera_info",
+            "output_topic": "pa_grasp/depth",
+            "output_info_topic": "pa_grasp/camera_info",
             "max_age_s": 1.0,
             "frame_id": "",
             "diagnostics_period_s": 1.0,
@@ -125,11 +125,15 @@ class KinectNode(Node):
         p = {name: self.get_parameter(name).value for name in {**plain, **_CONDITIONING_PARAMETERS}}
 
         # Configuration errors surface here, at start-up, as ValueError (main() reports them).
-        self.depth_topic, self.camera_info_topic = resolve_topics(p["driver"], p["depth_topic"], p["camera_info_topic"])
+        # Names are relative (a namespace moves them); kept resolved, as logs and diagnostics show them.
+        topics = resolve_topics(p["driver"], p["depth_topic"], p["camera_info_topic"])
+        self.depth_topic, self.camera_info_topic = (self.resolve_topic_name(t) for t in topics)
         self.config = conditioning_config_from_parameters(p)
         self.max_age_s = self._check_max_age(p["max_age_s"])
         self.frame_id = p["frame_id"]
-        self.output_topic, self.output_info_topic = p["output_topic"], p["output_info_topic"]
+        self.output_topic, self.output_info_topic = (
+            self.resolve_topic_name(p[name]) for name in ("output_topic", "output_info_topic")
+        )
         self.diagnostics_period_s = float(p["diagnostics_period_s"])
         if self.diagnostics_period_s <= 0:
             raise ValueError(f"diagnostics_period_s must be > 0, got {self.diagnostics_period_s}")

@@ -127,12 +127,13 @@ def test_encode_rejects_bad_input():
 
 
 def test_driver_presets():
-    assert DRIVER_PRESETS["freenect"][:2] == ("/camera/depth/image_raw", "/camera/depth/camera_info")
-    assert DRIVER_PRESETS["kinect2_bridge"][:2] == ("/kinect2/sd/image_depth_rect", "/kinect2/sd/camera_info")
-    assert DRIVER_PRESETS["azure_kinect"][:2] == ("/depth/image_raw", "/depth/camera_info")
+    """The drivers' default names, relative: a driver in the stack's namespace is found there."""
+    assert DRIVER_PRESETS["freenect"][:2] == ("camera/depth/image_raw", "camera/depth/camera_info")
+    assert DRIVER_PRESETS["kinect2_bridge"][:2] == ("kinect2/sd/image_depth_rect", "kinect2/sd/camera_info")
+    assert DRIVER_PRESETS["azure_kinect"][:2] == ("depth/image_raw", "depth/camera_info")
     assert all(p.encoding in SUPPORTED_ENCODINGS for p in DRIVER_PRESETS.values())
-    assert resolve_topics("azure_kinect") == ("/depth/image_raw", "/depth/camera_info")
-    assert resolve_topics("freenect", "/my/depth") == ("/my/depth", "/camera/depth/camera_info")
+    assert resolve_topics("azure_kinect") == ("depth/image_raw", "depth/camera_info")
+    assert resolve_topics("freenect", "/my/depth") == ("/my/depth", "camera/depth/camera_info")
     assert resolve_topics("whatever", "/a", "/b") == ("/a", "/b")
     with pytest.raises(ValueError, match="unknown depth driver 'kinect9'"):
         resolve_topics("kinect9")

@@ -31,8 +31,8 @@ class SimBridgeConfig:
     camera_pose_xyz_quat: list[float] = field(default_factory=lambda: [0.0] * 7)
     camera_noise: bool = False
     camera_px: int = 160
-    execute_action: str = "/pa_grasp/execute_grasp"
-    reset_service: str = "/pa_grasp/reset_scene"
+    execute_action: str = "pa_grasp/execute_grasp"
+    reset_service: str = "pa_grasp/reset_scene"
 
     def __post_init__(self):
         if self.mode not in ("arm", "floating"):

@@ -84,7 +84,7 @@ class SimBridgeNode(Node):
         group = ReentrantCallbackGroup()
         self._depth_pub = self.create_publisher(Image, cfg.depth_topic, qos_profile_sensor_data)
         self._info_pub = self.create_publisher(CameraInfo, cfg.camera_info_topic, qos_profile_sensor_data)
-        self._joint_pub = self.create_publisher(JointState, "/joint_states", 10)
+        self._joint_pub = self.create_publisher(JointState, "joint_states", 10)
         self.create_timer(1.0 / cfg.publish_rate_hz, self._publish_depth, callback_group=group)
         self.create_timer(1.0 / cfg.joint_state_rate_hz, self._publish_joint_states, callback_group=group)
         self._server = ActionServer(

@@ -41,7 +41,8 @@ class DepthInbox:
 
     def __init__(self, node, depth_topic: str, camera_info_topic: str, callback_group=None):
         self._node = node
-        self.depth_topic, self.camera_info_topic = depth_topic, camera_info_topic
+        self.depth_topic = node.resolve_topic_name(depth_topic)  # as messages name them
+        self.camera_info_topic = node.resolve_topic_name(camera_info_topic)
         self._cond = threading.Condition()
         self._depth_msg: Image | None = None
         self._infos: list[CameraInfo] = []

@@ -20,7 +20,7 @@ from pa_grasp_policy.ros.policy_msgs import to_grasp_proposal_msg, to_roi_msg
 
 DEFAULT_CANDIDATES = 5
 MAX_CANDIDATES = 32
-CANDIDATES_TOPIC = "/pa_grasp/grasp_candidates"
+CANDIDATES_TOPIC = "pa_grasp/grasp_candidates"
 
 
 class DetectGraspsService:

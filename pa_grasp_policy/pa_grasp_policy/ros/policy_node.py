@@ -54,8 +54,8 @@ from pa_grasp_policy.ros.policy_msgs import (
 from pa_grasp_policy.ros.policy_node_config import DESCRIPTIONS, READ_ONLY, PolicyNodeConfig
 
 F = Grasp.Feedback
-DEBUG_IMAGE_TOPIC = "/pa_grasp/debug_image"
-MARKERS_TOPIC = "/pa_grasp/grasp_markers"
+DEBUG_IMAGE_TOPIC = "pa_grasp/debug_image"
+MARKERS_TOPIC = "pa_grasp/grasp_markers"
 
 
 class PolicyNode(Node):
@@ -87,7 +87,7 @@ class PolicyNode(Node):
         self._server = ActionServer(
             self,
             Grasp,
-            "/grasp",
+            "grasp",
             execute_callback=self._execute,
             goal_callback=self._on_goal,
             cancel_callback=lambda _: CancelResponse.ACCEPT,

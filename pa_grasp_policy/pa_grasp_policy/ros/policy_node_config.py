@@ -13,15 +13,15 @@ from pa_grasp_policy.planner.planner import PlannerConfig
 @dataclass
 class PolicyNodeConfig:
     checkpoint: str = ""
-    depth_topic: str = "/pa_grasp/depth"
-    camera_info_topic: str = "/pa_grasp/camera_info"
+    depth_topic: str = "pa_grasp/depth"
+    camera_info_topic: str = "pa_grasp/camera_info"
     base_frame: str = "base_link"
     camera_pose_xyz_quat: list[float] = field(default_factory=lambda: [0.0] * 7)
     camera_frame: str = "camera_depth_optical_frame"
     depth_timeout_s: float = 5.0
     max_depth_age_s: float = 1.0
     require_fresh_depth: bool = True
-    execute_action: str = "/pa_grasp/execute_grasp"
+    execute_action: str = "pa_grasp/execute_grasp"
     execute_server_timeout_s: float = 5.0
     execute_timeout_s: float = 120.0
     grasp_offset_m: float = 0.05
