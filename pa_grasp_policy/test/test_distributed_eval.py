@@ -6,8 +6,8 @@ import signal
 
 import pytest
 
+from pa_grasp_policy.evaluation.choosers import planner_chooser
 from pa_grasp_policy.evaluation.distributed import ChooserSpec, ProcessWorkers, RayWorkers, evaluate_on
-from pa_grasp_policy.evaluation.eval_cli import planner_chooser
 from pa_grasp_policy.planner.loading import load_model
 from pa_grasp_policy.planner.planner import GraspPlanner
 from pa_grasp_sim.protocol import EvalConfig, evaluate

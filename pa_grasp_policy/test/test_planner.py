@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from pa_grasp_perception.camera import CameraIntrinsics
-from pa_grasp_policy.evaluation.eval_cli import planner_chooser
+from pa_grasp_policy.evaluation.choosers import planner_chooser
 from pa_grasp_policy.model.checkpoint import save_checkpoint
 from pa_grasp_policy.model.network import NetworkConfig
 from pa_grasp_policy.model.policy import Policy
@@ -237,7 +237,7 @@ def odd_meshes(folder: Path) -> Path:
 def test_every_extra_on_odd_meshes_runs_without_an_exception(tmp_path):
     """The shipped model with every extra (its selector reads the object measurements, which once
     raised 'math domain error' on plain meshes) over single scenes of generated odd meshes."""
-    from pa_grasp_policy.evaluation.eval_cli import planner_chooser
+    from pa_grasp_policy.evaluation.choosers import planner_chooser
     from pa_grasp_sim.protocol import EvalConfig, evaluate
 
     with GraspPlanner.load(None, PlannerConfig.all_extras()) as planner:

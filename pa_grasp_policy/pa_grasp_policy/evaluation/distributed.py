@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from pa_grasp_policy.evaluation.choosers import baseline_chooser, planner_chooser
 from pa_grasp_policy.parallel.ray_cluster import MAX_TRIES, connect_ray, revived
 from pa_grasp_policy.planner.planner import GraspPlanner, PlannerConfig
 from pa_grasp_sim.protocol import (
@@ -55,7 +56,6 @@ class AttemptRunner:
     """One worker's world and chooser; runs attempts."""
 
     def __init__(self, chooser: ChooserSpec, config: EvalConfig):
-        from pa_grasp_policy.evaluation.eval_cli import baseline_chooser, planner_chooser
         from pa_grasp_sim.protocol import EVAL_SEED_BASE
         from pa_grasp_sim.world import GraspWorld
 

@@ -21,39 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from pa_grasp_policy.evaluation.choosers import baseline_chooser, planner_chooser
 from pa_grasp_policy.evaluation.distributed import ChooserSpec, ProcessWorkers, RayWorkers, WorkerLostError, evaluate_on
 from pa_grasp_policy.model.checkpoint import CheckpointError
 from pa_grasp_policy.planner.loading import DEFAULT_MODEL, TEST_ABLATIONS, load_model, shown_path
-from pa_grasp_policy.planner.planner import VIEWS, GraspPlanner, PlannerConfig, PlanningError
-from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
+from pa_grasp_policy.planner.planner import VIEWS, GraspPlanner, PlannerConfig
 from pa_grasp_sim.hand import DRIVES
 from pa_grasp_sim.objects import ObjectSetError
-from pa_grasp_sim.protocol import EvalConfig, NoChoiceError, evaluate
+from pa_grasp_sim.protocol import EvalConfig, evaluate
 from pa_grasp_sim.world import WorldConfig
-
-
-def planner_chooser(planner: GraspPlanner, log=None):
-    """The protocol's chooser (depth, world, rng) -> GraspCommand: the planner's best grasp. A plan
-    that fails (a twin worker died; the planner starts a new one) is made again once; if that fails
-    too, the attempt fails (NoChoiceError) and the run goes on. `log(text)` hears of each."""
-    log = log or (lambda text: print(f"pa-grasp-eval: {text}", file=sys.stderr, flush=True))
-
-    def choose(depth, world, rng):
-        camera = world.camera
-        for last in (False, True):
-            try:
-                return planner.plan(depth, camera.intrinsics, camera.T_world_camera).best.command()
-            except PlanningError as exc:
-                log(f"planning failed: {exc}; " + ("the attempt fails" if last else "planning again"))
-        raise NoChoiceError("planning failed twice")
-
-    return choose
-
-
-def baseline_chooser(name: str):
-    if name == "random":
-        return lambda depth, world, rng: random_grasp(depth, rng)
-    return lambda depth, world, rng: heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
 
 
 def overridden_world(world_cfg: WorldConfig, camera_angle: float | None, finger_drive: str | None) -> WorldConfig:

@@ -51,7 +51,8 @@ class Task:
 
 def make_chooser(row: RowSpec):
     """(choose, world_config) of a measured row, built in the calling process."""
-    from pa_grasp_policy.evaluation.eval_cli import baseline_chooser, overridden_world, planner_chooser
+    from pa_grasp_policy.evaluation.choosers import baseline_chooser, planner_chooser
+    from pa_grasp_policy.evaluation.eval_cli import overridden_world
     from pa_grasp_policy.planner.loading import load_model
     from pa_grasp_policy.planner.planner import GraspPlanner
     from pa_grasp_sim.world import WorldConfig

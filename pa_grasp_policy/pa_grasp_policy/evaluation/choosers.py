@@ -1,0 +1,34 @@
+"""The evaluation protocol's choosers (depth, world, rng) -> GraspCommand: a planner's best grasp
+or a baseline's (used by pa-grasp-eval, its workers and the report)."""
+
+from __future__ import annotations
+
+import sys
+
+from pa_grasp_policy.planner.planner import GraspPlanner, PlanningError
+from pa_grasp_sim.baselines import heuristic_grasp, random_grasp
+from pa_grasp_sim.protocol import NoChoiceError
+
+
+def planner_chooser(planner: GraspPlanner, log=None):
+    """The protocol's chooser (depth, world, rng) -> GraspCommand: the planner's best grasp. A plan
+    that fails (a twin worker died; the planner starts a new one) is made again once; if that fails
+    too, the attempt fails (NoChoiceError) and the run goes on. `log(text)` hears of each."""
+    log = log or (lambda text: print(f"pa-grasp-eval: {text}", file=sys.stderr, flush=True))
+
+    def choose(depth, world, rng):
+        camera = world.camera
+        for last in (False, True):
+            try:
+                return planner.plan(depth, camera.intrinsics, camera.T_world_camera).best.command()
+            except PlanningError as exc:
+                log(f"planning failed: {exc}; " + ("the attempt fails" if last else "planning again"))
+        raise NoChoiceError("planning failed twice")
+
+    return choose
+
+
+def baseline_chooser(name: str):
+    if name == "random":
+        return lambda depth, world, rng: random_grasp(depth, rng)
+    return lambda depth, world, rng: heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
