@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import array
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from geometry_msgs.msg import Point, Vector3
@@ -16,6 +17,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
 from pa_grasp_interfaces.msg import GraspProposal
+from pa_grasp_perception.obstacles import CollisionBox
 from pa_grasp_perception.perception_msgs import (
     from_camera_info_msg,
     from_image_msg,
@@ -79,11 +81,19 @@ def to_grasp_proposal_msg(proposal: GraspProposalData, camera_header: Header, ba
 
 
 def to_execute_grasp_goal(
-    proposal: GraspProposalData, base_header: Header, pregrasp_offset: float, lift_height: float
+    proposal: GraspProposalData,
+    base_header: Header,
+    pregrasp_offset: float,
+    lift_height: float,
+    obstacles: Sequence[CollisionBox] = (),
 ) -> ExecuteGrasp.Goal:
+    """The goal for the executor; ``obstacles`` are boxes in ``base_header``'s frame
+    (:func:`pa_grasp_perception.obstacles.obstacle_boxes`) its free motions must avoid."""
     goal = ExecuteGrasp.Goal(pregrasp_offset=float(pregrasp_offset), lift_height=float(lift_height))
     goal.grasp_pose = to_pose_stamped_msg(proposal.T_base_palm, base_header)
     goal.hand_joints = [float(x) for x in proposal.hand_joints]
+    goal.obstacle_centers = [Point(x=b.center[0], y=b.center[1], z=b.center[2]) for b in obstacles]
+    goal.obstacle_sizes = [Vector3(x=b.size[0], y=b.size[1], z=b.size[2]) for b in obstacles]
     return goal
 
 
