@@ -3,8 +3,10 @@
 Files in ``config/``: ``tx60_bh280.srdf`` (groups ``tx60_arm``: base_link -> flange, and
 ``bh280_hand``; end effector ``bh280``; states ``home`` / ``open``), ``kinematics.yaml`` (KDL),
 ``joint_limits.yaml`` and ``pilz_cartesian_limits.yaml`` (robot_description_planning),
-``moveit_controllers.yaml`` (FollowJointTrajectory controllers) and ``moveit_py.yaml`` (planning
-scene monitor, OMPL + Pilz pipelines, the named plan requests ``ompl_rrtc`` and ``pilz_lin``).
+``moveit_controllers.yaml`` (FollowJointTrajectory controllers), ``moveit_py.yaml`` (planning
+scene monitor, the pipeline names, the named plan requests ``ompl_rrtc`` and ``pilz_lin``) and one
+``<pipeline>_planning.yaml`` per pipeline (``ompl_planning.yaml``: RRTConnect for every group;
+``pilz_industrial_motion_planner_planning.yaml``: LIN for the approach and the lift).
 
 :func:`moveit_config_dict` merges them into the parameter dict ``MoveItPy(config_dict=...)``
 takes, so the executor needs no launch file (the same dict in ``ros2 launch`` and the runner).
@@ -12,6 +14,7 @@ takes, so the executor needs no launch file (the same dict in ``ros2 launch`` an
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import yaml
@@ -45,6 +48,19 @@ def load_yaml(name: str) -> dict:
     return data
 
 
+def pipeline_config_name(pipeline: str) -> str:
+    """The file configuring a planning pipeline (MoveIt's <pipeline>_planning.yaml convention)."""
+    return f"{pipeline}_planning.yaml"
+
+
+def group_state(name: str) -> dict[str, float]:
+    """Joint -> value of a named ``<group_state>`` of the SRDF (e.g. ``home``)."""
+    states = ET.parse(srdf_path()).getroot().findall(f"group_state[@name='{name}']")
+    if not states:
+        raise KeyError(f"{SRDF_NAME} has no group_state {name!r}")
+    return {joint.get("name"): float(joint.get("value")) for state in states for joint in state.findall("joint")}
+
+
 def moveit_config_dict() -> dict:
     """Parameters of the MoveItPy node: robot description, semantics, kinematics, limits,
     controllers, pipelines and plan requests."""
@@ -58,4 +74,6 @@ def moveit_config_dict() -> dict:
     }
     config.update(load_yaml("moveit_controllers.yaml"))
     config.update(load_yaml("moveit_py.yaml"))
+    for pipeline in config["planning_pipelines"]["pipeline_names"]:
+        config[pipeline] = load_yaml(pipeline_config_name(pipeline))
     return config
