@@ -3,7 +3,8 @@
 The MoveIt backend (:mod:`pa_grasp_execution.moveit_backend`) is the real one; tests plug in
 fakes. A backend gets a *checked* :class:`~pa_grasp_execution.plan.GraspPlan` and runs it:
 IK for every pose and the joint-limit check first (nothing moves if one fails), then pre-shape,
-pre-grasp, straight approach, close until max effort, lift.
+pre-grasp, straight approach, close (each finger stops on contact), lift. The free motions
+avoid the table and the plan's obstacle boxes.
 """
 
 from __future__ import annotations

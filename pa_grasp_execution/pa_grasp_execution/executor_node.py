@@ -4,9 +4,10 @@ Every goal is first checked by the core (:func:`pa_grasp_execution.plan.plan_gra
 box, approach direction, hand pre-shape range); a refused grasp ends with success = false,
 reachable = false and the reason, and nothing moves. Then the MoveIt backend solves IK for the
 pre-grasp, grasp and lift poses, checks the joint limits, and runs: hand pre-shape -> pre-grasp
-pose (``pregrasp_offset`` back along the approach axis) -> straight approach -> close until max
-effort -> lift -> (home). One grasp at a time (a second goal is rejected); cancel is honoured
-between the stages.
+pose (``pregrasp_offset`` back along the approach axis) -> straight approach -> close (each
+finger stops on contact) -> lift -> (home). The free motions avoid the table (parameters
+``table_*``) and the goal's obstacle boxes. One grasp at a time (a second goal is rejected);
+cancel is honoured between the stages.
 
 Needs moveit_py (docker image or a full ROS 2 Jazzy install); without it the node prints why and
 exits with status 1.
@@ -22,7 +23,12 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from pa_grasp_execution.backend import ExecutionOutcome
-from pa_grasp_execution.execution_msgs import from_execute_goal, to_execute_feedback_msg, to_execute_result_msg
+from pa_grasp_execution.execution_msgs import (
+    from_execute_goal,
+    obstacles_from_goal,
+    to_execute_feedback_msg,
+    to_execute_result_msg,
+)
 from pa_grasp_execution.executor_config import DESCRIPTIONS, READ_ONLY, ExecutorConfig
 from pa_grasp_execution.plan import PlanError, plan_grasp
 from pa_grasp_interfaces.action import ExecuteGrasp
@@ -82,11 +88,12 @@ class ExecutorNode(Node):
     def _run(self, goal_handle) -> ExecuteGrasp.Result:
         try:
             frame, T, joints, pregrasp, lift = from_execute_goal(goal_handle.request)
+            obstacles = obstacles_from_goal(goal_handle.request)
             if frame not in ("", self.config.base_frame):
                 raise PlanError(
                     f"grasp_pose is in frame '{frame}'; this executor takes '{self.config.base_frame}'", reachable=True
                 )
-            plan = plan_grasp(T, joints, self.plan_config, pregrasp, lift)
+            plan = plan_grasp(T, joints, self.plan_config, pregrasp, lift, obstacles)
         except (PlanError, ValueError) as exc:
             reachable = getattr(exc, "reachable", True)
             self.get_logger().warning(f"refusing the grasp before moving: {exc}")

@@ -7,8 +7,10 @@ direction; the policy already put it 5 cm back from the surface) and the hand pr
 1. pre-shapes the hand (Barrett joint mapping: :func:`hand_joint_targets`),
 2. moves the arm to the pre-grasp pose, ``pregrasp_offset_m`` back along the approach axis,
 3. approaches in a straight line to the grasp pose,
-4. closes all fingers until max effort,
+4. closes the three fingers (:func:`hand_close_targets`; each stops on contact),
 5. lifts straight up (base +z) by ``lift_height_m``.
+
+The free motions avoid the goal's obstacle boxes (``GraspPlan.obstacles``) and the table.
 
 :func:`plan_grasp` computes the three arm poses and refuses a grasp whose poses leave the
 workspace box, whose approach points upwards or whose pre-shape is outside the hand's range;
@@ -19,13 +21,14 @@ limits with a margin. :func:`object_held` judges the grasp from the finger joint
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from pa_grasp_description import robot
+from pa_grasp_description import moveit, robot
 from pa_grasp_perception.grasp_geometry import FINGER_MAX, SPREAD_MAX, check_pose
+from pa_grasp_perception.obstacles import CollisionBox
 
 JOINT_LIMITS: dict[str, tuple[float, float]] = {**robot.ARM_JOINT_LIMITS, **robot.HAND_JOINT_LIMITS}
 
@@ -66,12 +69,14 @@ class PlanConfig:
 
 @dataclass
 class GraspPlan:
-    """The poses (4x4, base frame, of bh_palm) and the hand pre-shape of one grasp."""
+    """The poses (4x4, base frame, of bh_palm), the hand pre-shape and the obstacle boxes (base
+    frame) of one grasp."""
 
     T_pregrasp: np.ndarray
     T_grasp: np.ndarray
     T_lift: np.ndarray
     hand_preshape: dict[str, float] = field(default_factory=dict)
+    obstacles: tuple[CollisionBox, ...] = ()
 
     @property
     def approach(self) -> np.ndarray:
@@ -121,9 +126,10 @@ def plan_grasp(
     config: PlanConfig | None = None,
     pregrasp_offset_m: float = 0.0,
     lift_height_m: float = 0.0,
+    obstacles: Sequence[CollisionBox] = (),
 ) -> GraspPlan:
     """The checked plan of one grasp; ``pregrasp_offset_m`` / ``lift_height_m`` of 0 take the
-    config's. Raises PlanError (nothing has moved yet)."""
+    config's; ``obstacles`` go along for the free motions. Raises PlanError (nothing has moved yet)."""
     config = config or PlanConfig()
     try:
         T_grasp = check_pose(T_base_palm, "grasp pose")
@@ -154,15 +160,24 @@ def plan_grasp(
     T_pregrasp[:3, 3] -= offset * approach
     T_lift = T_grasp.copy()
     T_lift[2, 3] += lift
-    plan = GraspPlan(T_pregrasp, T_grasp, T_lift, hand_joint_targets(spread, f1, f2, f3))
+    plan = GraspPlan(T_pregrasp, T_grasp, T_lift, hand_joint_targets(spread, f1, f2, f3), tuple(obstacles))
     for what, T in plan.poses().items():
         check_workspace(T, config, what)
     check_joint_limits(plan.hand_preshape, 0.0)
     return plan
 
 
+def hand_close_targets(spread_rad: float, close_position_rad: float) -> dict[str, float]:
+    """The close as targets of the hand controller's joints (spread + the three proximal joints,
+    in its order): the spread held, every finger driven to ``close_position_rad``. The BH-280
+    stops each finger on contact (TorqueSwitch), so the target is reached only by a finger that
+    closes on nothing."""
+    spread_joint, *proximal_joints = moveit.HAND_ACTIVE_JOINTS
+    return {spread_joint: float(spread_rad), **{j: float(close_position_rad) for j in proximal_joints}}
+
+
 def object_held(proximal_positions, closed_threshold_rad: float = 2.3, min_fingers_blocked: int = 2) -> bool:
-    """After closing until max effort: fingers that stopped before ``closed_threshold_rad`` are
-    blocked by something; an object is held when at least ``min_fingers_blocked`` are."""
+    """After the close: fingers that stopped before ``closed_threshold_rad`` are blocked by
+    something; an object is held when at least ``min_fingers_blocked`` are."""
     blocked = sum(1 for q in proximal_positions if float(q) < closed_threshold_rad)
     return blocked >= min_fingers_blocked

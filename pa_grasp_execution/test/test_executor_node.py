@@ -11,8 +11,10 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
+from geometry_msgs.msg import Point, Vector3  # noqa: E402
 
 from pa_grasp_execution.backend import STAGE_CLOSE, ExecutionOutcome  # noqa: E402
+from pa_grasp_execution.executor_config import ExecutorConfig  # noqa: E402
 from pa_grasp_execution.executor_node import ExecutorNode  # noqa: E402
 from pa_grasp_interfaces.action import ExecuteGrasp  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
@@ -120,6 +122,34 @@ def test_a_good_grasp_reaches_the_backend_one_at_a_time(graph):
     assert plan.hand_preshape["bh_j21_joint"] == pytest.approx(0.3)
     wait_for(lambda: feedback, "feedback")
     assert feedback[0].stage == ExecuteGrasp.Feedback.STAGE_CLOSE
+
+
+def test_the_goals_obstacles_reach_the_backend_and_unpaired_ones_are_refused(graph):
+    backend, client = graph
+    goal = goal_at([0.55, 0.05, 0.03])
+    goal.obstacle_centers = [Point(x=0.3, y=-0.2, z=0.04), Point(x=0.7, y=0.1, z=0.02)]
+    goal.obstacle_sizes = [Vector3(x=0.025, y=0.025, z=0.08), Vector3(x=0.02, y=0.03, z=0.04)]
+    status, result = finish(send(client, goal))
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success
+    (plan,) = backend.plans
+    assert [(b.center, b.size) for b in plan.obstacles] == [
+        ((0.3, -0.2, 0.04), (0.025, 0.025, 0.08)),
+        ((0.7, 0.1, 0.02), (0.02, 0.03, 0.04)),
+    ]
+    goal.obstacle_sizes = goal.obstacle_sizes[:1]
+    status, result = finish(send(client, goal))
+    assert status == GoalStatus.STATUS_ABORTED and "obstacle_sizes" in result.reason
+    goal.obstacle_sizes = [Vector3(x=0.025, y=0.025, z=0.08), Vector3(x=0.02, y=0.0, z=0.04)]
+    status, result = finish(send(client, goal))
+    assert status == GoalStatus.STATUS_ABORTED and "obstacle 1" in result.reason
+    assert len(backend.plans) == 1
+
+
+def test_bad_close_and_table_settings_are_refused():
+    with pytest.raises(ValueError, match="close_timeout_s"):
+        ExecutorConfig(close_duration_s=3.0, close_timeout_s=2.0)
+    with pytest.raises(ValueError, match="table_size_xy_m"):
+        ExecutorConfig(table_size_xy_m=[0.5])
 
 
 def test_without_moveit_the_node_exits_non_zero(capfd):

@@ -6,16 +6,18 @@ import math
 import numpy as np
 import pytest
 
-from pa_grasp_description import robot
+from pa_grasp_description import moveit, robot
 from pa_grasp_execution.plan import (
     PlanConfig,
     PlanError,
     check_joint_limits,
+    hand_close_targets,
     hand_joint_targets,
     object_held,
     plan_grasp,
 )
 from pa_grasp_perception.grasp_geometry import grasp_palm_pose
+from pa_grasp_perception.obstacles import CollisionBox
 
 TOP_DOWN = grasp_palm_pose(np.array([0.55, 0.05, 0.03]), 0.0, math.pi / 2, 0.4, 0.05)
 
@@ -107,3 +109,16 @@ def test_object_held_from_the_finger_joints():
     assert object_held([1.2, 1.3, 2.44])  # two fingers stopped on the object
     assert not object_held([2.44, 2.43, 2.44])  # closed on nothing
     assert not object_held([1.0, 2.44, 2.44])  # one finger on something is not a grasp
+
+
+def test_the_close_holds_the_spread_and_drives_every_finger_of_the_hand_controller():
+    targets = hand_close_targets(0.7, 2.44)
+    assert list(targets) == list(moveit.HAND_ACTIVE_JOINTS)  # the joint_trajectory_controller's joints
+    assert targets[robot.SPREAD_JOINTS[0]] == 0.7
+    assert [targets[j] for j in robot.PROXIMAL_JOINTS] == [2.44] * 3
+
+
+def test_the_obstacles_go_along_with_the_plan():
+    boxes = [CollisionBox((0.3, 0.0, 0.02), (0.025, 0.025, 0.04))]
+    assert plan_grasp(TOP_DOWN, [0, 0, 0, 0], obstacles=boxes).obstacles == tuple(boxes)
+    assert plan_grasp(TOP_DOWN, [0, 0, 0, 0]).obstacles == ()
