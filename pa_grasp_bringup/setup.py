@@ -37,6 +37,7 @@ setup(
             "pa-grasp-bringup = pa_grasp_bringup.runner:main",
             "pa-grasp-client = pa_grasp_bringup.client:main",
             "pa-grasp-demo = pa_grasp_bringup.demo:main",
+            "camera_mount_node = pa_grasp_bringup.camera_mount:main",
         ],
     },
 )

@@ -82,8 +82,14 @@ set +u; . "$ROOT/env.sh"; set -u
 cd "$ROOT"
 # Release: the generated message C code then has no assert(); a wrong field type (a numpy number)
 # raises a Python exception instead of aborting the process that holds every node.
+# tf2_msgs has no wheel: build the workspace's copy of its TFMessage unless a real one exists
+# (Docker, a ROS install). A copy built earlier is in install/, so it is checked for, not imported.
+packages=("$ROOT"/pa_grasp_*)
+if [ -d "$ROOT/install/tf2_msgs" ] || ! python -c "import tf2_msgs" 2>/dev/null; then
+  packages+=("$ROOT/compat/tf2_msgs")
+fi
 colcon --log-base "$ROOT/log" build --symlink-install \
-  --base-paths "$ROOT"/pa_grasp_* \
+  --base-paths "${packages[@]}" \
   --build-base "$ROOT/build" --install-base "$ROOT/install" \
   --cmake-args -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE="$VENV/bin/python" \
   --event-handlers console_cohesion- status- summary+ \

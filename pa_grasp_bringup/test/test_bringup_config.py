@@ -54,6 +54,7 @@ def declared_parameters(spec) -> dict:
         "policy_node": "pa_grasp_policy.ros.policy_node_config:PolicyNodeConfig",
         "sim_bridge_node": "pa_grasp_sim.sim_bridge_config:SimBridgeConfig",
         "executor_node": "pa_grasp_execution.executor_config:ExecutorConfig",
+        "camera_mount_node": "pa_grasp_bringup.camera_mount:CameraMountConfig",
     }[spec.name]
     mod, _, cls = module.partition(":")
     return config_defaults(getattr(importlib.import_module(mod), cls))
@@ -113,7 +114,7 @@ def test_sim_camera_and_offsets_match_the_simulator():
     from pa_grasp_sim.world import WorldConfig
 
     data = load("sim")
-    T_base_camera = pose_from_xyz_quat(data["/**"]["ros__parameters"]["camera_pose_xyz_quat"])
+    T_base_camera = pose_from_xyz_quat(data["sim_bridge_node"]["ros__parameters"]["camera_pose_xyz_quat"])
     T_world_base = np.eye(4)
     T_world_base[:3, 3] = WorldConfig().arm_base_position
     np.testing.assert_allclose(T_world_base @ T_base_camera, camera_pose(CameraConfig()), atol=1e-9)

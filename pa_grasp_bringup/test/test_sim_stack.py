@@ -13,13 +13,20 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 from action_msgs.msg import GoalStatus  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import JointState  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
 
 from pa_grasp_bringup import client as grasp_client  # noqa: E402
 from pa_grasp_bringup.runner import StackRunner  # noqa: E402
+from pa_grasp_description import robot  # noqa: E402
 from pa_grasp_interfaces.action import Grasp  # noqa: E402
 from pa_grasp_interfaces.srv import DetectGrasps, ResetScene  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
+from pa_grasp_perception.frame_tree import FrameTree  # noqa: E402
+from pa_grasp_perception.perception_msgs import from_transform_msg  # noqa: E402
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
+from pa_grasp_perception.transforms import DYNAMIC_QOS, STATIC_LISTENER_QOS, STATIC_PUBLISHER_QOS  # noqa: E402
 from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.model.policy import Policy  # noqa: E402
 from pa_grasp_policy.planner.loading import DEFAULT_MODEL  # noqa: E402
@@ -72,6 +79,27 @@ class Client:
         future = service.call_async(ResetScene.Request(**request))
         return wait_for(lambda: future.done() and future.result(), "the reset")
 
+    def robot_view(self) -> dict:
+        """What the robot's driver stack publishes, as this client receives it (relative names):
+        tf_static and tf transforms, robot_description, a joint state."""
+        got = {"tf_static": [], "tf": []}
+        subscriptions = [
+            self.node.create_subscription(
+                TFMessage, "tf_static", lambda m: got["tf_static"].extend(m.transforms), STATIC_LISTENER_QOS
+            ),
+            self.node.create_subscription(TFMessage, "tf", lambda m: got["tf"].extend(m.transforms), DYNAMIC_QOS),
+            self.node.create_subscription(
+                String, "robot_description", lambda m: got.setdefault("robot_description", m.data), STATIC_PUBLISHER_QOS
+            ),
+            self.node.create_subscription(JointState, "joint_states", lambda m: got.setdefault("joint_states", m), 10),
+        ]
+        try:
+            wait_for(lambda: all(got.get(k) for k in ("tf_static", "tf", "robot_description", "joint_states")), "TF")
+        finally:
+            for subscription in subscriptions:
+                self.node.destroy_subscription(subscription)
+        return got
+
     def close(self):
         self.spinner.stop()
         self.action.destroy()
@@ -121,6 +149,9 @@ class TestStackWithAnUntrainedPolicy:
             assert result.proposal.header.frame_id == "camera_depth_optical_frame"
             assert 0.3 < result.proposal.depth < 0.8  # the table is 0.75 m below the camera
         assert sim_stack.node("sim_bridge_node").executions >= 2
+
+    def test_the_robot_and_its_camera_are_on_tf(self, sim_stack, client):
+        assert_a_robot_on_tf(client.robot_view())
 
     def test_detect_grasps_gives_candidates_and_leaves_the_scene_as_it_was(self, sim_stack, client):
         bridge = sim_stack.node("sim_bridge_node")
@@ -199,6 +230,22 @@ class TestStackWithAnUntrainedPolicy:
         client.finish(handle)
 
 
+def assert_a_robot_on_tf(view: dict) -> None:
+    """The camera mount on tf_static where sim.yaml puts it, the TX60 + BH-280 description, arm joint
+    states, and a connected tree from base_link to the palm and to the camera."""
+    camera = [t for t in view["tf_static"] if t.child_frame_id == "camera_depth_optical_frame"]
+    assert len(camera) >= 1 and camera[0].header.frame_id == "base_link"
+    np.testing.assert_allclose(from_transform_msg(camera[0].transform)[:3, 3], [0.40, 0.0, 0.75], atol=1e-6)
+    assert "<robot" in view["robot_description"] and robot.PALM_LINK in view["robot_description"]
+    assert set(robot.ARM_JOINTS) <= set(view["joint_states"].name)
+    tree = FrameTree()
+    for t in view["tf_static"] + view["tf"]:
+        tree.set(t.header.frame_id, t.child_frame_id, from_transform_msg(t.transform))
+    T_base_palm = tree.lookup("base_link", robot.PALM_LINK)
+    assert 0.2 < np.linalg.norm(T_base_palm[:3, 3]) < 1.5  # the arm's reach, not an identity
+    tree.lookup(robot.PALM_LINK, "camera_depth_optical_frame")  # one tree: the camera can see the hand
+
+
 def test_a_stack_under_a_namespace_serves_its_names_there(tmp_path):
     """`--namespace robot1`: /robot1/grasp, /robot1/detect_grasps and the topics between the nodes
     all move there, so two robots can run side by side; nothing is left at the root."""
@@ -211,6 +258,7 @@ def test_a_stack_under_a_namespace_serves_its_names_there(tmp_path):
             assert status == GoalStatus.STATUS_SUCCEEDED, result.message
             assert c.detect(max_candidates=3).success
             assert stack.node("sim_bridge_node").executions == 1
+            assert_a_robot_on_tf(c.robot_view())
             names = {name for name, _ in c.node.get_topic_names_and_types()}
             ours = {n for n in names if "pa_grasp" in n or "camera" in n or "grasp" in n}
             assert ours and all(n.startswith("/robot1/") for n in ours), sorted(ours)

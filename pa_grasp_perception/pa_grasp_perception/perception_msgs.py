@@ -9,7 +9,7 @@ from __future__ import annotations
 import array
 
 import numpy as np
-from geometry_msgs.msg import Pose, PoseStamped
+from geometry_msgs.msg import Pose, PoseStamped, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -117,3 +117,22 @@ def from_pose_msg(msg: Pose) -> np.ndarray:
     unit length (grasp_geometry.pose_matrix)."""
     p, q = msg.position, msg.orientation
     return pose_matrix([p.x, p.y, p.z], [q.x, q.y, q.z, q.w])
+
+
+def to_transform_stamped_msg(T_parent_child: np.ndarray, parent: str, child: str, stamp=None) -> TransformStamped:
+    """4x4 T_parent_child -> geometry_msgs/TransformStamped (header.frame_id = parent; stamp None = 0)."""
+    x, y, z, qx, qy, qz, qw = pose_to_xyz_quat(check_pose(T_parent_child))
+    msg = TransformStamped()
+    msg.header.frame_id, msg.child_frame_id = parent, child
+    if stamp is not None:
+        msg.header.stamp = stamp
+    t, r = msg.transform.translation, msg.transform.rotation
+    t.x, t.y, t.z = x, y, z
+    r.x, r.y, r.z, r.w = qx, qy, qz, qw
+    return msg
+
+
+def from_transform_msg(msg) -> np.ndarray:
+    """geometry_msgs/Transform -> 4x4; ValueError like :func:`from_pose_msg`."""
+    t, r = msg.translation, msg.rotation
+    return pose_matrix([t.x, t.y, t.z], [r.x, r.y, r.z, r.w])

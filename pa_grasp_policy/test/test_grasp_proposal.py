@@ -23,7 +23,7 @@ SIM_YAML = pathlib.Path(__file__).resolve().parents[2] / "pa_grasp_bringup" / "c
 def sim_yaml_camera() -> list[float]:
     """The camera extrinsics the sim stack actually runs with."""
     params = yaml.safe_load(SIM_YAML.read_text())
-    return params["/**"]["ros__parameters"]["camera_pose_xyz_quat"]
+    return params["sim_bridge_node"]["ros__parameters"]["camera_pose_xyz_quat"]
 
 
 INTRINSICS = CameraIntrinsics(160, 160, 100.0, 100.0, 79.5, 79.5)

@@ -36,8 +36,15 @@ from pa_grasp_interfaces.srv import DetectGrasps  # noqa: E402
 from pa_grasp_perception.action_client import RaceFreeActionClient  # noqa: E402
 from pa_grasp_perception.camera import CameraIntrinsics  # noqa: E402
 from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat  # noqa: E402
-from pa_grasp_perception.perception_msgs import from_pose_msg, to_camera_info_msg, to_image_msg  # noqa: E402
+from pa_grasp_perception.perception_msgs import (  # noqa: E402
+    from_pose_msg,
+    from_transform_msg,
+    to_camera_info_msg,
+    to_image_msg,
+    to_transform_stamped_msg,
+)
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
+from pa_grasp_perception.transforms import publish_static_transforms  # noqa: E402
 from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.model.network import NetworkConfig  # noqa: E402
 from pa_grasp_policy.model.policy import Policy  # noqa: E402
@@ -80,7 +87,8 @@ def wait_for(predicate, what, timeout_s=TIMEOUT_S):
 
 
 class FakeRobot:
-    """Plays kinect_node (conditioned depth at 20 Hz, on demand) and the executor (always lifts).
+    """Plays kinect_node (conditioned depth at 20 Hz, on demand), the executor (always lifts) and
+    the camera mount (CAMERA on tf_static; `mount_camera` moves it).
 
     Depth comes from a thread of its own, as from a camera driver, not from a timer on the probe
     node: that timer shared a callback group and the executor with the test's action client, and
@@ -103,9 +111,14 @@ class FakeRobot:
         self.depth_pub = node.create_publisher(Image, "/pa_grasp/depth", qos_profile_sensor_data)
         self.info_pub = node.create_publisher(CameraInfo, "/pa_grasp/camera_info", qos_profile_sensor_data)
         self.server = None
+        self.mount_camera(pose_from_xyz_quat(CAMERA))
         self._stop = threading.Event()
         self._camera = threading.Thread(target=self._publish_loop, daemon=True)
         self._camera.start()
+
+    def mount_camera(self, T_base_camera, frame="camera_depth_optical_frame"):
+        """Latch T_base_camera on tf_static (a new publisher replaces the old one's transform)."""
+        self.tf_static = publish_static_transforms(self.node, [("base_link", frame, T_base_camera)])
 
     def serve_execute(self):
         self.server = ActionServer(self.node, ExecuteGrasp, "/pa_grasp/execute_grasp", execute_callback=self._execute)
@@ -148,7 +161,6 @@ def node_graph(checkpoint, *parameters, depth=None, depth_timeout_s=5.0):
         context=context,
         parameter_overrides=[
             Parameter("checkpoint", value=str(checkpoint)),
-            Parameter("camera_pose_xyz_quat", value=CAMERA),
             Parameter("depth_timeout_s", value=depth_timeout_s),
             Parameter("execute_server_timeout_s", value=1.0),
             *parameters,
@@ -272,11 +284,11 @@ BAD_CAMERA_INFOS = [  # (edit, what the abort message must name)
 ]
 
 
-def test_implausible_intrinsics_or_another_frame_abort_the_goal_before_anything_moves(graph):
+def test_implausible_intrinsics_or_an_unplaced_frame_abort_the_goal_before_anything_moves(graph):
     """A camera_info no camera could have (a driver glitch) aborts the goal at once, naming the
-    value, and no grasp is sent; so does a depth image from a frame camera_pose_xyz_quat does not
-    place. With a valid camera_info again the next goal is executed."""
-    _, robot, client = graph
+    value, and no grasp is sent; so does a depth image whose frame_id TF cannot place in base_link.
+    With a valid camera_info again the next goal is executed."""
+    policy_node, robot, client = graph
     robot.serve_execute()
     robot.publishing = True
     for edit, named in BAD_CAMERA_INFOS:
@@ -288,12 +300,34 @@ def test_implausible_intrinsics_or_another_frame_abort_the_goal_before_anything_
         assert "nothing was executed" in result.message and not robot.goals
     robot.edit_info = lambda info: None
     robot.frame_id = "camera_link"
+    policy_node.set_parameters([Parameter("tf_timeout_s", value=0.2)])
     status, result, _ = send(client, Grasp.Goal(max_attempts=1))
-    assert status == GoalStatus.STATUS_ABORTED and "frame 'camera_link'" in result.message, result.message
-    assert not robot.goals
+    assert status == GoalStatus.STATUS_ABORTED, result.message
+    assert "no transform from 'base_link' to 'camera_link'" in result.message, result.message
+    assert "nothing was executed" in result.message and not robot.goals
     robot.frame_id = "camera_depth_optical_frame"
     status, result, _ = send(client, Grasp.Goal(max_attempts=1))
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success and len(robot.goals) == 1
+
+
+def test_moving_the_cameras_transform_moves_the_grasp_in_base_link(graph):
+    """The camera is placed by TF at every image: the same image from a camera mounted 10 cm
+    further along x and 4 cm to the side gives the same grasp moved by exactly that much."""
+    _, robot, client = graph
+    robot.serve_execute()
+    robot.publishing = True
+    poses = []
+    shift = np.array([0.10, -0.04, 0.02])
+    for offset in (np.zeros(3), shift):
+        T_base_camera = pose_from_xyz_quat(CAMERA)
+        T_base_camera[:3, 3] += offset
+        robot.mount_camera(T_base_camera)
+        time.sleep(0.3)  # the new static transform reaches the node
+        status, result, _ = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED, result.message
+        poses.append(from_pose_msg(robot.goals[-1].grasp_pose.pose))
+    np.testing.assert_allclose(poses[1][:3, 3] - poses[0][:3, 3], shift, atol=1e-6)
+    np.testing.assert_allclose(poses[1][:3, :3], poses[0][:3, :3], atol=1e-9)
 
 
 def test_every_goal_of_a_burst_is_answered(graph):
@@ -441,7 +475,9 @@ def untrained_with_flat_selector(tmp_path, depth: np.ndarray, weights_seed: int 
 
 def planned(checkpoint, config: PlannerConfig, depth: np.ndarray):
     """The grasps the planner ranks for `depth` as the node sees it (INTRINSICS, CAMERA), best first."""
-    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_table_camera
+    # As TF delivers it: the twin's physics tells apart poses that differ by a rounding error.
+    T_base_camera = from_transform_msg(to_transform_stamped_msg(pose_from_xyz_quat(CAMERA), "b", "c").transform)
+    T_table_camera = PolicyNodeConfig().T_table_camera(T_base_camera)
     with GraspPlanner.load(checkpoint, config) as planner:
         plan = planner.plan(depth, INTRINSICS, T_table_camera)
         return [plan.take() for _ in range(len(plan))]
@@ -586,7 +622,6 @@ def test_a_selector_fitted_for_other_weights_stops_the_node_at_start(tmp_path):
                 context=context,
                 parameter_overrides=[
                     Parameter("checkpoint", value=str(other)),
-                    Parameter("camera_pose_xyz_quat", value=CAMERA),
                     *extras(selector),
                 ],
             )
@@ -595,34 +630,29 @@ def test_a_selector_fitted_for_other_weights_stops_the_node_at_start(tmp_path):
 
 
 def test_the_node_config_is_the_policy_alone_by_default_and_refuses_nonsense():
-    config = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA)
+    config = PolicyNodeConfig()
     node_only = {"twin_workers": config.twin_workers, "search_budget_s": config.search_budget_s}
     assert config.planner_config() == dataclasses.replace(PlannerConfig(), **node_only)
     assert config.planner_config().describe() == "policy alone"
-    for pose, named in (
-        ([0.5, 0.0, 0.75, 0.7, -0.7, 0.1, 0.3], "unit quaternion"),  # |q| = 1.04: a typo, not a rotation
-        ([0.5, 0.0, math.nan, 0.7071, -0.7071, 0.0, 0.0], "translation must be 3 finite"),
-        ([0.5, 0.0, 0.75, math.inf, -0.7071, 0.0, 0.0], "4 finite numbers"),
-    ):
-        with pytest.raises(ValueError, match=named):
-            PolicyNodeConfig(camera_pose_xyz_quat=pose)
+    with pytest.raises(ValueError, match="tf_timeout_s"):
+        PolicyNodeConfig(tf_timeout_s=-1.0)
     with pytest.raises(ValueError, match="search_budget_s"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, search_budget_s=-1.0)
+        PolicyNodeConfig(search_budget_s=-1.0)
     with pytest.raises(ValueError, match="twin_workers must be 0"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, twin_workers=-1)
+        PolicyNodeConfig(twin_workers=-1)
     with pytest.raises(ValueError, match="needs views 4 or 8"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, depth_twin=True)
+        PolicyNodeConfig(depth_twin=True)
     with pytest.raises(ValueError, match="views must be one of"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, views=3)
+        PolicyNodeConfig(views=3)
 
 
 def test_the_depth_twins_table_is_table_z_m_below_the_camera():
-    T_base_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA).T_base_camera
-    T_table_camera = PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=0.1).T_table_camera
+    T_base_camera = pose_from_xyz_quat(CAMERA)
+    T_table_camera = PolicyNodeConfig(table_z_m=0.1).T_table_camera(T_base_camera)
     assert T_table_camera[2, 3] == pytest.approx(CAMERA[2] - 0.1)
     assert np.allclose(T_table_camera[:3, :3], T_base_camera[:3, :3])
     with pytest.raises(ValueError, match="table_z_m"):
-        PolicyNodeConfig(camera_pose_xyz_quat=CAMERA, table_z_m=float("nan"))
+        PolicyNodeConfig(table_z_m=float("nan"))
 
 
 def serve_one_goal_with_the_policy_alone(checkpoint: str) -> None:

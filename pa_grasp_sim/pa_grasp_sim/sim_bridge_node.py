@@ -14,12 +14,15 @@ Owns one GraspWorld (``mode`` arm by default: TX60 + BH-280 with IK and reachabi
   (``new_scene_when_cleared``), and after ``new_scene_after_failures`` failed executions in a row
   too, so repeated /grasp goals keep working. Executions are atomic: cancel requests are rejected.
 * Serves ``/pa_grasp/reset_scene`` (ResetScene) and publishes ``/joint_states`` (arm + hand).
+* Publishes what a robot driver stack would on TF: the camera mount ``base_frame`` ->
+  ``camera_frame`` on ``tf_static``; in arm mode also ``robot_description`` (the TX60 + BH-280
+  URDF, latched), the URDF's fixed joints on ``tf_static`` and its moving links on ``tf`` at
+  ``joint_state_rate_hz`` (read from the physics: robot_state_publisher's job on a real robot).
 
 ``base_frame`` is the TX60's base: it sits at ``WorldConfig.arm_base_position`` in the
 simulator's world (the table centre is the world origin) and is axis-aligned with it, in both
 modes. The camera is the simulator's default (top-down, the view the policy was trained on)
-unless ``camera_pose_xyz_quat`` sets it; policy_node's ``camera_pose_xyz_quat`` must be the
-same pose (the bringup configs share one value).
+unless ``camera_pose_xyz_quat`` sets it; policy_node finds it on TF like on a real robot.
 
 All world access (physics, rendering, joint reads) is serialised by one lock; the periodic
 publishers skip a tick while an execution or a reset holds it.
@@ -37,7 +40,8 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
+from tf2_msgs.msg import TFMessage
 
 from pa_grasp_description import robot
 from pa_grasp_interfaces.action import ExecuteGrasp
@@ -45,8 +49,16 @@ from pa_grasp_interfaces.srv import ResetScene
 from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import declare_config
+from pa_grasp_perception.transforms import (
+    DYNAMIC_QOS,
+    STATIC_PUBLISHER_QOS,
+    TF_TOPIC,
+    publish_static_transforms,
+    transforms_msg,
+)
 from pa_grasp_sim.execution import GraspOutcome
 from pa_grasp_sim.objects import ObjectSetError, load_object_set
+from pa_grasp_sim.robot_frames import edge_transforms, robot_edges
 from pa_grasp_sim.sim_bridge_config import DESCRIPTIONS, READ_ONLY, SCENES, SimBridgeConfig
 from pa_grasp_sim.sim_msgs import (
     from_pose_msg,
@@ -85,6 +97,7 @@ class SimBridgeNode(Node):
         self._depth_pub = self.create_publisher(Image, cfg.depth_topic, qos_profile_sensor_data)
         self._info_pub = self.create_publisher(CameraInfo, cfg.camera_info_topic, qos_profile_sensor_data)
         self._joint_pub = self.create_publisher(JointState, "joint_states", 10)
+        self._publish_frames()
         self.create_timer(1.0 / cfg.publish_rate_hz, self._publish_depth, callback_group=group)
         self.create_timer(1.0 / cfg.joint_state_rate_hz, self._publish_joint_states, callback_group=group)
         self._server = ActionServer(
@@ -135,6 +148,23 @@ class SimBridgeNode(Node):
         return positions
 
     # ------------------------------------------------------------------ publishers
+    def _publish_frames(self) -> None:
+        """tf_static (camera mount, the robot's fixed joints) and robot_description, once (latched)."""
+        cfg, world = self.config, self.world
+        T_base_camera = np.linalg.inv(self.T_world_base) @ world.camera.T_world_camera
+        static = [(cfg.base_frame, cfg.camera_frame, T_base_camera)]
+        self._moving_edges = []
+        self._tf_pub = None
+        if cfg.mode == "arm":
+            edges = robot_edges(world.client, world.robot)
+            static += edge_transforms(world.client, world.robot, [e for e in edges if e.fixed], self.T_world_base)
+            self._moving_edges = [e for e in edges if not e.fixed]
+            self._tf_pub = self.create_publisher(TFMessage, TF_TOPIC, DYNAMIC_QOS)
+            # robot_state_publisher's QoS: latched, so a late RViz or MoveIt still gets it
+            self._description_pub = self.create_publisher(String, "robot_description", STATIC_PUBLISHER_QOS)
+            self._description_pub.publish(String(data=robot.robot_urdf_path().read_text()))
+        self._tf_static_pub = publish_static_transforms(self, static)
+
     def _publish_depth(self) -> None:
         if not self._lock.acquire(blocking=False):
             return  # an execution or reset holds the world: the picture is changing anyway
@@ -153,9 +183,13 @@ class SimBridgeNode(Node):
             return
         try:
             positions = self._joint_positions()
+            links = edge_transforms(self.world.client, self.world.robot, self._moving_edges, self.T_world_base)
         finally:
             self._lock.release()
-        self._joint_pub.publish(to_joint_state_msg(positions, Header(stamp=self.get_clock().now().to_msg())))
+        stamp = self.get_clock().now().to_msg()
+        self._joint_pub.publish(to_joint_state_msg(positions, Header(stamp=stamp)))
+        if self._tf_pub is not None:
+            self._tf_pub.publish(transforms_msg(links, stamp))
 
     # ------------------------------------------------------------------ execute_grasp
     def _execute(self, goal_handle) -> ExecuteGrasp.Result:

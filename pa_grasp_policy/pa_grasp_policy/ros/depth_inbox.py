@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import numpy as np
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
@@ -33,6 +34,16 @@ class DepthFrame:
     depth: object  # float32 HxW metres, NaN = invalid
     intrinsics: object  # pa_grasp_perception.camera.CameraIntrinsics
     header: Header
+
+
+@dataclasses.dataclass
+class View:
+    """A depth frame ready to plan on: where its camera was, and the part of the image to look at."""
+
+    frame: DepthFrame
+    T_base_camera: np.ndarray  # the image's frame_id in base_frame, from TF at the image's stamp
+    T_table_camera: np.ndarray  # the same, in the planner's table frame (z = 0 on the table top)
+    start_box: object  # the goal's roi as a zoom box, or None: the whole image
 
 
 class DepthInbox:

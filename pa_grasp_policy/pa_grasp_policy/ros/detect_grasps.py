@@ -41,14 +41,15 @@ class DetectGraspsService:
         try:
             if wanted > MAX_CANDIDATES:
                 raise GoalAbortedError(f"max_candidates is at most {MAX_CANDIDATES}, got {wanted}")
-            frame, start_box = node.usable_view(node.get_clock().now().nanoseconds, request, [])
+            view = node.usable_view(node.get_clock().now().nanoseconds, request, [])
+            frame = view.frame
             with node.planner_lock:
                 found = node.planner.candidates(
                     frame.depth,
                     frame.intrinsics,
-                    cfg.T_table_camera,
+                    view.T_table_camera,
                     wanted,
-                    start_box=start_box,
+                    start_box=view.start_box,
                     generator=self._generator,
                     max_zoom_steps=cfg.default_max_zoom_steps or None,
                 )
@@ -67,7 +68,7 @@ class DetectGraspsService:
                 proposal = make_proposal(
                     frame.depth,
                     frame.intrinsics,
-                    cfg.T_base_camera,
+                    view.T_base_camera,
                     grasp.uv,
                     grasp.rpy,
                     grasp.hand_joints,

@@ -29,16 +29,18 @@ from visualization_msgs.msg import MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
 from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
+from pa_grasp_perception.frame_tree import FrameLookupError
 from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.ros_parameters import config_with, declare_config
 from pa_grasp_perception.table_objects import objects_in_view
+from pa_grasp_perception.transforms import make_transform_lookup
 from pa_grasp_policy.model.checkpoint import CheckpointError
 from pa_grasp_policy.model.zoom import check_start_box
 from pa_grasp_policy.model.zoom_image import draw_zoom
 from pa_grasp_policy.planner.planner import GraspPlanner, PlanHooks, PlanningError
 from pa_grasp_policy.planner.proposal import ProposalError, make_proposal, view_mismatch
 from pa_grasp_policy.planner.selector import SelectorError
-from pa_grasp_policy.ros.depth_inbox import BadCameraInfoError, DepthFrame, DepthInbox, NoDepthError
+from pa_grasp_policy.ros.depth_inbox import BadCameraInfoError, DepthFrame, DepthInbox, NoDepthError, View
 from pa_grasp_policy.ros.detect_grasps import DetectGraspsService
 from pa_grasp_policy.ros.executor_client import ExecutionError, ExecutorClient
 from pa_grasp_policy.ros.goal_context import GoalAbortedError, GoalCanceledError, GoalContext
@@ -79,6 +81,7 @@ class PolicyNode(Node):
 
         group = ReentrantCallbackGroup()
         self._inbox = DepthInbox(self, self.config.depth_topic, self.config.camera_info_topic, group)
+        self._transforms = make_transform_lookup(self, group)
         latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
         latched.durability = QoSDurabilityPolicy.TRANSIENT_LOCAL
         self._debug_pub = self.create_publisher(Image, DEBUG_IMAGE_TOPIC, latched)
@@ -116,6 +119,7 @@ class PolicyNode(Node):
         self._server.destroy()
         self._detect.destroy()
         self._executor.destroy()
+        self._transforms.destroy()
         self.planner.close()
         return super().destroy_node()
 
@@ -167,13 +171,14 @@ class PolicyNode(Node):
             self.get_logger().warning(f"the goal asks for {asked} attempts; max_attempts_limit allows {attempts}")
         reasons: list[str] = []
         goal_start_ns = self.get_clock().now().nanoseconds
-        untried = None  # (frame, plan) while the scene is as the image shows: the robot has not moved
+        untried = None  # (view, plan) while the scene is as the image shows: the robot has not moved
         for attempt in range(1, attempts + 1):
             result.attempts = attempt
             same_image = untried is not None and len(untried[1]) > 0
             if not same_image:
                 untried = self._look(goal, request, attempt, goal_start_ns, reasons)
-            frame, plan = untried
+            view, plan = untried
+            frame = view.frame
             grasp = plan.take()
             size = (frame.intrinsics.width, frame.intrinsics.height)
             if same_image:
@@ -186,7 +191,7 @@ class PolicyNode(Node):
             base_header = Header(stamp=frame.header.stamp, frame_id=cfg.base_frame)
             grasp_values = (grasp.uv, grasp.rpy, grasp.hand_joints, cfg.grasp_offset_m, grasp.zoom_steps, grasp.boxes)
             try:
-                proposal = make_proposal(frame.depth, frame.intrinsics, cfg.T_base_camera, *grasp_values)
+                proposal = make_proposal(frame.depth, frame.intrinsics, view.T_base_camera, *grasp_values)
             except ProposalError as exc:
                 reasons.append(f"attempt {attempt}: {exc}")
                 self.get_logger().warning(reasons[-1])
@@ -221,12 +226,11 @@ class PolicyNode(Node):
         result.message = f"no grasp succeeded in {attempts} attempt(s){cut}: " + "; ".join(reasons)
 
     def _look(self, goal: GoalContext, request: Grasp.Goal, attempt: int, goal_start_ns: int, reasons: list):
-        """A fresh depth image and the planner's grasps on it: (frame, Plan)."""
+        """A fresh depth image and the planner's grasps on it: (View, Plan)."""
         goal.check("before reading depth")
         goal.feedback(F.STAGE_WAITING_FOR_DEPTH, attempt, 0, None, None, "waiting for depth")
-        frame, start_box = self.usable_view(
-            goal_start_ns, request, reasons, lambda: goal.check("while waiting for depth")
-        )
+        view = self.usable_view(goal_start_ns, request, reasons, lambda: goal.check("while waiting for depth"))
+        frame = view.frame
         size = (frame.intrinsics.width, frame.intrinsics.height)
         cfg = self.config
 
@@ -250,8 +254,8 @@ class PolicyNode(Node):
             plan = self.planner.plan(
                 frame.depth,
                 frame.intrinsics,
-                cfg.T_table_camera,
-                start_box=start_box,
+                view.T_table_camera,
+                start_box=view.start_box,
                 deterministic=bool(request.deterministic) and not (attempt > 1 and cfg.sample_on_retry),
                 generator=self._generator,
                 max_zoom_steps=int(request.max_zoom_steps) or cfg.default_max_zoom_steps or None,
@@ -260,13 +264,13 @@ class PolicyNode(Node):
         if len(plan) > 1:
             self.get_logger().info(f"planner: {plan.summary}")
             self._publish_debug_image(frame, plan.best.boxes, plan.best.uv)
-        return frame, plan
+        return view, plan
 
     def usable_view(self, not_before_ns: int, request, reasons: list, check=lambda: None):
-        """(a depth frame taken after `not_before_ns` and after the last execution, the request's
-        start box) or GoalAbortedError saying why there is nothing to plan on: no depth, a
-        camera_info no camera could have, another frame, a bad roi, nothing above the table.
-        `request` has use_roi and roi (a /grasp goal or a detect_grasps request)."""
+        """A View of a depth frame taken after `not_before_ns` and after the last execution, or
+        GoalAbortedError saying why there is nothing to plan on: no depth, a camera_info no camera
+        could have, a frame TF cannot place, a bad roi, nothing above the table. `request` has
+        use_roi and roi (a /grasp goal or a detect_grasps request)."""
         cfg = self.config
         try:
             frame = self._inbox.wait(
@@ -283,11 +287,7 @@ class PolicyNode(Node):
             ) from None
         except BadCameraInfoError as exc:
             raise GoalAbortedError(f"{exc}; nothing was executed") from None
-        if frame.header.frame_id != cfg.camera_frame:
-            raise GoalAbortedError(
-                f"the depth image is in frame '{frame.header.frame_id}' but camera_pose_xyz_quat places"
-                f" '{cfg.camera_frame}' (parameter camera_frame); nothing was executed"
-            )
+        T_base_camera = self._camera_pose(frame.header)
         self._tell_view_mismatch(frame.depth.shape)
         size = (frame.intrinsics.width, frame.intrinsics.height)
         start_box = from_roi_msg(request.roi) if request.use_roi else None
@@ -295,14 +295,30 @@ class PolicyNode(Node):
             start_box = None if start_box is None else check_start_box(start_box, *size)
         except ValueError as exc:
             raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
-        if cfg.refuse_empty_view and not objects_in_view(frame.depth, frame.intrinsics, cfg.T_table_camera, start_box):
+        T_table_camera = cfg.T_table_camera(T_base_camera)
+        if cfg.refuse_empty_view and not objects_in_view(frame.depth, frame.intrinsics, T_table_camera, start_box):
             where = "the goal's roi" if start_box else "the depth image"
             earlier = f" (after {'; '.join(reasons)})" if reasons else ""
             raise GoalAbortedError(
                 f"nothing to grasp: no object stands above the table in {where}{earlier}; if one does, check"
-                f" table_z_m ({cfg.table_z_m:g} m) and camera_pose_xyz_quat"
+                f" table_z_m ({cfg.table_z_m:g} m) and the camera's transform"
             )
-        return frame, start_box
+        return View(frame, T_base_camera, T_table_camera, start_box)
+
+    def _camera_pose(self, header):
+        """T_base_camera of an image from TF, or GoalAbortedError naming the frames."""
+        cfg = self.config
+        camera = header.frame_id
+        if not camera:
+            raise GoalAbortedError("the depth image has no frame_id: TF cannot place it; nothing was executed")
+        try:
+            return self._transforms.lookup(cfg.base_frame, camera, header.stamp, cfg.tf_timeout_s)
+        except FrameLookupError as exc:
+            raise GoalAbortedError(
+                f"{exc} (within tf_timeout_s={cfg.tf_timeout_s:g} s). The camera's pose must be on TF:"
+                " publish it from your calibration (config/camera_calibration.yaml: camera_mount_node,"
+                " real.launch.py); nothing was executed"
+            ) from None
 
     def _tell_view_mismatch(self, shape: tuple[int, ...]) -> None:
         """Log once per image size when the depth is not the view the policy was trained on."""

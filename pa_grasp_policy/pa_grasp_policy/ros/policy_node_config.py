@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from pa_grasp_perception.grasp_geometry import pose_from_xyz_quat
 from pa_grasp_policy.planner.planner import PlannerConfig
 
 
@@ -16,8 +15,7 @@ class PolicyNodeConfig:
     depth_topic: str = "pa_grasp/depth"
     camera_info_topic: str = "pa_grasp/camera_info"
     base_frame: str = "base_link"
-    camera_pose_xyz_quat: list[float] = field(default_factory=lambda: [0.0] * 7)
-    camera_frame: str = "camera_depth_optical_frame"
+    tf_timeout_s: float = 1.0
     depth_timeout_s: float = 5.0
     max_depth_age_s: float = 1.0
     require_fresh_depth: bool = True
@@ -44,20 +42,11 @@ class PolicyNodeConfig:
     refuse_empty_view: bool = True
 
     def __post_init__(self):
-        self.camera_pose_xyz_quat = [float(x) for x in self.camera_pose_xyz_quat]
-        if len(self.camera_pose_xyz_quat) != 7 or not any(self.camera_pose_xyz_quat[3:]):
-            raise ValueError(
-                "camera_pose_xyz_quat must be set: the camera optical frame in the base frame as"
-                f" [x, y, z, qx, qy, qz, qw], got {self.camera_pose_xyz_quat}"
-            )
-        try:
-            pose_from_xyz_quat(self.camera_pose_xyz_quat)
-        except ValueError as exc:
-            raise ValueError(f"camera_pose_xyz_quat: {exc}") from None
         for name in ("depth_timeout_s", "execute_server_timeout_s", "execute_timeout_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("max_depth_age_s", "grasp_offset_m", "pregrasp_offset_m", "lift_height_m", "zoom_step_delay_s"):
+        non_negative = ("tf_timeout_s", "max_depth_age_s", "grasp_offset_m", "pregrasp_offset_m", "lift_height_m")
+        for name in (*non_negative, "zoom_step_delay_s"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.default_max_zoom_steps < 0:
@@ -71,8 +60,8 @@ class PolicyNodeConfig:
         self.planner_config()  # refuses extras that make no sense together
         if not np.isfinite(self.table_z_m):
             raise ValueError(f"table_z_m must be finite, got {self.table_z_m}")
-        if not self.base_frame or not self.camera_frame:
-            raise ValueError("base_frame and camera_frame must not be empty")
+        if not self.base_frame:
+            raise ValueError("base_frame must not be empty")
 
     def planner_config(self) -> PlannerConfig:
         return PlannerConfig(
@@ -84,14 +73,9 @@ class PolicyNodeConfig:
             search_budget_s=self.search_budget_s,
         )
 
-    @property
-    def T_base_camera(self) -> np.ndarray:
-        return pose_from_xyz_quat(self.camera_pose_xyz_quat)
-
-    @property
-    def T_table_camera(self) -> np.ndarray:
-        """The camera in the depth twin's frame: base_frame moved down to the table top."""
-        T = self.T_base_camera.copy()
+    def T_table_camera(self, T_base_camera: np.ndarray) -> np.ndarray:
+        """The camera in the planner's table frame: base_frame moved down to the table top."""
+        T = np.array(T_base_camera, dtype=float)
         T[2, 3] -= self.table_z_m
         return T
 
@@ -101,9 +85,8 @@ DESCRIPTIONS = {
     "depth_topic": "conditioned depth (32FC1 metres) from kinect_node",
     "camera_info_topic": "camera_info of the conditioned depth",
     "base_frame": "robot base frame: grasp poses are expressed in it",
-    "camera_pose_xyz_quat": "T_base_camera: the depth camera's optical frame in base_frame, [x, y, z, qx, qy, qz, qw]"
-    " (a unit quaternion)",
-    "camera_frame": "the frame camera_pose_xyz_quat places: a depth image in another frame_id aborts the goal",
+    "tf_timeout_s": "how long to wait for TF to place a depth image's frame_id in base_frame (a camera on a fixed"
+    " mount: its static transform, e.g. from config/camera_calibration.yaml); none in time aborts the goal",
     "depth_timeout_s": "how long a goal waits for a usable depth image before it is aborted",
     "max_depth_age_s": "the latest depth image is used if it is at most this old; else wait for a new one",
     "require_fresh_depth": "use only depth taken after the goal arrived (the scene as of the request); false: "
@@ -137,7 +120,7 @@ DESCRIPTIONS = {
     " 0: no limit. Overrun: at most one batch of twin executions",
     "table_z_m": "height of the table top in base_frame (the depth twin's objects stand on it)",
     "refuse_empty_view": "abort a goal without moving the robot when nothing stands more than 3 mm above the"
-    " table in the depth image (or the goal's roi); needs table_z_m and camera_pose_xyz_quat to be right",
+    " table in the depth image (or the goal's roi); needs table_z_m and the camera's transform to be right",
 }
 READ_ONLY = frozenset(
     {
