@@ -7,9 +7,9 @@ the two ways of starting the stack cannot drift apart.
 
 Both modes share the data flow (DESIGN.md): raw depth -> kinect_node -> policy_node (/grasp)
 -> ExecuteGrasp. In ``sim`` the camera and the robot are sim_bridge_node (PyBullet); in
-``real`` the camera driver (freenect) and the robot drivers (TX60 trajectory controller, BH-280
-hand controller, robot_state_publisher) come from their own packages and executor_node moves
-the robot through MoveIt.
+``real`` the camera driver (freenect) comes from its own package, ``real.launch.py`` starts the
+robot's ros2_control (drivers or mock hardware), robot_state_publisher and RViz
+(:mod:`pa_grasp_bringup.launch_plan`), and executor_node moves the robot through MoveIt.
 """
 
 from __future__ import annotations
@@ -94,32 +94,44 @@ def params_file(mode: str) -> Path:
 
 
 def launch_description(mode: str):
-    """The launch_ros description of a mode (needs the ``launch`` and ``launch_ros`` packages)."""
+    """The launch_ros description of a mode (needs the ``launch`` and ``launch_ros`` packages): the
+    arguments of :func:`launch_plan.launch_arguments`, and the nodes of :func:`launch_plan.launch_plan`
+    computed when the arguments' values are known (OpaqueFunction)."""
     from launch import LaunchDescription
-    from launch.actions import DeclareLaunchArgument, LogInfo
-    from launch.substitutions import LaunchConfiguration
+    from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
     from launch_ros.actions import Node
+    from launch_ros.parameter_descriptions import ParameterValue
 
-    params = LaunchConfiguration("params_file")
-    entities = [
-        DeclareLaunchArgument(
-            "params_file", default_value=str(params_file(mode)), description=f"parameters of the {mode} stack"
-        ),
-        DeclareLaunchArgument(
-            "namespace", default_value="", description="every node (and so every name) in this namespace"
-        ),
-        LogInfo(msg=f"pa_grasp {mode} stack: " + ", ".join(spec.name for spec in STACK[mode])),
-    ]
-    for spec in STACK[mode]:
-        entities.append(
-            Node(
-                package=spec.package,
-                executable=spec.executable,
-                name=spec.name,
-                namespace=LaunchConfiguration("namespace"),
-                parameters=[params],
-                output="screen",
-                emulate_tty=True,
+    from pa_grasp_bringup import launch_plan
+
+    def typed(parameters):
+        # launch_ros reads a plain string as YAML (a URDF fails, "" becomes null): keep strings strings.
+        if isinstance(parameters, dict):
+            return {k: ParameterValue(v, value_type=str) if isinstance(v, str) else v for k, v in parameters.items()}
+        return parameters
+
+    def nodes(context):
+        values = dict(context.launch_configurations)
+        plan = launch_plan.launch_plan(mode, values)
+        actions = [LogInfo(msg=f"pa_grasp {mode} stack: " + ", ".join(n.name or n.executable for n in plan))]
+        for node in plan:
+            actions.append(
+                Node(
+                    package=node.package,
+                    executable=node.executable,
+                    name=node.name,
+                    namespace=values["namespace"],
+                    parameters=[typed(p) for p in node.parameters],
+                    arguments=list(node.arguments),
+                    remappings=list(node.remappings),
+                    output="screen",
+                    emulate_tty=True,
+                )
             )
-        )
-    return LaunchDescription(entities)
+        return actions
+
+    arguments = [
+        DeclareLaunchArgument(a.name, default_value=a.default, description=a.description)
+        for a in launch_plan.launch_arguments(mode)
+    ]
+    return LaunchDescription([*arguments, OpaqueFunction(function=nodes)])
