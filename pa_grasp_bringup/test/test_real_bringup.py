@@ -180,6 +180,14 @@ def test_the_hand_controller_lets_a_close_stall_on_the_object():
     assert all(arm[j]["goal"] > 0 and arm[j]["trajectory"] > 0 for j in moveit.robot.ARM_JOINTS)
 
 
+def test_the_executor_closes_through_the_hand_controller_and_waits_out_its_goal_time():
+    executor = REAL["executor_node"]["ros__parameters"]
+    hand = CONTROLLERS["/**/bh280_hand_controller"]["ros__parameters"]
+    assert executor["hand_trajectory_action"] == "bh280_hand_controller/follow_joint_trajectory"
+    assert executor["close_timeout_s"] > executor["close_duration_s"] + hand["constraints"]["goal_time"]
+    assert 0 < executor["close_position_rad"] <= moveit.robot.PROXIMAL_LIMIT
+
+
 # --- RViz ------------------------------------------------------------------------------------
 def topics(node):
     if isinstance(node, dict):
