@@ -248,6 +248,11 @@ def test_no_depth_aborts_clearly_and_a_later_goal_works(graph_short_depth_timeou
     np.testing.assert_allclose(from_pose_msg(sent.grasp_pose.pose), expected.T_base_palm, atol=1e-6)
     np.testing.assert_allclose(list(sent.hand_joints), list(result.hand_joints))
     assert 0 <= result.proposal.pitch <= math.pi
+    # The planning scene: what the image shows above the table, but not around the grasp.
+    target = expected.point_base  # the grasp's surface point
+    boxes = [(c.x, c.y) for c in sent.obstacle_centers]
+    assert len(boxes) == len(sent.obstacle_sizes)
+    assert all(np.hypot(x - target[0], y - target[1]) > 0.08 for x, y in boxes), boxes
 
     # Debug output: the depth with the zoom boxes (rgb8, upscaled) and the grasp markers in base_link.
     wait_for(lambda: len(debug) == 2, "the debug image and the grasp markers")

@@ -31,6 +31,7 @@ from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
 from pa_grasp_perception.action_qos import GOAL_SERVICE_QOS
 from pa_grasp_perception.frame_tree import FrameLookupError
 from pa_grasp_perception.node_main import run_node
+from pa_grasp_perception.obstacles import obstacle_boxes
 from pa_grasp_perception.ros_parameters import config_with, declare_config
 from pa_grasp_perception.table_objects import objects_in_view
 from pa_grasp_perception.transforms import make_transform_lookup
@@ -210,7 +211,13 @@ class PolicyNode(Node):
                 text = f"executor: {fb.stage_description}" if fb.stage_description else "executing the grasp"
                 goal.feedback(stage, attempt, steps, None, None, text)
 
-            execute_goal = to_execute_grasp_goal(proposal, base_header, cfg.pregrasp_offset_m, cfg.lift_height_m)
+            # What else the image shows, for the executor's planning scene (the sim's physics ignores it)
+            obstacles = obstacle_boxes(
+                frame.depth, frame.intrinsics, view.T_base_camera, cfg.table_z_m, proposal.point_base
+            )
+            execute_goal = to_execute_grasp_goal(
+                proposal, base_header, cfg.pregrasp_offset_m, cfg.lift_height_m, obstacles
+            )
             outcome = self._executor.execute(
                 execute_goal, cfg.execute_server_timeout_s, cfg.execute_timeout_s, forward, self._shutdown
             )
