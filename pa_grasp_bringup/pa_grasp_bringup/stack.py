@@ -54,6 +54,13 @@ STACK: dict[str, tuple[NodeSpec, ...]] = {
         _POLICY,
     ),
     "real": (
+        NodeSpec(
+            "pa_grasp_bringup",
+            "camera_mount_node",
+            "camera_mount_node",
+            "camera_mount_node",
+            "pa_grasp_bringup.camera_mount:CameraMountNode",
+        ),
         _KINECT,
         NodeSpec(
             "pa_grasp_execution",

@@ -144,21 +144,6 @@ def test_runner_merges_wildcard_then_node_section_and_parses_overrides(tmp_path)
         runner.node_parameters(tmp_path / "missing.yaml", "node_a")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None, reason="launch / launch_ros not installed here")
-@pytest.mark.parametrize("mode", stack.MODES)
-def test_launch_file_starts_the_stack_nodes(mode):
-    from launch_ros.actions import Node
-
-    spec = importlib.util.spec_from_file_location(f"{mode}_launch", BRINGUP / "launch" / f"{mode}.launch.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    description = module.generate_launch_description()
-    nodes = [e for e in description.entities if isinstance(e, Node)]
-    assert [(n.node_package, n.node_executable) for n in nodes] == [
-        (s.package, s.executable) for s in stack.STACK[mode]
-    ]
-
-
 def test_docker_files_name_existing_things():
     """The image cannot be built here; at least its files must agree with the repository."""
     compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
