@@ -358,6 +358,105 @@ def test_every_goal_of_a_burst_is_answered(graph):
             c.destroy()
 
 
+def start(client, goal: Grasp.Goal):
+    """(goal handle, its feedback list) of an accepted goal, its result not awaited."""
+    feedback = []
+    future = client.send_goal_async(goal, feedback_callback=lambda m: feedback.append(m.feedback))
+    handle = wait_for(lambda: future.done() and future.result(), "the goal response")
+    assert handle.accepted
+    return handle, feedback
+
+
+def finish(handle, timeout_s: float = TIMEOUT_S):
+    future = handle.get_result_async()
+    response = wait_for(lambda: future.done() and future.result(), "the result", timeout_s)
+    return response.status, response.result
+
+
+def test_second_goal_rejects_by_default_preempts_when_asked_and_refuses_other_values(graph):
+    """second_goal=reject: a goal arriving while one waits for depth is rejected. Switched to
+    preempt at run time: the next goal is accepted, the waiting one ends ABORTED saying it was
+    preempted with nothing executed, and the newer goal then runs to success. Anything else than
+    reject / preempt is refused."""
+    policy_node, robot, client = graph
+    robot.serve_execute()
+    first, feedback = start(client, Grasp.Goal(max_attempts=1))
+    wait_for(lambda: feedback, "the first goal to wait for depth (none is published)")
+    rejected = client.send_goal_async(Grasp.Goal(max_attempts=1))
+    assert not wait_for(lambda: rejected.done() and rejected.result(), "the second goal's response").accepted
+
+    (refused,) = policy_node.set_parameters([Parameter("second_goal", value="queue")])
+    assert not refused.successful and "second_goal must be 'reject' or 'preempt'" in refused.reason
+    assert "'queue'" in refused.reason and policy_node.config.second_goal == "reject"
+    (switched,) = policy_node.set_parameters([Parameter("second_goal", value="preempt")])
+    assert switched.successful and policy_node.config.second_goal == "preempt"
+
+    newer, _ = start(client, Grasp.Goal(max_attempts=1, deterministic=True))
+    status, result = finish(first)  # not its depth timeout (5 s): the message tells
+    assert status == GoalStatus.STATUS_ABORTED and not result.success, result.message
+    assert result.message.startswith("preempted by a newer /grasp goal: stopped while waiting for depth")
+    assert "the robot was not moving and nothing was executed" in result.message, result.message
+    robot.publishing = True
+    status, result = finish(newer)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
+    assert len(robot.goals) == 1
+
+
+def test_a_preempted_goal_finishes_its_execution_and_a_third_goal_preempts_the_waiting_second(graph):
+    """second_goal=preempt while the first goal's grasp executes: the execution is not
+    interrupted; the second goal waits for it, and a third goal preempts the waiting second (ended
+    before it started). The first ends ABORTED after its execution, saying the robot was moving;
+    the third then runs to success. Never do two goals plan or execute at once."""
+    policy_node, robot, client = graph
+    policy_node.set_parameters([Parameter("second_goal", value="preempt")])
+    release, executing = threading.Event(), threading.Event()
+    fake_execute = robot._execute
+
+    def slow_first_execution(goal_handle):
+        if not robot.goals:  # the first one fails to lift, once released
+            robot.goals.append(goal_handle.request)
+            executing.set()
+            assert release.wait(TIMEOUT_S)
+            goal_handle.succeed()
+            return ExecuteGrasp.Result(success=False, reachable=True, objects_lifted=0, reason="nothing lifted")
+        return fake_execute(goal_handle)
+
+    robot._execute = slow_first_execution
+    robot.serve_execute()
+    lock, running, most = threading.Lock(), [0], [0]
+    run_goal = policy_node._run_goal
+
+    def counted(goal, result):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return run_goal(goal, result)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    policy_node._run_goal = counted
+    robot.publishing = True
+    first, _ = start(client, Grasp.Goal(max_attempts=3, deterministic=True))
+    wait_for(executing.is_set, f"the first goal's execution ({robot.staleness()})")
+    second, _ = start(client, Grasp.Goal(max_attempts=1))
+    wait_for(lambda: policy_node._waiting is not None, "the second goal to wait for the first")
+    third, _ = start(client, Grasp.Goal(max_attempts=1, deterministic=True))
+    status, result = finish(second)
+    assert status == GoalStatus.STATUS_ABORTED, result.message
+    assert result.message.startswith("preempted by a newer /grasp goal: stopped before it started"), result.message
+    assert "nothing was executed" in result.message
+    release.set()
+    status, result = finish(first)
+    assert status == GoalStatus.STATUS_ABORTED and not result.success, result.message
+    assert result.message.startswith("preempted by a newer /grasp goal"), result.message
+    assert "the robot was executing a grasp, which was finished first" in result.message
+    status, result = finish(third)
+    assert status == GoalStatus.STATUS_SUCCEEDED and result.success, f"{result.message} ({robot.staleness()})"
+    assert len(robot.goals) == 2 and most[0] == 1  # the first's execution, then the third's
+
+
 def detect(node, request: DetectGrasps.Request) -> DetectGrasps.Response:
     client = node.create_client(DetectGrasps, "detect_grasps")
     try:

@@ -7,7 +7,9 @@ alone unless the planner's extras are switched on), lift the best grasp to a pal
 ``base_frame`` and send it to ``/pa_grasp/execute_grasp`` (sim_bridge_node or executor_node). A
 failed lift retries on a new image; a grasp the executor found unreachable (nothing moved) is
 followed by the same image's next-ranked one. Cancel is honoured between every step but a running
-execution. One grasp at a time: a goal arriving while another runs is REJECTED. Debug output:
+execution. One grasp at a time: a goal arriving while another runs is REJECTED, or with
+``second_goal: preempt`` accepted; the running goal then stops at its next check point (ABORTED,
+"preempted by a newer /grasp goal") and the new one starts after it. Debug output:
 ``/pa_grasp/debug_image`` (the depth with the zoom boxes), ``/pa_grasp/grasp_markers``. The
 ``detect_grasps`` service gives scored candidates and executes nothing (detect_grasps.py).
 """
@@ -75,8 +77,11 @@ class PolicyNode(Node):
             self.get_logger().info(note)
         self._generator = torch.Generator().manual_seed(self.config.seed)
         self._told_sizes: set[tuple[int, int]] = set()  # depth sizes already logged as unlike training
-        self._busy_lock = threading.Lock()
-        self._busy = False
+        # /grasp goals accepted and not finished; the one planning/executing; the one waiting for it to stop
+        self._turn = threading.Condition()
+        self._busy = 0
+        self._running: GoalContext | None = None
+        self._waiting: GoalContext | None = None
         self.planner_lock = threading.Lock()
         self._shutdown = threading.Event()
 
@@ -125,21 +130,46 @@ class PolicyNode(Node):
         return super().destroy_node()
 
     def _on_goal(self, goal: Grasp.Goal) -> GoalResponse:
-        with self._busy_lock:
-            if self._busy:
-                self.get_logger().warning("rejecting a /grasp goal: another grasp is running (one grasp at a time)")
+        with self._turn:
+            preempting = self._busy > 0
+            if preempting and self.config.second_goal != "preempt":
+                self.get_logger().warning(
+                    "rejecting a /grasp goal: another grasp is running (one grasp at a time; second_goal=reject)"
+                )
                 return GoalResponse.REJECT
-            self._busy = True
+            self._busy += 1
         self.get_logger().info(
             f"accepted a /grasp goal: max_attempts={goal.max_attempts} deterministic={goal.deterministic}"
             f" max_zoom_steps={goal.max_zoom_steps} use_roi={goal.use_roi}"
+            + ("; it preempts the running one (second_goal=preempt)" if preempting else "")
         )
         return GoalResponse.ACCEPT
 
+    def _wait_for_turn(self, goal: GoalContext) -> None:
+        """Preempt the goals accepted before `goal` and wait until none of them runs: one goal plans
+        and executes at a time (the planner and the robot are shared). GoalAbortedError if a newer
+        goal preempts this one while it waits, or the node shuts down; GoalCanceledError on cancel."""
+        with self._turn:
+            for older, state in ((self._running, "running"), (self._waiting, "waiting to start")):
+                if older is not None:
+                    older.preempt()
+                    during = "; its execution on the robot is finished first" if older.executing else ""
+                    self.get_logger().warning(
+                        f"a newer /grasp goal preempts the {state} one: it stops at its next check point{during}"
+                    )
+            self._waiting = goal
+            while self._running is not None:
+                goal.check("before it started (while the goal it preempted was stopping)")
+                self._turn.wait(0.1)
+            goal.check("before it started")
+            self._waiting, self._running = None, goal
+
     def _execute(self, goal_handle) -> Grasp.Result:
         result = Grasp.Result()
+        goal = GoalContext(goal_handle, self._shutdown)
         try:
-            self._run_goal(goal_handle, result)
+            self._wait_for_turn(goal)
+            self._run_goal(goal, result)
             self.get_logger().info(
                 f"grasp succeeded after {result.attempts} attempt(s)"
                 if result.success
@@ -152,19 +182,24 @@ class PolicyNode(Node):
             goal_handle.canceled()
         except (GoalAbortedError, PlanningError, ExecutionError) as exc:  # a died twin worker is started again
             result.success, result.message = False, str(exc)
-            self.get_logger().error(f"/grasp goal aborted: {exc}")
+            (self.get_logger().warning if goal.preempted else self.get_logger().error)(f"/grasp goal aborted: {exc}")
             goal_handle.abort()
         except Exception as exc:  # never let one goal take the node down
             result.success, result.message = False, f"internal error: {type(exc).__name__}: {exc}"
             self.get_logger().error(f"/grasp goal aborted: {result.message}")
             goal_handle.abort()
         finally:
-            with self._busy_lock:
-                self._busy = False
+            with self._turn:
+                if self._running is goal:
+                    self._running = None
+                if self._waiting is goal:
+                    self._waiting = None
+                self._busy -= 1
+                self._turn.notify_all()
         return result
 
-    def _run_goal(self, goal_handle, result: Grasp.Result) -> None:
-        goal, request = GoalContext(goal_handle, self._shutdown), goal_handle.request
+    def _run_goal(self, goal: GoalContext, result: Grasp.Result) -> None:
+        request = goal.goal_handle.request
         cfg = self.config
         asked = max(int(request.max_attempts), 1)
         attempts = min(asked, cfg.max_attempts_limit)
@@ -218,9 +253,14 @@ class PolicyNode(Node):
             execute_goal = to_execute_grasp_goal(
                 proposal, base_header, cfg.pregrasp_offset_m, cfg.lift_height_m, obstacles
             )
-            outcome = self._executor.execute(
-                execute_goal, cfg.execute_server_timeout_s, cfg.execute_timeout_s, forward, self._shutdown
-            )
+            goal.executing = True  # a preemption now lets this execution finish
+            try:
+                outcome = self._executor.execute(
+                    execute_goal, cfg.execute_server_timeout_s, cfg.execute_timeout_s, forward, self._shutdown
+                )
+            finally:
+                goal.executing = False
+                goal.executions += 1
             if outcome.success:
                 result.success, result.message = True, ""
                 return

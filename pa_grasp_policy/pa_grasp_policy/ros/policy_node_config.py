@@ -8,6 +8,8 @@ import numpy as np
 
 from pa_grasp_policy.planner.planner import PlannerConfig
 
+SECOND_GOAL_CHOICES = ("reject", "preempt")
+
 
 @dataclass
 class PolicyNodeConfig:
@@ -29,6 +31,7 @@ class PolicyNodeConfig:
     zoom_step_delay_s: float = 0.0
     sample_on_retry: bool = True
     max_attempts_limit: int = 10
+    second_goal: str = "reject"  # a /grasp goal arriving while one runs: SECOND_GOAL_CHOICES
     seed: int = 0
     torch_threads: int = 1
     # The planner (planner/planner.py, PlannerConfig): the policy alone unless extras are asked for.
@@ -55,6 +58,11 @@ class PolicyNodeConfig:
             )
         if self.max_attempts_limit < 1:
             raise ValueError(f"max_attempts_limit must be >= 1, got {self.max_attempts_limit}")
+        if self.second_goal not in SECOND_GOAL_CHOICES:
+            raise ValueError(
+                f"second_goal must be 'reject' or 'preempt' (what a /grasp goal arriving while one runs does),"
+                f" got {self.second_goal!r}"
+            )
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be >= 1, got {self.torch_threads}")
         self.planner_config()  # refuses extras that make no sense together
@@ -102,6 +110,9 @@ DESCRIPTIONS = {
     "sample_on_retry": "retries sample from the policy even for deterministic goals (a mode would repeat the grasp)",
     "max_attempts_limit": "most grasp attempts one goal gets, whatever its max_attempts asks (a robot should not"
     " retry for ever on a scene it keeps failing on); the result's message says when a goal was cut",
+    "second_goal": "a /grasp goal arriving while another runs: 'reject' (one grasp at a time) or 'preempt' (it is"
+    " accepted; the running goal stops at its next check point, where a cancel would, and ends ABORTED; a running"
+    " execution is finished first; then the new goal starts). Can be changed at run time",
     "seed": "seed of the policy's sampling",
     "torch_threads": "CPU threads for the network",
     "views": "test-time extra, not in the paper: 1 = the policy alone on the image as it is (the paper's method);"
