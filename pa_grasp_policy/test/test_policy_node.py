@@ -29,6 +29,7 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp  # noqa: E402
@@ -44,6 +45,7 @@ from pa_grasp_perception.perception_msgs import (  # noqa: E402
     to_transform_stamped_msg,
 )
 from pa_grasp_perception.spinning import BackgroundSpinner, MultiThreadedExecutor  # noqa: E402
+from pa_grasp_perception.trained_view import TrainedView, to_trained_view  # noqa: E402
 from pa_grasp_perception.transforms import publish_static_transforms  # noqa: E402
 from pa_grasp_policy.model.checkpoint import save_checkpoint  # noqa: E402
 from pa_grasp_policy.model.network import NetworkConfig  # noqa: E402
@@ -162,6 +164,7 @@ def node_graph(checkpoint, *parameters, depth=None, depth_timeout_s=5.0):
         parameter_overrides=[
             Parameter("checkpoint", value=str(checkpoint)),
             Parameter("depth_timeout_s", value=depth_timeout_s),
+            Parameter("normalize_view", value=False),  # the small test image as it is (test_trained_view_*)
             Parameter("execute_server_timeout_s", value=1.0),
             *parameters,
         ],
@@ -313,6 +316,42 @@ def test_implausible_intrinsics_or_an_unplaced_frame_abort_the_goal_before_anyth
     robot.frame_id = "camera_depth_optical_frame"
     status, result, _ = send(client, Grasp.Goal(max_attempts=1))
     assert status == GoalStatus.STATUS_SUCCEEDED and result.success and len(robot.goals) == 1
+
+
+def test_an_image_unlike_the_training_camera_is_redrawn_as_it_would_see_it(tmp_path):
+    """normalize_view: the 96x80 image is redrawn as the policy's training camera sees the table
+    (trained_view.py); the result's zoom boxes and proposal are in that view, whose frame is on
+    tf, and the palm pose is the one the redrawn image gives. A roi goal is mapped into it."""
+    checkpoint = save_checkpoint(tmp_path / "untrained.pt", Policy(NetworkConfig(input_size=32)))
+    with node_graph(checkpoint, Parameter("normalize_view", value=True)) as (_, robot, client):
+        views = []
+        robot.node.create_subscription(TFMessage, "/tf", lambda m: views.extend(m.transforms), 10)
+        robot.serve_execute()
+        robot.publishing = True
+        status, result, _ = send(client, Grasp.Goal(max_attempts=1, deterministic=True))
+        assert status == GoalStatus.STATUS_SUCCEEDED and result.success, result.message
+        trained = TrainedView()  # the test model's training camera is the simulator's default
+        assert (result.zoom_boxes[0].width, result.zoom_boxes[0].height) == (trained.side_px, trained.side_px)
+        assert result.proposal.header.frame_id == "camera_depth_optical_frame_trained_view"
+        wait_for(lambda: [t for t in views if t.child_frame_id == result.proposal.header.frame_id], "the view on tf")
+        depth, intrinsics, T_view = to_trained_view(scene_depth(), INTRINSICS, pose_from_xyz_quat(CAMERA), 0.0, trained)
+        expected = make_proposal(
+            depth,
+            intrinsics,
+            T_view,
+            (result.proposal.u, result.proposal.v),
+            (result.proposal.roll, result.proposal.pitch, result.proposal.yaw),
+            result.hand_joints,
+            0.05,
+        )
+        np.testing.assert_allclose(from_pose_msg(robot.goals[-1].grasp_pose.pose), expected.T_base_palm, atol=1e-5)
+
+        goal = Grasp.Goal(max_attempts=1, use_roi=True)
+        goal.roi.x_offset, goal.roi.y_offset, goal.roi.width, goal.roi.height = 30, 20, 40, 40
+        status, result, _ = send(client, goal)
+        assert status == GoalStatus.STATUS_SUCCEEDED, result.message
+        first = result.zoom_boxes[0]
+        assert 0 < first.width < trained.side_px and 0 < first.height < trained.side_px  # the roi, redrawn
 
 
 def test_moving_the_cameras_transform_moves_the_grasp_in_base_link(graph):

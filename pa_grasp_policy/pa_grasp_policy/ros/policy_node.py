@@ -27,6 +27,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
 from pa_grasp_interfaces.action import ExecuteGrasp, Grasp
@@ -36,7 +37,8 @@ from pa_grasp_perception.node_main import run_node
 from pa_grasp_perception.obstacles import obstacle_boxes
 from pa_grasp_perception.ros_parameters import config_with, declare_config
 from pa_grasp_perception.table_objects import objects_in_view
-from pa_grasp_perception.transforms import make_transform_lookup
+from pa_grasp_perception.trained_view import TrainedView, box_to_view, to_trained_view
+from pa_grasp_perception.transforms import DYNAMIC_QOS, TF_TOPIC, make_transform_lookup, transforms_msg
 from pa_grasp_policy.model.checkpoint import CheckpointError
 from pa_grasp_policy.model.zoom import check_start_box
 from pa_grasp_policy.model.zoom_image import draw_zoom
@@ -60,6 +62,7 @@ from pa_grasp_policy.ros.policy_node_config import DESCRIPTIONS, READ_ONLY, Poli
 
 F = Grasp.Feedback
 DEBUG_IMAGE_TOPIC = "pa_grasp/debug_image"
+TRAINED_VIEW_SUFFIX = "_trained_view"  # frame of a depth image redrawn as the training camera sees it
 MARKERS_TOPIC = "pa_grasp/grasp_markers"
 
 
@@ -88,6 +91,7 @@ class PolicyNode(Node):
         group = ReentrantCallbackGroup()
         self._inbox = DepthInbox(self, self.config.depth_topic, self.config.camera_info_topic, group)
         self._transforms = make_transform_lookup(self, group)
+        self._view_tf_pub = self.create_publisher(TFMessage, TF_TOPIC, DYNAMIC_QOS)
         latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE)
         latched.durability = QoSDurabilityPolicy.TRANSIENT_LOCAL
         self._debug_pub = self.create_publisher(Image, DEBUG_IMAGE_TOPIC, latched)
@@ -335,13 +339,17 @@ class PolicyNode(Node):
         except BadCameraInfoError as exc:
             raise GoalAbortedError(f"{exc}; nothing was executed") from None
         T_base_camera = self._camera_pose(frame.header)
-        self._tell_view_mismatch(frame.depth.shape)
         size = (frame.intrinsics.width, frame.intrinsics.height)
         start_box = from_roi_msg(request.roi) if request.use_roi else None
         try:
             start_box = None if start_box is None else check_start_box(start_box, *size)
         except ValueError as exc:
             raise GoalAbortedError(f"invalid goal: roi: {exc}") from None
+        trained = TrainedView(side_px=self.planner.model.trained_camera_px)
+        if cfg.normalize_view and not trained.is_trained_view(frame.intrinsics, T_base_camera, cfg.table_z_m):
+            frame, T_base_camera, start_box = self._to_trained_view(frame, T_base_camera, start_box, trained)
+        else:
+            self._tell_view_mismatch(frame.depth.shape)
         T_table_camera = cfg.T_table_camera(T_base_camera)
         if cfg.refuse_empty_view and not objects_in_view(frame.depth, frame.intrinsics, T_table_camera, start_box):
             where = "the goal's roi" if start_box else "the depth image"
@@ -351,6 +359,25 @@ class PolicyNode(Node):
                 f" table_z_m ({cfg.table_z_m:g} m) and the camera's transform"
             )
         return View(frame, T_base_camera, T_table_camera, start_box)
+
+    def _to_trained_view(self, frame: DepthFrame, T_base_camera, start_box, trained: TrainedView):
+        """The frame redrawn as the training camera would see it (trained_view.py), its pose, the
+        roi in its pixels; the virtual camera goes on tf so the result's proposal can be placed."""
+        cfg = self.config
+        try:
+            depth, intrinsics, T_base_view = to_trained_view(
+                frame.depth, frame.intrinsics, T_base_camera, cfg.table_z_m, trained
+            )
+            if start_box is not None:
+                args = (frame.intrinsics, T_base_camera, cfg.table_z_m, intrinsics, T_base_view)
+                start_box = box_to_view(start_box, *args)
+        except ValueError as exc:
+            raise GoalAbortedError(
+                f"cannot bring the depth image to the trained view: {exc}; nothing was executed"
+            ) from None
+        header = Header(stamp=frame.header.stamp, frame_id=f"{frame.header.frame_id}{TRAINED_VIEW_SUFFIX}")
+        self._view_tf_pub.publish(transforms_msg([(cfg.base_frame, header.frame_id, T_base_view)], header.stamp))
+        return DepthFrame(depth, intrinsics, header), T_base_view, start_box
 
     def _camera_pose(self, header):
         """T_base_camera of an image from TF, or GoalAbortedError naming the frames."""

@@ -18,6 +18,7 @@ class PolicyNodeConfig:
     camera_info_topic: str = "pa_grasp/camera_info"
     base_frame: str = "base_link"
     tf_timeout_s: float = 1.0
+    normalize_view: bool = True
     depth_timeout_s: float = 5.0
     max_depth_age_s: float = 1.0
     require_fresh_depth: bool = True
@@ -95,6 +96,10 @@ DESCRIPTIONS = {
     "base_frame": "robot base frame: grasp poses are expressed in it",
     "tf_timeout_s": "how long to wait for TF to place a depth image's frame_id in base_frame (a camera on a fixed"
     " mount: its static transform, e.g. from config/camera_calibration.yaml); none in time aborts the goal",
+    "normalize_view": "redraw a depth image that is not the training camera's view (another size, field of view,"
+    " height or angle: a Kinect's 640x480) as the training camera would see it above the table, from the image's"
+    " 3D points (TF + intrinsics); the result's proposal and zoom boxes are then in that view (frame"
+    " <image frame>_trained_view on tf)",
     "depth_timeout_s": "how long a goal waits for a usable depth image before it is aborted",
     "max_depth_age_s": "the latest depth image is used if it is at most this old; else wait for a new one",
     "require_fresh_depth": "use only depth taken after the goal arrived (the scene as of the request); false: "
