@@ -34,8 +34,8 @@ def view_mismatch(image_shape: tuple[int, ...], trained_camera: tuple[int, int])
     message = f"depth is {width}x{height} px, the policy was trained on {trained_width}x{trained_height}"
     if width * trained_height != height * trained_width:
         return (
-            f"{message} (another aspect ratio: a view it never saw); crop the depth to the table "
-            "with the policy's aspect ratio (kinect_node workspace_crop)"
+            f"{message} (another aspect ratio: a view it never saw); policy_node's normalize_view redraws"
+            " it as the training camera would see the table"
         )
     return f"{message} (the same aspect ratio: the smallest zoom box is scaled to match)"
 
