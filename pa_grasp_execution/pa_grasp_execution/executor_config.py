@@ -36,7 +36,7 @@ class ExecutorConfig:
     home_state: str = moveit.HOME_STATE
     # The simulation's table: top at z = 0 of base_link, centred 0.40 m in front of it; x from
     # 0.12 m (clear of the TX60's base, radius 0.10 m) to 0.68 m, y over the workspace's +-0.5 m.
-    table_top_z_m: float = 0.0
+    table_z_m: float = 0.0
     table_center_xy_m: list[float] = field(default_factory=lambda: [0.40, 0.0])
     table_size_xy_m: list[float] = field(default_factory=lambda: [0.56, 1.0])
 
@@ -68,7 +68,7 @@ class ExecutorConfig:
         )
 
     def table(self) -> CollisionBox:
-        return table_box(self.table_top_z_m, self.table_center_xy_m, self.table_size_xy_m)
+        return table_box(self.table_z_m, self.table_center_xy_m, self.table_size_xy_m)
 
 
 DESCRIPTIONS = {
@@ -95,7 +95,7 @@ DESCRIPTIONS = {
     "held_min_fingers": "blocked fingers needed to call the grasp a success",
     "return_home": "after the lift (or a failure), go back to home_state with the hand open",
     "home_state": "SRDF group state of the arm out of the camera's view",
-    "table_top_z_m": "height of the table top in base_frame (m): the planning scene's table",
+    "table_z_m": "height of the table top in base_frame (m): the planning scene's table",
     "table_center_xy_m": "[x, y] centre of the table in base_frame (m)",
     "table_size_xy_m": "[x, y] size of the table (m); keep it clear of the robot's base",
 }

@@ -210,7 +210,7 @@ def test_the_free_motions_and_the_approach_are_planned_with_the_table_and_the_ob
         assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(box.center)
         assert world[object_id].header.frame_id == "base_link"
     (table,), (table_pose,) = world[TABLE_ID].primitives, world[TABLE_ID].primitive_poses
-    assert table_pose.position.z + 0.5 * table.dimensions[2] == pytest.approx(0.0)  # top face at table_top_z_m
+    assert table_pose.position.z + 0.5 * table.dimensions[2] == pytest.approx(0.0)  # top face at table_z_m
     assert (table_pose.position.x, table_pose.position.y) == pytest.approx((0.40, 0.0))
 
 
