@@ -115,4 +115,4 @@ def test_a_depth_image_unlike_the_trained_camera_is_named():
     same_view = view_mismatch((320, 320), (160, 160))
     assert "320x320" in same_view and "scaled" in same_view
     wider = view_mismatch((480, 640), (160, 160))
-    assert "640x480" in wider and "aspect ratio" in wider and "workspace_crop" in wider
+    assert "640x480" in wider and "aspect ratio" in wider and "normalize_view" in wider
