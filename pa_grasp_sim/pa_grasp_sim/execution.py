@@ -15,9 +15,12 @@ class ExecutionConfig:
     approach_speed_mps: float = 0.4
     close_time_s: float = 0.8
     lift_height_m: float = 0.20
-    lift_speed_mps: float = 0.8
-    hold_time_s: float = 0.1
-    success_lift_m: float = 0.08  # an object counts as lifted when this far above where it lay
+    # A success is an object still held after a lift at a robot's transport speed and a 1 s hold:
+    # at 0.8 m/s and a 0.1 s hold, grasps that slip out on the way to a bin counted (issue 51:
+    # 80 -> 77 % seen, 79 -> 68 % novel for the shipped policy when checked this way).
+    lift_speed_mps: float = 0.5
+    hold_time_s: float = 1.0
+    success_lift_m: float = 0.08  # ... then this far above where it lay and touching the hand
     parallel_hand: bool = False  # spread forced to 0 (the paper's "parallel" ablation)
 
 

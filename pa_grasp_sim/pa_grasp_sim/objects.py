@@ -5,8 +5,8 @@ Three sources, all sized for the BH-280 (roughly 3-16 cm):
   to the hand's opening), thin flat plates, balls, cylinders (which often settle lying down),
   tall bottles, mugs with handles;
 - pybullet_data's `random_urdfs/` (1000 procedural blobs), split by index;
-- any directory of `.urdf` / `.obj` files given by the user (meshes get a convex collision
-  shape and are scaled so their largest extent is graspable).
+- any directory of `.urdf` / `.obj` files given by the user (meshes get a convex decomposition
+  as their collision shape, convex_parts.py, and are scaled so their largest extent is graspable).
 
 The "seen" and "novel" sets never share an object: procedural instances come from disjoint
 seed ranges and some families are novel-only; random_urdfs are split by index.
@@ -210,6 +210,15 @@ def directory_objects(directory: str | os.PathLike, target_extent: float = 0.10)
 
 def mesh_extent(path: pathlib.Path) -> float:
     """Largest bounding-box side of an .obj mesh (file units), read directly from its vertices."""
+    v = mesh_vertices(path)
+    extent = float((v.max(axis=0) - v.min(axis=0)).max())
+    if not np.isfinite(extent) or extent <= 0:
+        raise ObjectSetError(f"mesh '{path}' has a degenerate extent ({extent})")
+    return extent
+
+
+def mesh_vertices(path: str | os.PathLike) -> np.ndarray:
+    """(n, 3) vertices of an .obj mesh (file units); ObjectSetError for an unreadable file or fewer than 4."""
     verts = []
     try:
         with open(path, errors="replace") as f:
@@ -220,11 +229,7 @@ def mesh_extent(path: pathlib.Path) -> float:
         raise ObjectSetError(f"cannot read mesh '{path}': {exc}") from exc
     if len(verts) < 4:
         raise ObjectSetError(f"mesh '{path}' has {len(verts)} vertices; it needs at least 4 to be a solid")
-    v = np.asarray(verts)
-    extent = float((v.max(axis=0) - v.min(axis=0)).max())
-    if not np.isfinite(extent) or extent <= 0:
-        raise ObjectSetError(f"mesh '{path}' has a degenerate extent ({extent})")
-    return extent
+    return np.asarray(verts)
 
 
 def pybullet_mesh_objects() -> list[ObjectSpec]:

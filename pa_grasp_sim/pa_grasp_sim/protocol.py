@@ -16,6 +16,7 @@ was fixed).
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -77,6 +78,10 @@ class EvalResult:
     # Every attempt's outcome (1 lifted, 0 not), per seed in order: two choosers evaluated on the
     # same scenes can be compared attempt by attempt.
     per_attempt: list[list[int]] = field(default_factory=list)
+    # Median ms the chooser took to decide (the policy: its zoom loop), and what it chose, per
+    # attempt in the order above: [pitch (deg), spread (deg), mean finger pre-shape (rad)].
+    decision_ms: float = float("nan")
+    grasps: list[list[float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +94,8 @@ class EvalResult:
             "per_family": self.per_family,
             "per_object": self.per_object,
             "per_attempt": self.per_attempt,
+            "decision_ms": self.decision_ms,
+            "grasps": self.grasps,
         }
 
     def families_by_success(self) -> list[tuple[str, int, int]]:
@@ -176,6 +183,8 @@ class AttemptRecord:
     reason: str = ""
     object_name: str = ""
     family: str = ""
+    decision_s: float = float("nan")  # time in the chooser
+    grasp: tuple[float, float, float] | None = None  # pitch (deg), spread (deg), mean finger (rad)
 
 
 def run_attempt(
@@ -190,11 +199,16 @@ def run_attempt(
     attempt = build_attempt(world, spec)
     placed, depth = attempt.placed, attempt.depth
     single = placed[0].spec if single_scene and len(placed) == 1 else None
+    start = time.perf_counter()
+    grasp = None
     try:
         command = choose(depth, world, spec.choose_rng())
     except NoChoiceError:
+        decision_s = time.perf_counter() - start
         outcome = GraspOutcome(False, NO_CHOICE, reachable=False)
     else:
+        decision_s = time.perf_counter() - start
+        grasp = (math.degrees(command.pitch), math.degrees(command.spread), float(np.mean(command.fingers)))
         before = world.snapshot() if on_failure is not None else None
         outcome = world.execute(command, depth)
         if before is not None and not outcome.success:
@@ -205,6 +219,8 @@ def run_attempt(
         "" if outcome.success else outcome.reason.split(" with ")[0],
         single.name if single is not None else "",
         single.family if single is not None else "",
+        decision_s,
+        grasp,
     )
 
 
@@ -225,6 +241,7 @@ def result_of(records: list[AttemptRecord], seconds: float) -> EvalResult:
         if not r.success:
             reasons[r.reason] += 1
     rate, std, per_seed = success_stats(list(outcomes.values()))
+    decisions = [r.decision_s for r in records if np.isfinite(r.decision_s)]
     return EvalResult(
         rate,
         std,
@@ -235,6 +252,8 @@ def result_of(records: list[AttemptRecord], seconds: float) -> EvalResult:
         dict(sorted(per_object.items())),
         dict(sorted(per_family.items())),
         [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
+        float(1000 * np.median(decisions)) if decisions else float("nan"),
+        [[round(x, 4) for x in r.grasp] for r in records if r.grasp is not None],
     )
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pa_grasp_sim.objects import ObjectSet, ObjectSetError, ObjectSpec
+from pa_grasp_sim.convex_parts import convex_parts
+from pa_grasp_sim.objects import ObjectSet, ObjectSetError, ObjectSpec, mesh_vertices
 
 
 @dataclass
@@ -39,7 +40,10 @@ def create_body(client, spec: ObjectSpec, position, orientation) -> int:
             return client.loadURDF(spec.path, position, orientation, globalScaling=spec.scale)
         if spec.kind == "mesh":
             scale = [spec.scale] * 3
-            col = client.createCollisionShape(client.GEOM_MESH, fileName=spec.path, meshScale=scale)
+            # Checked before VHACD sees it; then parts, not one convex hull: holes and corners stay
+            _check_reach(spec, float(np.max(np.abs(mesh_vertices(spec.path)))) * spec.scale)
+            parts = str(convex_parts(spec.path))
+            col = client.createCollisionShape(client.GEOM_MESH, fileName=parts, meshScale=scale)
             vis = client.createVisualShape(client.GEOM_MESH, fileName=spec.path, meshScale=scale, rgbaColor=spec.color)
             body = client.createMultiBody(spec.mass, col, vis, position, orientation)
         elif spec.kind == "primitive":
@@ -65,8 +69,15 @@ def _check_size(client, body: int, spec: ObjectSpec, position) -> None:
     units, a mesh far from its origin, non-finite vertices (physics on it fails later, unnamed)."""
     lo, hi = (np.asarray(corner, dtype=float) for corner in client.getAABB(body))
     reach = float(np.max(np.abs(np.concatenate([lo, hi]) - np.tile(np.asarray(position, dtype=float), 2))))
-    if not np.isfinite(reach) or reach > MAX_OBJECT_REACH_M:
+    try:
+        _check_reach(spec, reach)
+    except ObjectSetError:
         client.removeBody(body)
+        raise
+
+
+def _check_reach(spec: ObjectSpec, reach: float) -> None:
+    if not np.isfinite(reach) or reach > MAX_OBJECT_REACH_M:
         raise ObjectSetError(
             f"object '{spec.name}' from '{spec.path}' reaches {reach:.3g} m from its origin (a tabletop object stays"
             f" within {MAX_OBJECT_REACH_M:g} m): are its coordinates in another unit, or far from the origin?"

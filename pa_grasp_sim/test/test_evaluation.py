@@ -1,5 +1,7 @@
 """Object families: per-family tallies of the evaluation, and family-weighted draws for training."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,19 @@ def test_single_scenes_are_tallied_per_object_and_family_and_match_the_rate():
     assert [len(seed) for seed in result.per_attempt] == [3, 3]
     assert [sum(seed) / 3 for seed in result.per_attempt] == pytest.approx(result.per_seed)
     assert result.to_dict()["per_attempt"] == result.per_attempt
+
+
+def test_the_result_tells_how_long_each_decision_took_and_what_was_chosen():
+    def slow_heuristic(depth, world, rng):
+        time.sleep(0.02)
+        return heuristic_grasp(depth, world.camera.intrinsics, world.camera.T_world_camera)
+
+    result = evaluate(slow_heuristic, EvalConfig(scene="single", objects="seen", attempts=4, seeds=2))
+    assert 20.0 <= result.decision_ms < 2000.0  # the chooser's own time, not the grasp's simulation
+    assert len(result.grasps) == 4
+    for pitch, spread, fingers in result.grasps:  # the heuristic: top-down, parallel, fingers straight
+        assert pitch == pytest.approx(90.0) and spread == 0.0 and fingers == 0.0
+    assert result.to_dict()["decision_ms"] == result.decision_ms
 
 
 def test_a_later_first_seed_plays_the_scenes_of_that_seed_and_no_others():

@@ -8,7 +8,8 @@
 By default the policy alone, deterministic: Algorithm 1, the paper's method. Test-time extras
 (--views, --selector, --twin, --local-search; planner/planner.py) are options, each not in the
 paper. Prints the success rate ± std over seeds (every attempt is a fresh seeded scene) and
-optionally writes JSON with success_rate, std, attempts, per_attempt, ...
+optionally writes JSON with success_rate, std, attempts, per_attempt, per_family, decision_ms (median),
+grasps (pitch, spread, fingers of each), ...
 """
 
 from __future__ import annotations
@@ -239,7 +240,8 @@ def main(argv=None) -> int:
     seeds = f"{args.seeds} seeds" + (f" from seed {args.first_seed}" if args.first_seed else "")
     print(
         f"{who}{described} | {args.scene} {args.objects}: success {100 * result.success_rate:.1f} ± "
-        f"{100 * result.std:.1f} % over {seeds} ({result.attempts} attempts, {result.seconds:.0f} s)"
+        f"{100 * result.std:.1f} % over {seeds} ({result.attempts} attempts, {result.seconds:.0f} s;"
+        f" decision {result.decision_ms:.0f} ms median)"
     )
     if result.failure_reasons:
         print(
