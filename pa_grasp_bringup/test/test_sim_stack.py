@@ -151,7 +151,7 @@ class TestStackWithAnUntrainedPolicy:
         assert sim_stack.node("sim_bridge_node").executions >= 2
 
     def test_the_robot_and_its_camera_are_on_tf(self, sim_stack, client):
-        assert_a_robot_on_tf(client.robot_view())
+        assert_a_robot_on_tf(client.robot_view(), sim_stack.node("sim_bridge_node"))
 
     def test_detect_grasps_gives_candidates_and_leaves_the_scene_as_it_was(self, sim_stack, client):
         bridge = sim_stack.node("sim_bridge_node")
@@ -230,7 +230,7 @@ class TestStackWithAnUntrainedPolicy:
         client.finish(handle)
 
 
-def assert_a_robot_on_tf(view: dict) -> None:
+def assert_a_robot_on_tf(view: dict, sim_bridge) -> None:
     """The camera mount on tf_static where sim.yaml puts it, the TX60 + BH-280 description, arm joint
     states, and a connected tree from base_link to the palm and to the camera."""
     camera = [t for t in view["tf_static"] if t.child_frame_id == "camera_depth_optical_frame"]
@@ -243,6 +243,9 @@ def assert_a_robot_on_tf(view: dict) -> None:
         tree.set(t.header.frame_id, t.child_frame_id, from_transform_msg(t.transform))
     T_base_palm = tree.lookup("base_link", robot.PALM_LINK)
     assert 0.2 < np.linalg.norm(T_base_palm[:3, 3]) < 1.5  # the arm's reach, not an identity
+    world = sim_bridge.world  # the robot is parked between goals: TF shows where the physics has the palm
+    palm = world.client.getLinkState(world.robot, world.hand.palm_link, computeForwardKinematics=True)
+    np.testing.assert_allclose(T_base_palm[:3, 3], np.asarray(palm[4]) - sim_bridge.T_world_base[:3, 3], atol=1e-3)
     tree.lookup(robot.PALM_LINK, "camera_depth_optical_frame")  # one tree: the camera can see the hand
 
 
@@ -258,7 +261,7 @@ def test_a_stack_under_a_namespace_serves_its_names_there(tmp_path):
             assert status == GoalStatus.STATUS_SUCCEEDED, result.message
             assert c.detect(max_candidates=3).success
             assert stack.node("sim_bridge_node").executions == 1
-            assert_a_robot_on_tf(c.robot_view())
+            assert_a_robot_on_tf(c.robot_view(), stack.node("sim_bridge_node"))
             names = {name for name, _ in c.node.get_topic_names_and_types()}
             ours = {n for n in names if "pa_grasp" in n or "camera" in n or "grasp" in n}
             assert ours and all(n.startswith("/robot1/") for n in ours), sorted(ours)

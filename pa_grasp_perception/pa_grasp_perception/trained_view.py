@@ -20,6 +20,7 @@ import numpy as np
 
 from pa_grasp_perception.camera import CameraIntrinsics
 from pa_grasp_perception.conditioning import fill_holes
+from pa_grasp_perception.table_objects import table_points
 
 # R_base_camera of the training camera: optical axis straight down, image x along base -y,
 # image y along base -x (pa_grasp_sim.camera.camera_pose at view_angle 90; a test keeps them equal).
@@ -67,16 +68,31 @@ class TrainedView:
         return abs(T_base_camera[2, 3] - table_z_m - self.height_m) <= self.same_height_m
 
 
+def _on_table(T_base_camera: np.ndarray, rays_camera: np.ndarray, table_z_m: float) -> np.ndarray:
+    """(n, 3) points where rays from the camera (its frame, n x 3) meet the table plane; ViewError
+    if one never does."""
+    T = np.asarray(T_base_camera, dtype=float)
+    rays = np.asarray(rays_camera, dtype=float) @ T[:3, :3].T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (table_z_m - T[2, 3]) / rays[:, 2]
+    if not np.all(np.isfinite(s) & (s > 0)):
+        raise ViewError(f"the camera ({T[2, 3]:.3f} m) does not look down at the table top ({table_z_m:.3f} m)")
+    return T[:3, 3] + s[:, None] * rays
+
+
 def axis_on_table(T_base_camera: np.ndarray, table_z_m: float) -> np.ndarray:
     """(x, y) where the camera's optical axis meets the table plane; ViewError if it never does."""
-    T = np.asarray(T_base_camera, dtype=float)
-    origin, axis = T[:3, 3], T[:3, 2]
+    axis = np.asarray(T_base_camera, dtype=float)[:3, 2]
     if axis[2] > -0.2:  # looking sideways or up: more than ~78 degrees off vertical
         raise ViewError(f"the camera's optical axis {np.round(axis, 3).tolist()} does not look down at the table")
-    s = (table_z_m - origin[2]) / axis[2]
-    if s <= 0:
-        raise ViewError(f"the camera ({origin[2]:.3f} m) is not above the table top ({table_z_m:.3f} m)")
-    return (origin + s * axis)[:2]
+    if T_base_camera[2, 3] <= table_z_m:
+        raise ViewError(f"the camera ({T_base_camera[2, 3]:.3f} m) is not above the table top ({table_z_m:.3f} m)")
+    return _on_table(T_base_camera, [[0.0, 0.0, 1.0]], table_z_m)[0, :2]
+
+
+def _in_view(points_base: np.ndarray, T_base_view: np.ndarray) -> np.ndarray:
+    """(n, 3) base-frame points in the view's optical frame."""
+    return (points_base - T_base_view[:3, 3]) @ T_base_view[:3, :3]
 
 
 def to_trained_view(
@@ -100,12 +116,8 @@ def to_trained_view(
     T_base_virtual = view.camera_pose(center, table_z_m)
     virtual = view.intrinsics
 
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(depth) & (depth > 0)
-    points_camera = intrinsics.points_from_depth(np.where(valid, depth, np.nan))[valid]
-    T = np.asarray(T_base_camera, dtype=float)
-    points_base = points_camera @ T[:3, :3].T + T[:3, 3]
-    p = (points_base - T_base_virtual[:3, 3]) @ T_base_virtual[:3, :3]  # in the virtual optical frame
+    points_base = table_points(depth, intrinsics, np.asarray(T_base_camera, dtype=float)).reshape(-1, 3)
+    p = _in_view(points_base[np.isfinite(points_base[:, 2])], T_base_virtual)
     p = p[p[:, 2] > 1e-3]
     # Drawn on a grid `k` times finer, then its centre samples are kept: a pixel shows the
     # surface through its centre, as a renderer's (or a sensor's) ray does, instead of the
@@ -136,23 +148,10 @@ def box_to_view(
     view's image that covers the same part of the table; ValueError if none of it is in view."""
     x0, y0, w, h = (float(b) for b in box)
     corners = np.array([[x0, y0], [x0 + w, y0], [x0, y0 + h], [x0 + w, y0 + h]]) - 0.5  # pixel centres
-    T = np.asarray(T_base_camera, dtype=float)
-    rays = (
-        np.column_stack(
-            [
-                (corners[:, 0] - intrinsics.cx) / intrinsics.fx,
-                (corners[:, 1] - intrinsics.cy) / intrinsics.fy,
-                np.ones(4),
-            ]
-        )
-        @ T[:3, :3].T
+    rays = np.column_stack(
+        [(corners[:, 0] - intrinsics.cx) / intrinsics.fx, (corners[:, 1] - intrinsics.cy) / intrinsics.fy, np.ones(4)]
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = (table_z_m - T[2, 3]) / rays[:, 2]
-    if not np.all(np.isfinite(s) & (s > 0)):
-        raise ValueError("a corner of the box does not look at the table")
-    on_table = T[:3, 3] + s[:, None] * rays
-    p = (on_table - T_base_view[:3, 3]) @ T_base_view[:3, :3]
+    p = _in_view(_on_table(T_base_camera, rays, table_z_m), T_base_view)
     u = view_intrinsics.fx * p[:, 0] / p[:, 2] + view_intrinsics.cx + 0.5
     v = view_intrinsics.fy * p[:, 1] / p[:, 2] + view_intrinsics.cy + 0.5
     left, top = max(u.min(), 0.0), max(v.min(), 0.0)

@@ -18,6 +18,7 @@ class RobotEdge:
     parent: str
     child: str
     joint: int  # pybullet joint index (= the child link's index)
+    parent_link: int  # pybullet link index of the parent (-1: the root)
     fixed: bool
 
 
@@ -28,7 +29,7 @@ def robot_edges(client, body: int) -> list[RobotEdge]:
     for j in range(client.getNumJoints(body)):
         info = client.getJointInfo(body, j)
         names[j] = info[12].decode()
-        edges.append(RobotEdge(names[info[16]], names[j], j, info[2] == client.JOINT_FIXED))
+        edges.append(RobotEdge(names[info[16]], names[j], j, info[16], info[2] == client.JOINT_FIXED))
     return edges
 
 
@@ -45,11 +46,14 @@ def _T_world_link(client, body: int, link: int, T_world_root: np.ndarray) -> np.
 def edge_transforms(client, body: int, edges: list[RobotEdge], T_world_root: np.ndarray):
     """[(parent, child, T_parent_child)] of `edges` in the body's current configuration.
     ``T_world_root`` is where the body's root link is (the URDF frame of its root)."""
-    parents = {edge.child: edge for edge in edges}
+    poses: dict[int, np.ndarray] = {}  # link -> T_world_link, each computed once
+
+    def pose(link: int) -> np.ndarray:
+        if link not in poses:
+            poses[link] = _T_world_link(client, body, link, T_world_root)
+        return poses[link]
+
     out = []
     for edge in edges:
-        parent_link = parents[edge.parent].joint if edge.parent in parents else -1
-        T_world_parent = _T_world_link(client, body, parent_link, T_world_root)
-        T_world_child = _T_world_link(client, body, edge.joint, T_world_root)
-        out.append((edge.parent, edge.child, np.linalg.inv(T_world_parent) @ T_world_child))
+        out.append((edge.parent, edge.child, np.linalg.inv(pose(edge.parent_link)) @ pose(edge.joint)))
     return out

@@ -7,7 +7,9 @@ objects at the same settled poses.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,9 +42,10 @@ def create_body(client, spec: ObjectSpec, position, orientation) -> int:
             return client.loadURDF(spec.path, position, orientation, globalScaling=spec.scale)
         if spec.kind == "mesh":
             scale = [spec.scale] * 3
+            version = os.stat(spec.path).st_mtime_ns
             # Checked before VHACD sees it; then parts, not one convex hull: holes and corners stay
-            _check_reach(spec, float(np.max(np.abs(mesh_vertices(spec.path)))) * spec.scale)
-            parts = str(convex_parts(spec.path))
+            _check_reach(spec, _mesh_reach(spec.path, version) * spec.scale)
+            parts = _collision_file(spec.path, version)
             col = client.createCollisionShape(client.GEOM_MESH, fileName=parts, meshScale=scale)
             vis = client.createVisualShape(client.GEOM_MESH, fileName=spec.path, meshScale=scale, rgbaColor=spec.color)
             body = client.createMultiBody(spec.mass, col, vis, position, orientation)
@@ -74,6 +77,17 @@ def _check_size(client, body: int, spec: ObjectSpec, position) -> None:
     except ObjectSetError:
         client.removeBody(body)
         raise
+
+
+# Read once per file version, not at every scene reset (a user's mesh may have 100k vertices).
+@functools.lru_cache(maxsize=256)
+def _mesh_reach(path: str, version: int) -> float:
+    return float(np.max(np.abs(mesh_vertices(path))))
+
+
+@functools.lru_cache(maxsize=256)
+def _collision_file(path: str, version: int) -> str:
+    return str(convex_parts(path))
 
 
 def _check_reach(spec: ObjectSpec, reach: float) -> None:
