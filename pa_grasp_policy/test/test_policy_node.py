@@ -309,6 +309,7 @@ def test_implausible_intrinsics_or_an_unplaced_frame_abort_the_goal_before_anyth
     robot.edit_info = lambda info: None
     robot.frame_id = "camera_link"
     policy_node.set_parameters([Parameter("tf_timeout_s", value=0.2)])
+    time.sleep(3 * FakeRobot.PERIOD_S)  # the bad camera_info of before is not the latest
     status, result, _ = send(client, Grasp.Goal(max_attempts=1))
     assert status == GoalStatus.STATUS_ABORTED, result.message
     assert "no transform from 'base_link' to 'camera_link'" in result.message, result.message
