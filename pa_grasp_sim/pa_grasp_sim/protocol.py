@@ -35,6 +35,23 @@ GraspChooser = Callable[[np.ndarray, GraspWorld, np.random.Generator], GraspComm
 NO_CHOICE = "no grasp chosen"  # the failure reason of an attempt whose chooser raised NoChoiceError
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A chooser's grasp and what it knows of how it chose it: `zoom_steps`, the zoom steps of the
+    policy's loop before the grasp (None: the chooser has no zoom loop, e.g. a baseline)."""
+
+    command: GraspCommand
+    zoom_steps: int | None = None
+
+
+def choice_of(choose: GraspChooser, depth: np.ndarray, world: GraspWorld, rng: np.random.Generator) -> Choice:
+    """Ask `choose` for its grasp: through its `choice(depth, world, rng) -> Choice` method if it
+    has one (the planner's chooser: the command and its zoom steps), else a plain call (a chooser
+    is still any callable returning a GraspCommand)."""
+    detailed = getattr(choose, "choice", None)
+    return detailed(depth, world, rng) if callable(detailed) else Choice(choose(depth, world, rng))
+
+
 class NoChoiceError(RuntimeError):
     """A chooser could not choose a grasp for this scene (e.g. the planner's twin worker died
     twice): the attempt fails with reason NO_CHOICE, nothing is executed, and the run goes on."""
@@ -79,9 +96,14 @@ class EvalResult:
     # same scenes can be compared attempt by attempt.
     per_attempt: list[list[int]] = field(default_factory=list)
     # Median ms the chooser took to decide (the policy: its zoom loop), and what it chose, per
-    # attempt in the order above: [pitch (deg), spread (deg), mean finger pre-shape (rad)].
+    # attempt in the order above: [pitch (deg), spread (deg), mean finger pre-shape (rad)]
+    # (attempts without a chosen grasp left out).
     decision_ms: float = float("nan")
     grasps: list[list[float]] = field(default_factory=list)
+    # Every attempt, in the order of per_attempt (since 2026-12-08; older JSONs lack the key):
+    # {"object", "family" (single scenes, else None), "success", "pitch_deg" (90 = top-down),
+    # "spread_deg", "fingers" ([f1, f2, f3] rad), "zoom_steps" (None: a baseline, or no grasp chosen)}.
+    grasp_details: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -96,6 +118,7 @@ class EvalResult:
             "per_attempt": self.per_attempt,
             "decision_ms": self.decision_ms,
             "grasps": self.grasps,
+            "grasp_details": self.grasp_details,
         }
 
     def families_by_success(self) -> list[tuple[str, int, int]]:
@@ -185,6 +208,21 @@ class AttemptRecord:
     family: str = ""
     decision_s: float = float("nan")  # time in the chooser
     grasp: tuple[float, float, float] | None = None  # pitch (deg), spread (deg), mean finger (rad)
+    fingers: tuple[float, float, float] | None = None  # each finger's pre-shape (rad)
+    zoom_steps: int | None = None  # the policy's zoom steps before the grasp (None: no zoom loop)
+
+    def details(self) -> dict:
+        """The attempt as one entry of EvalResult.grasp_details."""
+        chosen = self.grasp is not None
+        return {
+            "object": self.object_name or None,
+            "family": self.family or None,
+            "success": self.success,
+            "pitch_deg": round(self.grasp[0], 4) if chosen else None,
+            "spread_deg": round(self.grasp[1], 4) if chosen else None,
+            "fingers": [round(f, 4) for f in self.fingers] if self.fingers is not None else None,
+            "zoom_steps": self.zoom_steps,
+        }
 
 
 def run_attempt(
@@ -200,15 +238,18 @@ def run_attempt(
     placed, depth = attempt.placed, attempt.depth
     single = placed[0].spec if single_scene and len(placed) == 1 else None
     start = time.perf_counter()
-    grasp = None
+    grasp = fingers = zoom_steps = None
     try:
-        command = choose(depth, world, spec.choose_rng())
+        choice = choice_of(choose, depth, world, spec.choose_rng())
     except NoChoiceError:
         decision_s = time.perf_counter() - start
         outcome = GraspOutcome(False, NO_CHOICE, reachable=False)
     else:
         decision_s = time.perf_counter() - start
-        grasp = (math.degrees(command.pitch), math.degrees(command.spread), float(np.mean(command.fingers)))
+        command = choice.command
+        zoom_steps = None if choice.zoom_steps is None else int(choice.zoom_steps)
+        fingers = tuple(float(f) for f in command.fingers)
+        grasp = (math.degrees(command.pitch), math.degrees(command.spread), float(np.mean(fingers)))
         before = world.snapshot() if on_failure is not None else None
         outcome = world.execute(command, depth)
         if before is not None and not outcome.success:
@@ -221,6 +262,8 @@ def run_attempt(
         single.family if single is not None else "",
         decision_s,
         grasp,
+        fingers,
+        zoom_steps,
     )
 
 
@@ -254,6 +297,7 @@ def result_of(records: list[AttemptRecord], seconds: float) -> EvalResult:
         [[int(o) for o in outcomes[s]] for s in sorted(outcomes)],
         float(1000 * np.median(decisions)) if decisions else float("nan"),
         [[round(x, 4) for x in r.grasp] for r in records if r.grasp is not None],
+        [r.details() for r in records],
     )
 
 

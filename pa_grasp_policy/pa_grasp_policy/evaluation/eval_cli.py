@@ -9,7 +9,10 @@ By default the policy alone, deterministic: Algorithm 1, the paper's method. Tes
 (--views, --selector, --twin, --local-search; planner/planner.py) are options, each not in the
 paper. Prints the success rate ± std over seeds (every attempt is a fresh seeded scene) and
 optionally writes JSON with success_rate, std, attempts, per_attempt, per_family, decision_ms (median),
-grasps (pitch, spread, fingers of each), ...
+grasps (pitch, spread, mean finger of each), grasp_details (every attempt: pitch, spread, the three
+fingers, the policy's zoom steps, object family, success), command (the command line), ...
+
+Draw its grasp kinds: python -m pa_grasp_policy.evaluation.report.grasp_kinds out.json --out kinds.png
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -159,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     planner = None
     try:
@@ -234,6 +239,7 @@ def main(argv=None) -> int:
         "test_ablation": args.test_ablation,
         "planner": dataclasses.asdict(active) if active is not None else None,
         "finger_drive": world_cfg.hand.drive,
+        "command": shlex.join(["pa-grasp-eval", *argv]),
         **result.to_dict(),
     }
     described = f" ({active.describe()})" if active is not None else ""

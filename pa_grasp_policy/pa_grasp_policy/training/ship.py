@@ -2,6 +2,10 @@
 (small enough for git) and a model card built from the checkpoint and evaluation JSONs.
 
     python -m pa_grasp_policy.training.ship --checkpoint runs/main/best.pt --eval out/model_eval/*.json
+
+With evaluations the card lists the command behind each, success by object family, and (from
+JSONs pa-grasp-eval wrote with per-attempt grasp details) a figure of the grasp kinds written
+beside it (`grasp_kinds.png`; report/grasp_kinds.py).
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
+from pa_grasp_policy.evaluation.report import grasp_kinds
 from pa_grasp_policy.model.checkpoint import load_checkpoint, save_checkpoint
 from pa_grasp_policy.model.network import count_parameters
 from pa_grasp_policy.planner.loading import DEFAULT_MODEL, SHIPPED_SELECTOR, shown_path
@@ -56,7 +62,12 @@ def _ppo_lines(counters: dict, machine: dict, kept_as: str) -> list[str]:
         f"grasp attempts: {counters.get('grasp_attempts', 0):,} "
         f"(training success {counters.get('successes', 0) / max(counters.get('grasp_attempts', 1), 1):.1%})",
         f"- PPO wall time: {_fmt_hours(counters.get('wall_time_s', 0.0))} on {machine.get('cpus', '?')} CPU cores "
-        f"({machine.get('platform', platform.platform())}), no GPU",
+        f"({machine.get('platform', platform.platform())}), no GPU"
+        + (
+            f"; at most {counters.get('wall_time_s', 0.0) * machine['cpus'] / 3600:.1f} CPU-hours (wall time x cores)"
+            if isinstance(machine.get("cpus"), int)
+            else ""
+        ),
         f"- held-out evaluation during training (best): {counters.get('best_eval_success', 'n/a')}; "
         f"last: {json.dumps(counters.get('last_eval', {}))}",
         f"- continue training: `pa-grasp-train --resume {kept_as} --out runs/main` (weights, config and counters; "
@@ -117,6 +128,72 @@ def turn_selector_lines(selector_path: Path, policy) -> list[str]:
     ]
 
 
+def eval_command(data: dict, path: str = "FILE") -> str:
+    """The command that wrote an evaluation JSON: as recorded (pa-grasp-eval records it since
+    2026-12-08), else rebuilt from its fields and marked so (test-time extras not shown)."""
+    if data.get("command"):
+        return f"`{data['command']}`"
+    who = str(data.get("who", "?"))
+    flags = ["--baseline", who.split(":", 1)[1]] if who.startswith("baseline:") else ["--checkpoint", who]
+    flags += ["--scene", str(data.get("scene", "?")), "--objects", str(data.get("objects", "?"))]
+    flags += ["--attempts", str(data.get("attempts", "?")), "--seeds", str(data.get("seeds", "?"))]
+    flags += ["--first-seed", str(data["first_seed"])] if data.get("first_seed") else []
+    rebuilt = shlex.join(["pa-grasp-eval", *flags, "--json", path])
+    return f"`{rebuilt}` (rebuilt from the JSON, which predates recorded commands)"
+
+
+def _percent_of(tally) -> str:
+    s, a = tally
+    return f"{100 * s / a:.1f} ({s}/{a})"
+
+
+def grasp_kind_lines(evals: list[dict], paths: list[str], figure: Path | None) -> list[str]:
+    """The card's section on the evaluations (numbered as the rows of its table; `paths`: their
+    JSON files): the grasp-kind figure `figure` (a file beside the card; None: not drawn), one
+    summary line per evaluation, success by object family, and the command behind each."""
+    if not evals:
+        return []
+    labels = [f"({i}) {grasp_kinds.eval_label(e)}" for i, e in enumerate(evals, start=1)]
+    lines = ["", "## Grasp kinds and success by family", ""]
+    drawn = [(label, e, path) for label, e, path in zip(labels, evals, paths) if grasp_kinds.has_details(e)]
+    if figure is not None and drawn:
+        draw = shlex.join(
+            ["python", "-m", "pa_grasp_policy.evaluation.report.grasp_kinds", *(p for _, _, p in drawn)]
+            + ["--out", shown_path(figure)]
+        )
+        lines += [
+            f"![Grasp kinds: zoom steps, pitch, spread, finger pre-shape; success by family]({figure.name})",
+            "",
+            "Every chosen grasp's zoom steps, pitch (90° = top-down), hand spread and finger pre-shape (the three"
+            f" fingers pooled), and success by object family, of {', '.join(label for label, _, _ in drawn)}:"
+            f" drawn by `{draw}`.",
+            "",
+        ]
+    for label, e in zip(labels, evals):
+        kinds = (
+            grasp_kinds.summary_text(grasp_kinds.grasp_kind_summary(e))
+            if grasp_kinds.has_details(e)
+            else "no per-attempt grasp details (made before they were recorded; re-run pa-grasp-eval)"
+        )
+        lines.append(f"- {label}: {kinds}")
+    tallied = [(label, e["per_family"]) for label, e in zip(labels, evals) if e.get("per_family")]
+    if tallied:
+        families = sorted(set().union(*(tally for _, tally in tallied)))
+        lines += [
+            "",
+            "Success by object family, single-object scenes (% (successes/attempts)):",
+            "",
+            "| family | " + " | ".join(label for label, _ in tallied) + " |",
+            "|---|" + "---:|" * len(tallied),
+        ]
+        for family in families:
+            cells = [_percent_of(tally[family]) if family in tally else "–" for _, tally in tallied]
+            lines.append(f"| {family} | " + " | ".join(cells) + " |")
+    lines += ["", "Commands:", ""]
+    lines += [f"{i}. {eval_command(e, path)}" for i, (e, path) in enumerate(zip(evals, paths), start=1)]
+    return lines
+
+
 def model_card(
     payload: dict,
     n_params: int,
@@ -126,7 +203,9 @@ def model_card(
     kept_as: str = "",
     notes: tuple[str, ...] = (),
     selector_lines: list[str] | None = None,
+    kind_lines: list[str] | None = None,
 ) -> str:
+    """The card's text. `kind_lines`: the evaluations' section (grasp_kind_lines), after their table."""
     counters = payload.get("counters", {})
     cfg = payload.get("config", {})
     train, ppo = cfg.get("train", {}), cfg.get("ppo", {})
@@ -173,10 +252,12 @@ def model_card(
         lines += [
             "",
             "Made with `pa-grasp-eval [--checkpoint PATH | --baseline NAME] --scene S --objects O "
-            "--attempts N --seeds K [--first-seed S] --json FILE`.",
+            "--attempts N --seeds K [--first-seed S] --json FILE`"
+            + (" (row by row: Commands below)." if kind_lines else "."),
         ]
     else:
         lines.append("(no evaluation given)")
+    lines += kind_lines or []
     lines += selector_lines or []
     return "\n".join(lines) + "\n"
 
@@ -195,6 +276,17 @@ def main(argv=None) -> int:
     save_checkpoint(out, policy, None, payload.get("config", {}), payload.get("counters", {}))
     evals = [json.loads(Path(f).read_text()) for f in args.eval]
     shipped = out.resolve() == DEFAULT_MODEL.resolve()
+    card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")
+    figure = card_path.with_name("grasp_kinds.png" if shipped else f"{card_path.stem}_grasp_kinds.png")
+    drawn = [e for e in evals if grasp_kinds.has_details(e)]
+    if drawn:
+        grasp_kinds.draw_grasp_kinds(figure, drawn)
+    elif evals:
+        print(
+            "ship: no grasp-kind figure: the evaluations were made before pa-grasp-eval recorded per-attempt"
+            " grasp details; re-run it for one",
+            file=sys.stderr,
+        )
     card = model_card(
         payload,
         count_parameters(policy),
@@ -204,10 +296,10 @@ def main(argv=None) -> int:
         shown_path(out),
         tuple(args.note),
         turn_selector_lines(out.parent / SHIPPED_SELECTOR.name, policy) if shipped else [],
+        grasp_kind_lines(evals, args.eval, figure if drawn else None),
     )
-    card_path = out.parent / "MODEL_CARD.md" if shipped else out.with_suffix(".md")
     card_path.write_text(card)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card_path}")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) and {card_path}" + (f" and {figure}" if drawn else ""))
     return 0
 
 
