@@ -20,8 +20,8 @@ def raised_square_depth(u: int, v: int, size: int = 160, half: int = 6) -> np.nd
     return depth
 
 
-def command_at(u: float, v: float, yaw: float = 0.3) -> GraspCommand:
-    return GraspCommand(u, v, roll=0.0, pitch=math.pi / 2, yaw=yaw, spread=0.0, fingers=(0.0, 0.0, 0.0))
+def command_at(u: float, v: float, yaw: float = 0.3, pitch: float = math.pi / 2) -> GraspCommand:
+    return GraspCommand(u, v, roll=0.0, pitch=pitch, yaw=yaw, spread=0.0, fingers=(0.0, 0.0, 0.0))
 
 
 @pytest.mark.parametrize("uv", [(80.0, 80.0), (10.0, 150.0), (159.0, 0.0)])
@@ -29,7 +29,7 @@ def test_demonstrated_episode_zooms_once_then_grasps_at_the_demonstrated_pixel(u
     zoom = ZoomConfig(input_size=64, max_zoom_steps=4, min_crop_px=16)
     depth = raised_square_depth(80, 80)
     command = command_at(*uv)
-    steps = imitation.demonstration_steps(depth, command, zoom, zoom_scale=0.4)
+    steps = imitation.demonstration_steps(depth, command, zoom, (0.4,))
     assert [float(a.zoom[0]) for _, a in steps] == [1.0, 0.0]
     # Replaying the demonstrated actions through the zoom loop lands on the demonstrated pixel.
     state = ZoomState(depth, zoom)
@@ -46,8 +46,38 @@ def test_demonstrated_episode_zooms_once_then_grasps_at_the_demonstrated_pixel(u
 
 def test_no_attention_demonstration_is_one_grasp_on_the_full_view():
     zoom = ZoomConfig(input_size=64, max_zoom_steps=0)
-    steps = imitation.demonstration_steps(raised_square_depth(40, 90), command_at(40, 90), zoom, 0.4)
+    steps = imitation.demonstration_steps(raised_square_depth(40, 90), command_at(40, 90), zoom, (0.4, 0.5))
     assert len(steps) == 1 and steps[0][0].must_grasp and float(steps[0][1].zoom[0]) == 0.0
+
+
+@pytest.mark.parametrize("scales", [(), (0.5,), (0.5, 0.5), (0.6, 0.6, 0.6)])
+def test_demonstrated_zoom_follows_the_teacher_steps_onto_the_grasp_pixel(scales):
+    zoom = ZoomConfig(input_size=64, max_zoom_steps=4, min_crop_px=16)
+    depth, command = raised_square_depth(50, 110), command_at(50, 110)
+    steps = imitation.demonstration_steps(depth, command, zoom, scales)
+    assert [float(a.zoom[0]) for _, a in steps] == [1.0] * len(scales) + [0.0]
+    state = ZoomState(depth, zoom)
+    for _, action in steps:
+        state.apply(action)
+    assert state.scale == pytest.approx(math.prod(scales), rel=1e-5)
+    view_pixel = 160 * math.prod(scales) / 64
+    assert abs(state.grasp_uv[0] - 50) <= view_pixel and abs(state.grasp_uv[1] - 110) <= view_pixel
+
+
+def test_dihedral_keeps_a_tilted_approach_direction():
+    """A quarter turn of the image turns the approach's horizontal direction by a quarter turn;
+    a label wrapped to the canonical yaw range carries pitch -> pi - pitch with it."""
+
+    def approach(c):
+        return np.array([math.cos(c.pitch) * math.cos(c.yaw), math.cos(c.pitch) * math.sin(c.yaw), -math.sin(c.pitch)])
+
+    depth = raised_square_depth(80, 80)
+    command = command_at(80, 80, yaw=1.3, pitch=math.pi / 2 - 0.5)
+    for k in range(4):
+        _, label = imitation.dihedral(depth, command, k)
+        expected = command_at(80, 80, yaw=1.3 + k * math.pi / 2, pitch=command.pitch)
+        assert -math.pi / 2 <= label.yaw < math.pi / 2
+        assert np.allclose(approach(label), approach(expected), atol=1e-9), k
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +117,8 @@ def test_fit_raises_the_log_probability_of_the_demonstrations(tiny_fit):
     cfg = imitation.ImitationConfig(input_size=64)
     zoom = cfg.train_config().env_config().zoom
     data = imitation.load_demos(tiny_fit / "demos.npz")
-    obs, actions = imitation.steps_dataset(data["depth"], imitation.commands_from(data), zoom, 0.4)
+    zooms = imitation.demo_zooms(data, 0.4)  # a file without the teacher's zooms: one zoom of 0.4
+    obs, actions = imitation.steps_dataset(data["depth"], imitation.commands_from(data), zooms, zoom)
     torch.manual_seed(1)
     fresh = train.Policy(train.NetworkConfig(input_size=64, init_std=train.TrainConfig().init_std))
     with torch.no_grad():
@@ -177,9 +208,11 @@ def test_imitation_loss_treats_half_turned_yaws_as_the_same_grasp():
     policy = train.Policy(train.NetworkConfig(input_size=64))
     zoom = ZoomConfig(input_size=64)
     depth = raised_square_depth(60, 70)
-    obs, actions = imitation.steps_dataset([depth], [command_at(60, 70, yaw=1.2)], zoom, 0.4)
-    turned = imitation.steps_dataset([depth], [command_at(60, 70, yaw=1.2 - math.pi)], zoom, 0.4)[1]
-    other = imitation.steps_dataset([depth], [command_at(60, 70, yaw=1.2 - math.pi / 2)], zoom, 0.4)[1]
+    tilted = dict(pitch=math.pi / 2 - 0.5, yaw=1.2)
+    half_turned = dict(pitch=math.pi / 2 + 0.5, yaw=1.2 - math.pi)  # the same approach direction
+    obs, actions = imitation.steps_dataset([depth], [command_at(60, 70, **tilted)], [(0.4,)], zoom)
+    turned = imitation.steps_dataset([depth], [command_at(60, 70, **half_turned)], [(0.4,)], zoom)[1]
+    other = imitation.steps_dataset([depth], [command_at(60, 70, pitch=math.pi / 2 + 0.5, yaw=1.2)], [(0.4,)], zoom)[1]
     with torch.no_grad():
         same = imitation.imitation_loss(policy, obs, actions), imitation.imitation_loss(policy, obs, turned)
         different = imitation.imitation_loss(policy, obs, other)

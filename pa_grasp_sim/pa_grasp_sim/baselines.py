@@ -58,6 +58,9 @@ class ObjectTop:
     v: float
     yaw: float  # palm x across the footprint's major axis (a spread-0 grip closes across it)
     elongation: float  # sqrt of the footprint's principal-variance ratio (1 = round)
+    centre_u: float = float("nan")  # centroid of the top surface before snapping (a ring's is its hole)
+    centre_v: float = float("nan")
+    radius_px: float = 0.0  # how far the footprint reaches from its centroid (95th percentile, pixels)
 
 
 def object_tops(
@@ -94,7 +97,9 @@ def object_tops(
         # At pitch pi/2, palm x = R_z(yaw) (-x_world): yaw it perpendicular to the major axis.
         yaw = math.atan2(-major[0], major[1])
         elongation = math.sqrt(evals[1] / max(evals[0], 1e-12))
-        tops.append(ObjectTop(top_height, float(us[k]), float(vs[k]), yaw, elongation))
+        reach = np.hypot(us_all - us_all.mean(), vs_all - vs_all.mean())
+        radius = float(np.percentile(reach, 95))
+        tops.append(ObjectTop(top_height, float(us[k]), float(vs[k]), yaw, elongation, float(u), float(v), radius))
     return sorted(tops, key=lambda t: -t.height)
 
 

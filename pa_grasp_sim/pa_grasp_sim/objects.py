@@ -1,9 +1,10 @@
 """Object sets: what the hand is asked to pick up.
 
 Three sources, all sized for the BH-280 (roughly 3-16 cm):
-- procedural household-like shapes built from PyBullet primitives: boxes (including ones close
-  to the hand's opening), thin flat plates, balls, cylinders (which often settle lying down),
-  tall bottles, mugs with handles;
+- procedural household-like shapes built from PyBullet primitives: boxes (including wide ones
+  close to the hand's opening), thin flat plates, balls (also large ones that need the fingers
+  spread), cylinders (which often settle lying down), tall bottles, mugs with handles, open
+  bowls (a rim to pinch), long-handled tools (a handle beside a head, like a brush or a ladle);
 - pybullet_data's `random_urdfs/` (1000 procedural blobs), split by index;
 - any directory of `.urdf` / `.obj` files given by the user (meshes get a convex decomposition
   as their collision shape, convex_parts.py, and are scaled so their largest extent is graspable).
@@ -23,7 +24,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pybullet_data
 
-SEEN_FAMILIES = ("box", "flat_box", "ball", "cylinder", "bottle", "mug", "wide_box")
+SEEN_FAMILIES = (
+    "box",
+    "flat_box",
+    "ball",
+    "cylinder",
+    "bottle",
+    "mug",
+    "wide_box",
+    "bowl",
+    "large_ball",
+    "long_handle",
+)
 NOVEL_ONLY_FAMILIES = ("plate", "tall_box", "capsule")
 PROCEDURAL_PER_FAMILY = 12
 
@@ -133,7 +145,52 @@ def _family(name: str, rng: np.random.Generator) -> tuple[tuple, float, float]:
         parts.append(("box", (0.012, 0.008, 0.004), (r + 0.012, 0.0, hw - 0.004), identity))
         parts.append(("box", (0.012, 0.008, 0.004), (r + 0.012, 0.0, -hw + 0.004), identity))
         return tuple(parts), float(rng.uniform(0.15, 0.35)), float(max(2 * r + 0.035, h))
+    if name == "large_ball":  # wider than a parallel grip's reach across: the fingers must wrap it
+        r = rng.uniform(0.05, 0.07)
+        return (("sphere", (r,), origin, identity),), float(rng.uniform(0.1, 0.4)), float(2 * r)
+    if name == "bowl":  # base disc + a ring of wall boxes leaning outward: a rim, open at the top
+        r_base, r_top, h, wall = rng.uniform(0.035, 0.045), rng.uniform(0.06, 0.08), rng.uniform(0.04, 0.06), 0.005
+        n = 12
+        tilt = math.atan2(r_top - r_base, h)
+        slant = math.hypot(r_top - r_base, h)
+        chord = 2 * r_top * math.sin(math.pi / n) + wall
+        parts = [("cylinder", (r_base, wall), (0, 0, -h / 2 + wall / 2), identity)]
+        for k in range(n):
+            a = 2 * math.pi * k / n
+            # Rz(a) then Ry(tilt) in the segment's frame: its top leans out, away from the axis.
+            qz = (0.0, 0.0, math.sin(a / 2), math.cos(a / 2))
+            qy = (0.0, math.sin(tilt / 2), 0.0, math.cos(tilt / 2))
+            r_mid = (r_base + r_top) / 2
+            parts.append(
+                (
+                    "box",
+                    (wall / 2, chord / 2, slant / 2),
+                    (r_mid * math.cos(a), r_mid * math.sin(a), 0.0),
+                    _quat_mul(qz, qy),
+                )
+            )
+        return tuple(parts), float(rng.uniform(0.1, 0.3)), float(2 * r_top)
+    if name == "long_handle":  # a handle with a head at one end (brush, ladle, spatula), origin near its middle
+        length, side = rng.uniform(0.14, 0.20), rng.uniform(0.018, 0.025)
+        head = rng.uniform([0.04, 0.04, 0.02], [0.07, 0.07, 0.04])
+        parts = (
+            ("box", (length / 2, side / 2, side / 2), (-head[0] / 2, 0.0, 0.0), identity),
+            ("box", tuple(head / 2), (length / 2, 0.0, (head[2] - side) / 2), identity),
+        )
+        return parts, float(rng.uniform(0.1, 0.3)), float(length + head[0] / 2)
     raise ObjectSetError(f"unknown procedural family '{name}'")
+
+
+def _quat_mul(a: tuple, b: tuple) -> tuple:
+    """Hamilton product of two (x, y, z, w) quaternions: the rotation b, then a."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+        aw * bw - ax * bx - ay * by - az * bz,
+    )
 
 
 def procedural_objects(families: tuple[str, ...], seed_base: int, per_family: int) -> list[ObjectSpec]:

@@ -1,8 +1,11 @@
 """Grasps as labels for the policy (the imitation warm start of `pa-grasp-imitate`): the
-demonstrated zoom episode of a grasp, and its yaw label taken modulo a half turn.
+demonstrated zoom episode of a grasp, and its yaw label taken modulo a half turn (with the pitch
+mirrored, so a tilted approach stays the same approach).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,29 +22,30 @@ def command_to_dofs_raw(command: GraspCommand) -> list[float]:
 
 
 def demonstration_steps(
-    depth: np.ndarray, command: GraspCommand, zoom: ZoomConfig, zoom_scale: float
+    depth: np.ndarray, command: GraspCommand, zoom: ZoomConfig, zoom_scales: Sequence[float]
 ) -> list[tuple[Observation, Action]]:
-    """The demonstrated zoom episode for one grasp: (observation, action) per step."""
+    """The demonstrated zoom episode for one grasp: (observation, action) per step. Each of
+    `zoom_scales` is one zoom centred on the grasp pixel (as far as the zoom's budget allows),
+    then the grasp at that pixel of the last view."""
     S = zoom.input_size
     state = ZoomState(depth, zoom)
-    zooms_left = 0 if zoom.max_zoom_steps == 0 else 1
+    scales = list(zoom_scales)[: zoom.max_zoom_steps]
     dofs = torch.tensor([command_to_dofs_raw(command)], dtype=torch.float32)
     steps = []
     while not state.done:
         obs = state.observation()
         row, col = original_to_view((command.u, command.v), state.box, S)
         row, col = (min(max(int(round(x)), 0), S - 1) for x in (row, col))
-        zoom_flag = 0.0 if (obs.must_grasp or zooms_left == 0) else 1.0
+        zooming = bool(scales) and not obs.must_grasp
         action = Action(
             torch.tensor([row * S + col]),
-            torch.tensor([zoom_flag]),
-            torch.tensor([zoom_scale], dtype=torch.float32),
+            torch.tensor([1.0 if zooming else 0.0]),
+            torch.tensor([scales.pop(0) if zooming else 1.0], dtype=torch.float32),
             dofs.clone(),
             S,
         )
         steps.append((obs, action))
         state.apply(action)
-        zooms_left -= 1
     return steps
 
 
@@ -57,4 +61,6 @@ def yaw_nearest_half_turn(dofs_raw: torch.Tensor, dof_mean: torch.Tensor) -> tor
     other = yaw - torch.sign(yaw)
     use_other = (other.abs() <= 0.75) & ((other - mean_yaw).abs() < (yaw - mean_yaw).abs())
     dofs[:, 2] = torch.where(use_other, other, yaw)
+    # The half-turned grasp keeps its approach direction with pitch -> pi - pitch (raw 1 - raw).
+    dofs[:, 1] = torch.where(use_other, 1.0 - dofs[:, 1], dofs[:, 1])
     return dofs

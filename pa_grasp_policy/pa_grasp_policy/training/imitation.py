@@ -2,15 +2,16 @@
 
 Not in the paper. On this machine PPO from scratch plateaued at ~40% deterministic success
 after 8k grasp attempts (two cores, ~1 h): the paper's 14 actors and many hours are out of
-reach. So the policy first imitates demonstrations from `pa_grasp_sim.teacher` (top-down
-parallel grasps that were tried in the simulator and lifted their object), then PPO fine-tunes
-it (`pa-grasp-train --init`).
+reach. So the policy first imitates demonstrations from `pa_grasp_sim.teacher` (several kinds
+of grasp tried in the simulator, the one that lifted most robustly under small pose errors), then
+PPO fine-tunes it (`pa-grasp-train --init`).
 
 Imitation maximises the policy's own eq. 9 log-probability of the demonstrated zoom episode
-(the yaw label taken modulo a half turn, see `imitation_loss`):
-step 0 zooms at the grasp pixel with scale `demo_zoom_scale`; step 1 grasps at the same point
-of the crop with the demonstrated orientation and pre-shape (the no-attention ablation: one
-grasp step on the full view). The learned σ's are frozen (they are PPO's exploration noise and
+(the yaw label taken modulo a half turn, see `imitation_loss`): the teacher's zooms onto the
+grasped object (`zoom_scales`: one step when it stands alone, more among neighbours; a file
+without them zooms once by `demo_zoom_scale`), then the grasp at the same point of the last view
+with the demonstrated orientation and pre-shape (the no-attention ablation: one grasp step on
+the full view). The learned σ's are frozen (they are PPO's exploration noise and
 would collapse on deterministic targets); only the means and the position map are fitted.
 
 Read top to bottom: collect (worker processes, one PyBullet world each) -> steps -> fit
@@ -42,9 +43,11 @@ from pa_grasp_policy.model.zoom import ZoomConfig, run_zoom_loop
 from pa_grasp_policy.parallel.jobs import map_jobs
 from pa_grasp_policy.training.config import ABLATIONS, TrainConfig
 from pa_grasp_policy.training.demonstration import demonstration_steps, yaw_nearest_half_turn
-from pa_grasp_sim.teacher import wrap_half_turn
+from pa_grasp_sim.teacher import canonical, wrap_half_turn
 
 DEMO_FILE = "demos.npz"
+MAX_DEMO_ZOOMS = 4  # columns of a demonstration file's zoom_scales
+DEMO_ARRAYS = ("depth", "command", "object_count", "zoom_scales", "kind", "robustness")
 
 
 @dataclasses.dataclass
@@ -57,7 +60,8 @@ class ImitationConfig:
     max_zoom_steps: int = 4
     min_crop_px: float = 16.0
     max_objects: int = 30
-    demo_zoom_scale: float = 0.4  # the demonstrated zoom: a crop of this fraction of the view
+    single_probability: float = 0.5  # of a demonstration scene holding one object (else 2..max_objects)
+    demo_zoom_scale: float = 0.4  # zoom of demonstration files without the teacher's zooms (before issue 51)
     epochs: int = 4
     batch_size: int = 96
     lr: float = 1e-3
@@ -77,6 +81,7 @@ class ImitationConfig:
             max_zoom_steps=self.max_zoom_steps,
             min_crop_px=self.min_crop_px,
             max_objects=self.max_objects,
+            single_probability=self.single_probability,
             seed=self.seed,
         )
 
@@ -87,7 +92,7 @@ class ImitationConfig:
 def _collect_chunk(cfg_dict: dict, count: int, seed: int) -> dict:
     """One worker: its own world, `count` demonstrations from seed `seed`."""
     torch.set_num_threads(1)
-    from pa_grasp_sim.teacher import collect_demonstrations
+    from pa_grasp_sim.teacher import GRASP_KINDS, collect_demonstrations
     from pa_grasp_sim.world import GraspWorld
 
     cfg = ImitationConfig(**cfg_dict)
@@ -95,7 +100,13 @@ def _collect_chunk(cfg_dict: dict, count: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     with GraspWorld(env_cfg.world, env_cfg.objects, seed=seed) as world:
         demos, decisions = collect_demonstrations(world, count, env_cfg.scenes, rng)
+    zooms = np.full((len(demos), MAX_DEMO_ZOOMS), np.nan, dtype=np.float32)  # NaN: no further zoom
+    for row, d in zip(zooms, demos):
+        row[: len(d.zoom_scales)] = d.zoom_scales
     return {
+        "zoom_scales": zooms,
+        "kind": np.array([GRASP_KINDS.index(d.kind) for d in demos], dtype=np.int8),
+        "robustness": np.array([d.robustness for d in demos], dtype=np.float32),
         "depth": np.stack([d.depth for d in demos]).astype(np.float16),
         "command": np.array(
             [[c.u, c.v, c.roll, c.pitch, c.yaw, c.spread, *c.fingers] for c in (d.command for d in demos)],
@@ -123,7 +134,7 @@ def collect(cfg: ImitationConfig, path: Path, chunk: int = 50) -> dict:
             sys.stdout.flush()
 
         parts = map_jobs(_collect_chunk, jobs, cfg.workers, cfg.ray or None, progress)
-    data = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count")}
+    data = {k: np.concatenate([p[k] for p in parts]) for k in DEMO_ARRAYS}
     decisions = int(sum(p["decisions"] for p in parts))
     data["teacher_success"] = np.array(len(data["command"]) / max(decisions, 1))
     data["collect_seconds"] = np.array(time.perf_counter() - start)
@@ -153,7 +164,9 @@ def load_demos(paths: str | Path) -> dict:
         parts.append(data)
     if not parts:
         raise ValueError("no demonstration file given")
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in ("depth", "command", "object_count")}
+    # The teacher's zooms, kinds and robustness only where every file has them (older files zoom once).
+    keys = [k for k in DEMO_ARRAYS if all(k in p for p in parts)]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     n = [len(p["command"]) for p in parts]
     for key in ("teacher_success", "collect_seconds"):  # demo-weighted / summed over the files
         if all(key in p for p in parts):
@@ -162,6 +175,14 @@ def load_demos(paths: str | Path) -> dict:
                 sum(v * k for v, k in zip(values, n)) / sum(n) if key == "teacher_success" else sum(values)
             )
     return merged
+
+
+def demo_zooms(data: dict, default_scale: float) -> list[tuple[float, ...]]:
+    """Each demonstration's zoom scales; a file collected before the teacher chose them zooms
+    once by `default_scale`."""
+    if "zoom_scales" not in data:
+        return [(default_scale,)] * len(data["command"])
+    return [tuple(float(x) for x in row if np.isfinite(x)) for row in data["zoom_scales"]]
 
 
 def commands_from(data: dict) -> list[GraspCommand]:
@@ -178,7 +199,8 @@ def dihedral(depth: np.ndarray, command: GraspCommand, k: int) -> tuple[np.ndarr
     quarter turn is the scene turned by a quarter turn about the vertical axis (the grasp yaw
     turns with it), and mirroring the image is the mirrored scene (yaw -> -yaw; the BH-280 is
     mirror-symmetric with fingers 1 and 2 swapped). Yaw is kept modulo a half turn, like the
-    teacher's. Verified against the heuristic's yaw on rotated and mirrored renders."""
+    teacher's (a tilted approach keeps its direction: `canonical`). Verified against the
+    heuristic's yaw on rotated and mirrored renders."""
     h, w = depth.shape
     if h != w:
         raise ValueError(f"dihedral augmentation needs a square image, got {depth.shape}")
@@ -187,21 +209,21 @@ def dihedral(depth: np.ndarray, command: GraspCommand, k: int) -> tuple[np.ndarr
         depth, u, yaw = depth[:, ::-1], w - 1 - u, -yaw
     for _ in range(k % 4):  # np.rot90: new[i, j] = old[j, w - 1 - i]
         depth, u, v, yaw = np.rot90(depth), v, w - 1 - u, yaw + math.pi / 2
-    yaw = wrap_half_turn(yaw)
-    return np.ascontiguousarray(depth), dataclasses.replace(command, u=float(u), v=float(v), yaw=float(yaw))
+    turned = dataclasses.replace(command, u=float(u), v=float(v), yaw=float(yaw))
+    return np.ascontiguousarray(depth), canonical(turned)
 
 
 def steps_dataset(
-    depths, commands, zoom: ZoomConfig, zoom_scale: float, rng: np.random.Generator | None = None
+    depths, commands, zooms, zoom: ZoomConfig, rng: np.random.Generator | None = None
 ) -> tuple[ObsBatch, Action]:
-    """Every demonstration's zoom episode; with `rng`, each one turned/mirrored at random
-    (`dihedral`) -- a fresh draw per epoch multiplies the data by up to 8."""
+    """Every demonstration's zoom episode (`zooms`: each one's zoom scales); with `rng`, each one
+    turned/mirrored at random (`dihedral`) -- a fresh draw per epoch multiplies the data by up to 8."""
     observations, actions = [], []
-    for depth, command in zip(depths, commands):
+    for depth, command, scales in zip(depths, commands, zooms):
         depth = np.asarray(depth, dtype=np.float32)
         if rng is not None:
             depth, command = dihedral(depth, command, int(rng.integers(8)))
-        for obs, action in demonstration_steps(depth, command, zoom, zoom_scale):
+        for obs, action in demonstration_steps(depth, command, zoom, scales):
             observations.append(obs)
             actions.append(action)
     return ObsBatch.from_observations(observations), Action.cat(actions)
@@ -262,8 +284,10 @@ def fit(cfg: ImitationConfig, data: dict) -> Path:
     val_idx, train_idx = order[:n_val], order[n_val:]
     print(f"building zoom steps for {len(train_idx)} training / {n_val} held-out demonstrations", flush=True)
     augment = cfg.augment and train_cfg.ablation != "camera60"  # a tilted camera has no such symmetry
+    zooms = demo_zooms(data, cfg.demo_zoom_scale)
     train_depths, train_commands = data["depth"][train_idx], [commands[i] for i in train_idx]
-    obs, actions = steps_dataset(train_depths, train_commands, zoom, cfg.demo_zoom_scale, rng if augment else None)
+    train_zooms = [zooms[i] for i in train_idx]
+    obs, actions = steps_dataset(train_depths, train_commands, train_zooms, zoom, rng if augment else None)
     val_depths, val_commands = data["depth"][val_idx], [commands[i] for i in val_idx]
     optimizer = torch.optim.Adam([p for p in policy.parameters() if p.requires_grad], lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -288,7 +312,7 @@ def fit(cfg: ImitationConfig, data: dict) -> Path:
     start = time.perf_counter()
     for epoch in range(cfg.epochs):
         if augment and epoch > 0:
-            obs, actions = steps_dataset(train_depths, train_commands, zoom, cfg.demo_zoom_scale, rng)
+            obs, actions = steps_dataset(train_depths, train_commands, train_zooms, zoom, rng)
         policy.train()
         perm = torch.randperm(len(obs))
         losses = []
@@ -321,6 +345,15 @@ def parse_args(argv=None) -> ImitationConfig:
     p.add_argument("--demos-file", default=d.demos_file, help="reuse a demos.npz instead of collecting")
     p.add_argument("--ablation", choices=ABLATIONS, default=d.ablation)
     p.add_argument("--input-size", type=int, default=d.input_size)
+    p.add_argument(
+        "--max-objects", type=int, default=d.max_objects, help="demonstration clutter: 2..N objects per scene"
+    )
+    p.add_argument(
+        "--single-probability",
+        type=float,
+        default=d.single_probability,
+        help=f"chance that a demonstration scene holds one object (default {d.single_probability})",
+    )
     p.add_argument("--demo-zoom-scale", type=float, default=d.demo_zoom_scale)
     p.add_argument("--no-augment", dest="augment", action="store_false", help="no random quarter turns / mirrorings")
     p.add_argument("--epochs", type=int, default=d.epochs)
