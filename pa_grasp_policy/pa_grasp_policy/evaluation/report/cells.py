@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from pa_grasp_policy.evaluation.report.rows import RowSpec
 
@@ -15,7 +15,8 @@ Progress = Callable[[int, int, float], None]
 @dataclass
 class Task:
     """kind "eval": a Table I cell (scene single/cluttered on an object set); kind "clutter":
-    ``rounds`` clutter-clearing rounds of ``n_objects`` objects."""
+    ``rounds`` clutter-clearing rounds of ``n_objects`` objects, dropped as ``layout``
+    (pa_grasp_sim.scene.LAYOUTS: "scattered" or a VGN-style "pile")."""
 
     id: int
     kind: str
@@ -30,12 +31,14 @@ class Task:
     rounds: int = 0
     step_factor: float = 2.0
     max_consecutive_failures: int = 2
+    layout: str = "scattered"
 
     @property
     def label(self) -> str:
         if self.kind == "eval":
             return f"{self.row.key} | {self.scene} {self.objects_label}"
-        return f"{self.row.key} | clear {self.n_objects} {self.objects_label}"
+        layout = "" if self.layout == "scattered" else f" {self.layout}"
+        return f"{self.row.key} | clear {self.n_objects} {self.objects_label}{layout}"
 
     @property
     def total(self) -> int:
@@ -86,6 +89,7 @@ def run_task(task: Task, progress: Progress | None = None) -> dict:
         )
         out.update(evaluate(choose, cfg, progress).to_dict())
     elif task.kind == "clutter":
+        world_cfg = replace(world_cfg, scene=replace(world_cfg.scene, layout=task.layout))
         with GraspWorld(world_cfg, task.objects, seed=0) as world:
             out.update(
                 run_clutter(

@@ -4,11 +4,14 @@
     pa-grasp-report --out report/ --quick               # small settings, a few minutes
     pa-grasp-report --out report/ --checkpoint runs/main/best.pt --rows model,published,baselines
     pa-grasp-report --out report/ --ablation-checkpoint no_attention=runs/no_att/best.pt --novel ~/meshes/
+    pa-grasp-report --out report/pile --rows model,heuristic --no-table --no-timing --grid-scenes 0 \
+        --clutter-layout pile --clutter-sizes 5 --clutter-objects novel --clutter-rounds 40  # VGN-style piles
 
 Writes DIR/report.md, DIR/results.json and PNG figures: the paper's Table I (single/cluttered x
 seen/novel, mean ± std over seeds) for the model, the paper's published numbers, the random and
 heuristic baselines and the four ablations; a clutter-clearing protocol (grasp until cleared,
-two failures in a row or 2 x objects attempts); the policy's decision latency and the
+two failures in a row or 2 x objects attempts; objects scattered, or dropped into a box that
+is then removed: VGN's pile); the policy's decision latency and the
 simulation speed. Every cell is independent and runs in one of --workers processes.
 
 An ablation without --ablation-checkpoint is the model constrained at test time, labelled
@@ -30,6 +33,7 @@ from pathlib import Path
 
 from pa_grasp_policy.evaluation.report import rows
 from pa_grasp_policy.evaluation.report.cells import Task, run_task, worker_init, worker_run
+from pa_grasp_sim.scene import LAYOUTS
 
 FULL = {
     "attempts": 500,
@@ -105,6 +109,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--clutter-rows", help="rows that run the clutter protocol (default: model, heuristic, random if selected)"
     )
     p.add_argument("--clutter-step-factor", type=float, default=2.0, help="step limit = factor x objects (default 2)")
+    p.add_argument(
+        "--clutter-layout",
+        choices=LAYOUTS,
+        default="scattered",
+        help="clutter-clearing scenes: 'scattered' over the clutter square (default), or a VGN-style 'pile' "
+        "(dropped one after another into an open box at a random spot, the box then removed)",
+    )
+    p.add_argument(
+        "--no-table",
+        action="store_true",
+        help="skip the Table I cells (e.g. only the clutter protocol of the rows selected)",
+    )
     p.add_argument("--grid-scenes", type=int, help=f"scenes in the grasp grid figure (default {FULL['grid_scenes']})")
     p.add_argument("--timing-repeats", type=int, help="policy latency: passes over 3 scenes per thread count")
     p.add_argument("--bench-episodes", type=int, help="simulation speed: single-object episodes (fewer for the rest)")
@@ -182,7 +198,7 @@ def resolve_settings(args) -> dict:
     for name in ("attempts", "seeds"):
         if s[name] < 1:
             raise ValueError(f"--{name} must be at least 1")
-    if s["seeds"] > s["attempts"]:
+    if s["seeds"] > s["attempts"] and not args.no_table:
         raise ValueError(f"{s['seeds']} seeds need at least as many attempts per cell, got {s['attempts']}")
     if s["clutter_rounds"] < 0 or s["grid_scenes"] < 0 or s["timing_repeats"] < 1 or s["bench_episodes"] < 1:
         raise ValueError("--clutter-rounds/--grid-scenes must be >= 0, --timing-repeats/--bench-episodes >= 1")
@@ -193,6 +209,8 @@ def resolve_settings(args) -> dict:
         raise ValueError("--max-objects must be at least 2")
     s["max_objects"] = args.max_objects
     s["clutter_step_factor"] = args.clutter_step_factor
+    s["clutter_layout"] = args.clutter_layout
+    s["table"] = not args.no_table
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1 (1 = in-process), got {args.workers}")
     s["workers"] = args.workers
@@ -444,7 +462,7 @@ def make_figures(out: Path, specs, results: dict, settings: dict, objects: dict)
         # No model measured: the paper's main result as a hatched reference bar.
         name, vals = rows.PUBLISHED["ours_sim"]
         bars.insert(0, {"label": f"Paper: {name} ({rows.PUBLISHED_NOTE})", "values": list(vals), "hatch": True})
-    if bars:
+    if bars and settings["table"]:
         path = out / "fig_table1.png"
         s = results["settings"]
         figures.table_chart(
@@ -477,7 +495,8 @@ def make_figures(out: Path, specs, results: dict, settings: dict, objects: dict)
             path,
             series,
             groups,
-            f"Clutter clearing: {results['settings']['clutter_rounds']} round(s) per bar, ± std over seeds",
+            f"Clutter clearing ({settings['clutter_layout']} scenes): {settings['clutter_rounds']} round(s) per bar,"
+            " ± std over seeds",
         )
         made.append({"file": path.name, "what": "clutter-clearing bar chart"})
     return made, extra
@@ -568,7 +587,7 @@ def main(argv=None) -> int:
         print(f"pa-grasp-report: warning: {w}", file=sys.stderr)
 
     tasks: list[Task] = []
-    for spec in specs.values():
+    for spec in specs.values() if settings["table"] else ():
         for scene, objs in rows.CONDITIONS:
             tasks.append(
                 Task(
@@ -598,11 +617,15 @@ def main(argv=None) -> int:
                             n_objects=n,
                             rounds=settings["clutter_rounds"],
                             step_factor=settings["clutter_step_factor"],
+                            layout=settings["clutter_layout"],
                         )
                     )
+    table = "no Table I"
+    if settings["table"]:
+        table = f"{len(specs)} measured rows x 4 cells of {settings['attempts']} attempts"
     print(
-        f"pa-grasp-report: {len(tasks)} tasks ({len(specs)} measured rows x 4 cells of {settings['attempts']} attempts"
-        f", {sum(t.kind == 'clutter' for t in tasks)} clutter series) on {settings['workers']} worker(s) -> {out}",
+        f"pa-grasp-report: {len(tasks)} tasks ({table}, {sum(t.kind == 'clutter' for t in tasks)} clutter series"
+        f" of {settings['clutter_layout']} scenes) on {settings['workers']} worker(s) -> {out}",
         file=sys.stderr,
         flush=True,
     )

@@ -1,7 +1,8 @@
 """The clutter-clearing protocol in the simulator (like the paper's real-world test with 10
 objects, and VGN/GIGA's simulated benchmark).
 
-A round: drop N objects, then grasp until the stopping rules of ``metrics.stop_reason`` end it
+A round: drop N objects (scattered over the clutter square, or a VGN-style pile: the world's
+``SceneConfig.layout``), then grasp until the stopping rules of ``metrics.stop_reason`` end it
 (cleared, two failures in a row, or 2 x N attempts). After a success the lifted object is
 taken out (``world.remove_lifted``, the robot drops it in a bin); after a failure the scene
 stays as the failed grasp left it. The robot is parked out of the camera's view before every
@@ -90,6 +91,7 @@ def run_clutter(
     summary = summarize_clutter(per_seed)
     summary.update(
         n_objects=n_objects,
+        layout=world.config.scene.layout,
         max_attempts=max_attempts,
         max_consecutive_failures=max_consecutive_failures,
         failure_reasons=failures,

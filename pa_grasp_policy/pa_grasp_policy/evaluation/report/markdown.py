@@ -95,11 +95,32 @@ def _families(results: dict) -> list[str]:
     return lines
 
 
+def _layout(layout: str) -> str:
+    """How a clutter-clearing scene is dropped (the simulator's default scene settings)."""
+    from pa_grasp_sim.scene import PILE_WALL_HEIGHT_M, SceneConfig
+
+    scene = SceneConfig()
+    if layout == "pile":
+        return (
+            "**pile** layout, as in VGN's benchmark: the objects are dropped one after another into an open box "
+            f"({100 * scene.pile_box_inner_m:.0f} cm inside, walls {PILE_WALL_HEIGHT_M:g} m high) at a random spot "
+            "on the table, then the box is removed and they slump into a pile"
+        )
+    if layout == "scattered":
+        return (
+            "**scattered** layout: the objects are dropped at random over the "
+            f"{200 * scene.clutter_half_extent_m:.0f} cm clutter square"
+        )
+    return f"**{layout}** layout"
+
+
 def _clutter(results: dict) -> list[str]:
     s = results["settings"]
+    layout = s.get("clutter_layout", "scattered")
     lines = [
         "Protocol (like the paper's real-world test of 10-object scenes, and VGN/GIGA's simulated clutter "
-        "removal): drop N objects, then grasp until the scene is **cleared**, after **two failures in a row**, "
+        f"removal): drop N objects ({_layout(layout)}), then grasp until the scene is "
+        "**cleared**, after **two failures in a row**, "
         f"or after **{s['clutter_step_factor']:g} × N attempts** (step limit). After a success the lifted object "
         "is removed (dropped in a bin); after a failure the scene stays as it fell. Grasp success = successful "
         "grasps / attempts; declutter rate = objects removed / objects presented (objects that settled outside "
@@ -191,12 +212,15 @@ def render_report(results: dict) -> str:
     if results.get("errors"):
         lines += ["**Errors (what failed is missing below):**", ""] + [f"- {e}" for e in results["errors"]] + [""]
 
-    lines += ["## Table I: grasp success in simulation (%)", ""]
-    lines += _table(results)
+    measured_table = s.get("table", True)
+    if measured_table:
+        lines += ["## Table I: grasp success in simulation (%)", ""] + _table(results)
+    else:
+        lines += ["## Rows", "", "Table I not measured (`--no-table`)."]
     notes = [
         "",
     ]
-    if rows:
+    if rows and measured_table:
         notes.append(
             f"- Measured cells: **{s['attempts']} grasp attempts per cell**, split evenly over **{s['seeds']} "
             f"evaluation seeds** (the paper: 500 attempts per experiment); mean = success over all attempts, ± = "
@@ -222,7 +246,7 @@ def render_report(results: dict) -> str:
             + "; ".join(f"{rows[k]['label'] if k in rows else k} {c.replace('_', ' ')} (`{p}`)" for k, c, p in reused)
             + "."
         )
-    if rows and s["attempts"] < 100:
+    if rows and measured_table and s["attempts"] < 100:
         notes.append(
             f"- With {s['attempts']} attempts per cell a rate is uncertain by roughly ±"
             f"{100 * 0.5 / s['attempts'] ** 0.5:.0f} points (binomial std at 50 %): small settings."
