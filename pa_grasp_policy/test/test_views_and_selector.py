@@ -417,6 +417,7 @@ def test_collect_and_fit_on_real_scenes_then_evaluate_with_the_selector(tmp_path
     assert eval_main([*base, *extras, "--twin-workers", "2"]) == 0
     in_workers = json.loads(out.read_text())
     assert in_workers["planner"].pop("twin_workers") == 2 and report["planner"].pop("twin_workers") == 0
+    assert in_workers.pop("command").endswith("--twin-workers 2") and "--twin-workers" not in report.pop("command")
     for timing in ("seconds", "decision_ms"):  # the machine's, not the choices'
         in_workers.pop(timing), report.pop(timing)
     assert in_workers == report
