@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet_data
+from scipy.spatial.transform import Rotation
 
 SEEN_FAMILIES = (
     "box",
@@ -158,15 +159,14 @@ def _family(name: str, rng: np.random.Generator) -> tuple[tuple, float, float]:
         for k in range(n):
             a = 2 * math.pi * k / n
             # Rz(a) then Ry(tilt) in the segment's frame: its top leans out, away from the axis.
-            qz = (0.0, 0.0, math.sin(a / 2), math.cos(a / 2))
-            qy = (0.0, math.sin(tilt / 2), 0.0, math.cos(tilt / 2))
+            quat = tuple(Rotation.from_euler("ZY", [a, tilt]).as_quat())
             r_mid = (r_base + r_top) / 2
             parts.append(
                 (
                     "box",
                     (wall / 2, chord / 2, slant / 2),
                     (r_mid * math.cos(a), r_mid * math.sin(a), 0.0),
-                    _quat_mul(qz, qy),
+                    quat,
                 )
             )
         return tuple(parts), float(rng.uniform(0.1, 0.3)), float(2 * r_top)
@@ -179,18 +179,6 @@ def _family(name: str, rng: np.random.Generator) -> tuple[tuple, float, float]:
         )
         return parts, float(rng.uniform(0.1, 0.3)), float(length + head[0] / 2)
     raise ObjectSetError(f"unknown procedural family '{name}'")
-
-
-def _quat_mul(a: tuple, b: tuple) -> tuple:
-    """Hamilton product of two (x, y, z, w) quaternions: the rotation b, then a."""
-    ax, ay, az, aw = a
-    bx, by, bz, bw = b
-    return (
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-        aw * bw - ax * bx - ay * by - az * bz,
-    )
 
 
 def procedural_objects(families: tuple[str, ...], seed_base: int, per_family: int) -> list[ObjectSpec]:

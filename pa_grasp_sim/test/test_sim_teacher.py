@@ -68,8 +68,13 @@ def test_a_bowl_top_is_a_rim_and_its_grip_closes_across_the_wall():
             if rim is None:  # upside down: a dome, no rim
                 continue
             # Palm x (the closing direction, -Rz(yaw) x at pitch pi/2) is radial: along centre -> edge.
-            radial = np.array([top.u - top.centre_u, top.v - top.centre_v])
-            assert np.linalg.norm(radial) > 1.0
+            assert math.hypot(top.u - top.centre_u, top.v - top.centre_v) > 1.0
+            d = float(depth[int(round(top.v)), int(round(top.u))])
+            edge = world.camera.pixel_to_world(top.u, top.v, d)[:2]
+            centre = world.camera.pixel_to_world(top.centre_u, top.centre_v, d)[:2]
+            radial = (edge - centre) / np.linalg.norm(edge - centre)
+            closing = -np.array([math.cos(rim.yaw), math.sin(rim.yaw)])
+            assert abs(float(radial @ closing)) > 0.999  # along the radius (either way: a half turn)
             return
     pytest.fail("no seed left the bowl upright")
 
